@@ -53,10 +53,24 @@ def normalise_language(language: str | None) -> str:
     return DEFAULT_LANGUAGE
 
 
+def localised(value: Any, language: str) -> Any:
+    """Pick the text for ``language`` from a ``{"en": .., "ur": ..}`` mapping, else ``value``."""
+    if isinstance(value, Mapping) and DEFAULT_LANGUAGE in value:
+        return value.get(normalise_language(language)) or value[DEFAULT_LANGUAGE]
+    if hasattr(value, DEFAULT_LANGUAGE) and hasattr(value, "ur"):  # a bilingual text model
+        return getattr(value, normalise_language(language)) or getattr(value, DEFAULT_LANGUAGE)
+    return value
+
+
 def translate(language: str, message: str, params: Mapping[str, Any] | None = None) -> str:
-    """Translate ``message`` into ``language`` and fill ``{name}`` placeholders."""
+    """Translate ``message`` into ``language`` and fill ``{name}`` placeholders.
+
+    A parameter given as ``{"en": .., "ur": ..}`` is resolved in ``language`` first.
+    """
     text = translations_for(normalise_language(language)).gettext(message)
-    return text.format(**params) if params else text
+    if not params:
+        return text
+    return text.format(**{name: localised(value, language) for name, value in params.items()})
 
 
 def ngettext(language: str, singular: str, plural: str, count: int) -> str:

@@ -1,0 +1,49 @@
+# Darwaza: `make` lists the targets.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export DARWAZA_DATA_DIR ?= $(CURDIR)/data
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/darwaza: pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed ($(PYTHON) not found; set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.test-deps: $(BIN)/darwaza
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+install: $(BIN)/darwaza ## Create the virtual environment and install Darwaza
+
+run: install ## Migrate, load demo data and serve on http://127.0.0.1:8000
+	$(BIN)/darwaza db upgrade
+	$(BIN)/darwaza demo
+	@echo ""
+	@echo "Darwaza is starting on http://127.0.0.1:8000 (Ctrl-C stops it)"
+	$(BIN)/darwaza serve --host 127.0.0.1 --port 8000
+
+test: $(VENV)/.test-deps ## Install test dependencies and run the whole suite (lint, types, tests)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy darwaza
+	$(BIN)/pytest
+
+lint: $(VENV)/.test-deps ## Lint and type-check only
+	$(BIN)/ruff check .
+	$(BIN)/mypy darwaza
+
+messages: $(VENV)/.test-deps ## Extract translatable text and update the Urdu catalogue
+	$(BIN)/pybabel extract -F babel.cfg -o darwaza/translations/messages.pot --no-location --sort-output .
+	$(BIN)/pybabel update -i darwaza/translations/messages.pot -d darwaza/translations -l ur --no-fuzzy-matching --ignore-obsolete
+
+clean: ## Remove the virtual environment and local data
+	rm -rf $(VENV) data
+
+.PHONY: help install run test lint messages clean

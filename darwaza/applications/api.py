@@ -1,0 +1,374 @@
+"""Applications in the JSON API, for citizens and for officers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Header, Request, Response, UploadFile
+from pydantic import BaseModel, Field
+
+from darwaza.applications import service, workflow
+from darwaza.applications.models import Application, ApplicationEvent, Attachment
+from darwaza.applications.storage import AttachmentStore
+from darwaza.applications.views import attachment_response
+from darwaza.errors import InvalidInput, Message
+from darwaza.i18n import translate
+from darwaza.web.api import API_DEPENDENCIES, FieldProblem, error_responses
+from darwaza.web.context import (
+    CatalogueDep,
+    CitizenDep,
+    DbDep,
+    LanguageDep,
+    OfficerDep,
+    SettingsDep,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["applications"], dependencies=API_DEPENDENCIES)
+
+
+class StepRead(BaseModel):
+    kind: str
+    at: datetime
+    from_state: str | None
+    to_state: str | None
+    actor: str
+    message: str | None
+
+
+class AttachmentRead(BaseModel):
+    id: str
+    requirement: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    uploaded_at: datetime
+
+
+class ApplicationRead(BaseModel):
+    id: str
+    service_id: str
+    agency_id: str
+    state: str
+    tracking_number: str | None
+    answers: dict[str, Any]
+    fee_paisa: int
+    created_at: datetime
+    submitted_at: datetime | None
+    due_at: datetime | None
+    decided_at: datetime | None
+    decision_reason: str | None
+    information_request: str | None
+    allowed_actions: list[str]
+    attachments: list[AttachmentRead]
+    timeline: list[StepRead]
+    problems: dict[str, FieldProblem] = Field(
+        default_factory=dict, description="Answers saved but not yet acceptable, per field."
+    )
+
+
+class ApplicationCreate(BaseModel):
+    service_id: str = Field(max_length=64)
+
+
+class AnswersUpdate(BaseModel):
+    answers: dict[str, str | int | float | None]
+
+
+class MessageBody(BaseModel):
+    message: str = Field(default="", max_length=4000)
+
+
+class ReasonBody(BaseModel):
+    reason: str = Field(default="", max_length=4000)
+
+
+def _problems(language: str, errors: dict[str, Message]) -> dict[str, FieldProblem]:
+    return {
+        name: FieldProblem(code="invalid", message=translate(language, m.msgid, m.params))
+        for name, m in errors.items()
+    }
+
+
+def _read(
+    db: DbDep,
+    application: Application,
+    *,
+    by: str,
+    language: str,
+    problems: dict[str, Message] | None = None,
+) -> ApplicationRead:
+    def step(event: ApplicationEvent) -> StepRead:
+        return StepRead(
+            kind=event.kind, at=event.at, from_state=event.from_state, to_state=event.to_state,
+            actor=event.actor_kind, message=event.message,
+        )
+
+    def attachment(item: Attachment) -> AttachmentRead:
+        return AttachmentRead.model_validate(item, from_attributes=True)
+
+    return ApplicationRead(
+        id=application.id,
+        service_id=application.service_id,
+        agency_id=application.agency_id,
+        state=application.state,
+        tracking_number=application.tracking_number,
+        answers=application.answers or {},
+        fee_paisa=application.fee_paisa,
+        created_at=application.created_at,
+        submitted_at=application.submitted_at,
+        due_at=application.due_at,
+        decided_at=application.decided_at,
+        decision_reason=application.decision_reason,
+        information_request=service.open_information_request(db, application=application),
+        allowed_actions=workflow.allowed_actions(application.state, by),
+        attachments=[attachment(a) for a in service.attachments_of(db, application=application)],
+        timeline=[step(e) for e in service.timeline_of(db, application=application)],
+        problems=_problems(language, problems or {}),
+    )
+
+
+# --- citizens ---------------------------------------------------------------------------
+
+
+@router.get("/applications", responses=error_responses(401))
+def list_my_applications(
+    db: DbDep, citizen: CitizenDep, language: LanguageDep
+) -> list[ApplicationRead]:
+    """The signed-in citizen's applications, newest first."""
+    return [
+        _read(db, a, by=workflow.CITIZEN, language=language)
+        for a in service.citizen_applications(db, citizen=citizen)
+    ]
+
+
+@router.post("/applications", status_code=201, responses=error_responses(401, 404))
+def start_application(
+    body: ApplicationCreate,
+    db: DbDep,
+    citizen: CitizenDep,
+    catalogue: CatalogueDep,
+    language: LanguageDep,
+) -> ApplicationRead:
+    """Open a draft for a service."""
+    definition = service.lookup_service(catalogue, body.service_id)
+    application = service.start_application(db, citizen=citizen, service=definition)
+    return _read(db, application, by=workflow.CITIZEN, language=language)
+
+
+@router.get("/applications/{application_id}", responses=error_responses(401, 404))
+def get_application(
+    application_id: str, db: DbDep, citizen: CitizenDep, language: LanguageDep
+) -> ApplicationRead:
+    """One of the citizen's applications with its timeline."""
+    application = service.citizen_application(db, citizen=citizen, application_id=application_id)
+    return _read(db, application, by=workflow.CITIZEN, language=language)
+
+
+@router.patch("/applications/{application_id}", responses=error_responses(401, 404, 409))
+def save_answers(
+    application_id: str,
+    body: AnswersUpdate,
+    db: DbDep,
+    citizen: CitizenDep,
+    catalogue: CatalogueDep,
+    language: LanguageDep,
+) -> ApplicationRead:
+    """Save answers to a draft. Everything is kept; ``problems`` lists what is not yet right."""
+    application = service.citizen_application(db, citizen=citizen, application_id=application_id)
+    definition = service.lookup_service(catalogue, application.service_id)
+    raw = {k: "" if v is None else str(v) for k, v in body.answers.items()}
+    problems = service.save_answers(
+        db, citizen=citizen, application=application, service=definition, raw_answers=raw
+    )
+    return _read(db, application, by=workflow.CITIZEN, language=language, problems=problems)
+
+
+@router.post(
+    "/applications/{application_id}/attachments",
+    status_code=201,
+    responses=error_responses(401, 404, 409),
+)
+async def add_attachment(
+    application_id: str,
+    requirement: Annotated[str, Form(max_length=64)],
+    file: Annotated[UploadFile, File()],
+    db: DbDep,
+    settings: SettingsDep,
+    citizen: CitizenDep,
+    catalogue: CatalogueDep,
+) -> AttachmentRead:
+    """Attach a file for one of the service's required documents (type and size checked)."""
+    application = service.citizen_application(db, citizen=citizen, application_id=application_id)
+    definition = service.lookup_service(catalogue, application.service_id)
+    content = await file.read(settings.max_upload_bytes + 1)
+    attachment = service.add_attachment(
+        db, store=AttachmentStore(settings.uploads_dir), citizen=citizen,
+        application=application, service=definition, requirement_name=requirement,
+        filename=file.filename or "", content=content,
+    )
+    return AttachmentRead.model_validate(attachment, from_attributes=True)
+
+
+@router.get(
+    "/applications/{application_id}/attachments/{attachment_id}",
+    responses=error_responses(401, 404) | {200: {"content": {"application/octet-stream": {}}}},
+    response_class=Response,
+)
+def download_attachment(
+    application_id: str, attachment_id: str, db: DbDep, settings: SettingsDep, citizen: CitizenDep
+) -> Response:
+    """The bytes of an attachment."""
+    application = service.citizen_application(db, citizen=citizen, application_id=application_id)
+    attachment = service.attachment_of(db, application=application, attachment_id=attachment_id)
+    return attachment_response(AttachmentStore(settings.uploads_dir), attachment)
+
+
+@router.delete(
+    "/applications/{application_id}/attachments/{attachment_id}",
+    status_code=204,
+    responses=error_responses(401, 404, 409),
+)
+def remove_attachment(
+    application_id: str, attachment_id: str, db: DbDep, citizen: CitizenDep
+) -> None:
+    """Take back an attachment from a draft."""
+    application = service.citizen_application(db, citizen=citizen, application_id=application_id)
+    attachment = service.attachment_of(db, application=application, attachment_id=attachment_id)
+    service.remove_attachment(db, citizen=citizen, application=application, attachment=attachment)
+
+
+@router.post("/applications/{application_id}/submit", responses=error_responses(401, 404, 409))
+def submit_application(
+    application_id: str,
+    db: DbDep,
+    citizen: CitizenDep,
+    catalogue: CatalogueDep,
+    language: LanguageDep,
+    idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
+) -> ApplicationRead:
+    """Submit a complete draft. Send an ``Idempotency-Key``: a retry never submits twice."""
+    application = service.citizen_application(db, citizen=citizen, application_id=application_id)
+    definition = service.lookup_service(catalogue, application.service_id)
+    application = service.submit_application(
+        db, citizen=citizen, application=application, service=definition,
+        idempotency_key=idempotency_key,
+    )
+    return _read(db, application, by=workflow.CITIZEN, language=language)
+
+
+@router.post("/applications/{application_id}/withdraw", responses=error_responses(401, 404, 409))
+def withdraw_application(
+    application_id: str, body: ReasonBody, db: DbDep, citizen: CitizenDep, language: LanguageDep
+) -> ApplicationRead:
+    """Withdraw before a decision."""
+    application = service.citizen_application(db, citizen=citizen, application_id=application_id)
+    service.withdraw_application(db, citizen=citizen, application=application, reason=body.reason)
+    return _read(db, application, by=workflow.CITIZEN, language=language)
+
+
+@router.post("/applications/{application_id}/respond", responses=error_responses(401, 404, 409))
+def respond(
+    application_id: str, body: MessageBody, db: DbDep, citizen: CitizenDep, language: LanguageDep
+) -> ApplicationRead:
+    """Answer the agency's request for information."""
+    application = service.citizen_application(db, citizen=citizen, application_id=application_id)
+    service.respond_to_request(db, citizen=citizen, application=application, message=body.message)
+    return _read(db, application, by=workflow.CITIZEN, language=language)
+
+
+# --- officers ---------------------------------------------------------------------------
+
+
+@router.get("/console/applications", responses=error_responses(401, 404))
+def officer_queue(
+    db: DbDep,
+    officer: OfficerDep,
+    language: LanguageDep,
+    state: str | None = None,
+    service_id: str | None = None,
+    overdue: bool = False,
+    mine: bool = False,
+) -> list[ApplicationRead]:
+    """The officer's agency queue, due soonest first."""
+    if state is not None and state not in workflow.STATES:
+        raise InvalidInput(fields={"state": Message("Choose one of the options.")})
+    queue_filter = service.QueueFilter(
+        state=state, service_id=service_id, overdue_only=overdue, mine_only=mine
+    )
+    return [
+        _read(db, a, by=workflow.OFFICER, language=language)
+        for a in service.officer_queue(db, officer=officer, queue_filter=queue_filter)
+    ]
+
+
+@router.get("/console/applications/{application_id}", responses=error_responses(401, 404))
+def officer_get_application(
+    application_id: str, db: DbDep, officer: OfficerDep, language: LanguageDep
+) -> ApplicationRead:
+    """An application of the officer's agency."""
+    application = service.officer_application(db, officer=officer, application_id=application_id)
+    return _read(db, application, by=workflow.OFFICER, language=language)
+
+
+@router.get(
+    "/console/applications/{application_id}/attachments/{attachment_id}",
+    responses=error_responses(401, 404) | {200: {"content": {"application/octet-stream": {}}}},
+    response_class=Response,
+)
+def officer_download_attachment(
+    application_id: str, attachment_id: str, db: DbDep, settings: SettingsDep, officer: OfficerDep
+) -> Response:
+    """The bytes of an attachment of the officer's agency."""
+    application = service.officer_application(db, officer=officer, application_id=application_id)
+    attachment = service.attachment_of(db, application=application, attachment_id=attachment_id)
+    return attachment_response(AttachmentStore(settings.uploads_dir), attachment)
+
+
+def _officer_action(
+    request: Request, action: str, application_id: str, db: DbDep, officer: OfficerDep,
+    language: str, **text: str,
+) -> ApplicationRead:
+    application = service.officer_application(db, officer=officer, application_id=application_id)
+    perform = {
+        "claim": service.claim_application,
+        "release": service.release_application,
+        "request_info": service.request_information,
+        "approve": service.approve_application,
+        "reject": service.reject_application,
+    }[action]
+    perform(db, officer=officer, application=application, **text)  # type: ignore[operator]
+    return _read(db, application, by=workflow.OFFICER, language=language)
+
+
+@router.post("/console/applications/{application_id}/claim", responses=error_responses(401, 404, 409))
+def claim(request: Request, application_id: str, db: DbDep, officer: OfficerDep, language: LanguageDep) -> ApplicationRead:
+    """Take an application to review."""
+    return _officer_action(request, "claim", application_id, db, officer, language)
+
+
+@router.post("/console/applications/{application_id}/release", responses=error_responses(401, 404, 409))
+def release(request: Request, application_id: str, db: DbDep, officer: OfficerDep, language: LanguageDep) -> ApplicationRead:
+    """Put a claimed application back in the queue."""
+    return _officer_action(request, "release", application_id, db, officer, language)
+
+
+@router.post("/console/applications/{application_id}/request-info", responses=error_responses(401, 404, 409))
+def request_info(request: Request, application_id: str, body: MessageBody, db: DbDep, officer: OfficerDep, language: LanguageDep) -> ApplicationRead:
+    """Ask the citizen for more information."""
+    return _officer_action(request, "request_info", application_id, db, officer, language, message=body.message)
+
+
+@router.post("/console/applications/{application_id}/approve", responses=error_responses(401, 404, 409))
+def approve(request: Request, application_id: str, body: ReasonBody, db: DbDep, officer: OfficerDep, language: LanguageDep) -> ApplicationRead:
+    """Approve a claimed application."""
+    return _officer_action(request, "approve", application_id, db, officer, language, note=body.reason)
+
+
+@router.post("/console/applications/{application_id}/reject", responses=error_responses(401, 404, 409))
+def reject(request: Request, application_id: str, body: ReasonBody, db: DbDep, officer: OfficerDep, language: LanguageDep) -> ApplicationRead:
+    """Reject a claimed application with a reason the citizen sees."""
+    return _officer_action(request, "reject", application_id, db, officer, language, reason=body.reason)
+
+

@@ -1,0 +1,141 @@
+"""The officer console: the agency's queue and the actions on one application."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from darwaza.applications import service, workflow
+from darwaza.applications.models import Application
+from darwaza.applications.storage import AttachmentStore
+from darwaza.applications.views import attachment_response
+from darwaza.errors import DarwazaError, Message
+from darwaza.identity.models import Citizen, StaffMember
+from darwaza.web.context import CatalogueDep, DbDep, OfficerDep, SettingsDep
+from darwaza.web.pages import PAGE_DEPENDENCIES, errors_of, form_text, redirect
+from darwaza.web.templating import render
+
+router = APIRouter(prefix="/console", dependencies=PAGE_DEPENDENCIES, include_in_schema=False)
+
+
+@router.get("", response_class=HTMLResponse)
+def queue(
+    request: Request,
+    db: DbDep,
+    officer: OfficerDep,
+    catalogue: CatalogueDep,
+    state: str = "",
+    service_id: str = "",
+    overdue: str = "",
+    mine: str = "",
+) -> Response:
+    chosen_service = request.query_params.get("service", service_id)
+    filters = service.QueueFilter(
+        state=state if state in workflow.STATES else None,
+        service_id=chosen_service or None,
+        overdue_only=overdue == "1",
+        mine_only=mine == "1",
+    )
+    agency_services = [s for s in catalogue.services.values() if s.agency == officer.agency_id]
+    return render(
+        request,
+        "console/queue.html",
+        {
+            "officer": officer,
+            "agency": catalogue.agencies[officer.agency_id or ""],
+            "applications": service.officer_queue(db, officer=officer, queue_filter=filters),
+            "counts": service.queue_counts(db, officer=officer),
+            "filters": filters,
+            "services": agency_services,
+            "services_by_id": catalogue.services,
+            "open_states": [s for s in workflow.STATES if s in workflow.OPEN_FOR_OFFICERS],
+            "all_states": [s for s in workflow.STATES if s != workflow.DRAFT],
+            "is_overdue": service.is_overdue,
+        },
+    )
+
+
+def _application_page(
+    request: Request,
+    db: DbDep,
+    officer: StaffMember,
+    application: Application,
+    catalogue: CatalogueDep,
+    *,
+    errors: dict[str, Message] | None = None,
+    status_code: int = 200,
+) -> Response:
+    definition = service.lookup_service(catalogue, application.service_id)
+    context: dict[str, Any] = {
+        "application": application,
+        "service": definition,
+        "citizen": db.get(Citizen, application.citizen_id),
+        "attachments": service.attachments_of(db, application=application),
+        "timeline": service.timeline_of(db, application=application),
+        "actions": workflow.allowed_actions(application.state, workflow.OFFICER),
+        "assigned_to_me": application.assigned_officer_id == officer.id,
+        "overdue": service.is_overdue(application),
+        "errors": errors or {},
+    }
+    return render(request, "console/application.html", context, status_code=status_code)
+
+
+@router.get("/applications/{application_id}", response_class=HTMLResponse)
+def application_page(
+    request: Request, application_id: str, db: DbDep, officer: OfficerDep, catalogue: CatalogueDep
+) -> Response:
+    application = service.officer_application(db, officer=officer, application_id=application_id)
+    return _application_page(request, db, officer, application, catalogue)
+
+
+@router.get("/applications/{application_id}/attachments/{attachment_id}")
+def download_attachment(
+    application_id: str, attachment_id: str, db: DbDep, settings: SettingsDep, officer: OfficerDep
+) -> Response:
+    application = service.officer_application(db, officer=officer, application_id=application_id)
+    attachment = service.attachment_of(db, application=application, attachment_id=attachment_id)
+    return attachment_response(AttachmentStore(settings.uploads_dir), attachment)
+
+
+OfficerAction = Callable[..., None]
+
+_ACTIONS: dict[str, tuple[OfficerAction, str | None]] = {
+    "claim": (service.claim_application, None),
+    "release": (service.release_application, None),
+    "request-info": (service.request_information, "message"),
+    "approve": (service.approve_application, None),
+    "reject": (service.reject_application, "reason"),
+}
+
+
+@router.post("/applications/{application_id}/{action}")
+async def act(
+    request: Request,
+    application_id: str,
+    action: str,
+    db: DbDep,
+    officer: OfficerDep,
+    catalogue: CatalogueDep,
+) -> Response:
+    """Claim, release, request information, approve or reject."""
+    application = service.officer_application(db, officer=officer, application_id=application_id)
+    if action not in _ACTIONS:
+        raise DarwazaError()
+    perform, text_field = _ACTIONS[action]
+    form = await request.form()
+    kwargs: dict[str, Any] = {"officer": officer, "application": application}
+    if text_field:
+        kwargs[text_field if text_field == "message" else "reason"] = form_text(form, text_field)
+    try:
+        perform(db, **kwargs)
+    except DarwazaError as error:
+        db.rollback()
+        application = service.officer_application(db, officer=officer, application_id=application_id)
+        return _application_page(request, db, officer, application, catalogue,
+                                 errors=errors_of(error), status_code=error.status_code)
+    if action in ("release",):
+        return redirect("/console")
+    return redirect(f"/console/applications/{application.id}")

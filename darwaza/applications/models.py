@@ -1,0 +1,70 @@
+"""Tables of the applications domain: cases, their timeline and their attachments."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from darwaza.database import Base, UTCDateTime, new_public_id, utcnow
+
+
+class Application(Base):
+    """A citizen's application for one service, from draft to decision."""
+
+    __tablename__ = "applications"
+    __table_args__ = (
+        UniqueConstraint("citizen_id", "submit_idempotency_key", name="uq_applications_submit_key"),
+        Index("ix_applications_queue", "agency_id", "state", "due_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_public_id)
+    tracking_number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    citizen_id: Mapped[str] = mapped_column(ForeignKey("citizens.id"), index=True)
+    service_id: Mapped[str] = mapped_column(String(64))
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    state: Mapped[str] = mapped_column(String(20))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    fee_paisa: Mapped[int] = mapped_column(BigInteger, default=0)
+    assigned_officer_id: Mapped[str | None] = mapped_column(ForeignKey("staff_members.id"))
+    submit_idempotency_key: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ApplicationEvent(Base):
+    """One step on an application's timeline, shown to the citizen and the officer."""
+
+    __tablename__ = "application_events"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_public_id)
+    application_id: Mapped[str] = mapped_column(ForeignKey("applications.id"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(30))
+    from_state: Mapped[str | None] = mapped_column(String(20))
+    to_state: Mapped[str | None] = mapped_column(String(20))
+    actor_kind: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[str | None] = mapped_column(String(36))
+    message: Mapped[str | None] = mapped_column(Text)
+
+
+class Attachment(Base):
+    """A file a citizen attached; the bytes live in the data directory, not the web root."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_public_id)
+    application_id: Mapped[str] = mapped_column(ForeignKey("applications.id"), index=True)
+    requirement: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    storage_key: Mapped[str] = mapped_column(String(100))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,545 @@
+"""What citizens and officers do with applications.
+
+Every function takes the acting person and checks that they may see and change the
+application: someone else's application answers 404 exactly like a missing one.
+Every change moves through :mod:`darwaza.applications.workflow`, adds a step to the
+timeline and writes an audit event. Nothing here commits: the request does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from darwaza.applications import workflow
+from darwaza.applications.models import Application, ApplicationEvent, Attachment
+from darwaza.applications.storage import AttachmentStore
+from darwaza.applications.tracking import new_tracking_number
+from darwaza.audit.trail import Actor, record_event
+from darwaza.catalogue.answers import check_upload, validate_answers
+from darwaza.catalogue.definitions import Catalogue, ServiceDefinition
+from darwaza.database import utcnow
+from darwaza.errors import IllegalTransition, InvalidInput, Message, NotFound
+from darwaza.i18n import N_
+from darwaza.identity.models import Citizen, Role, StaffMember
+
+KARACHI = ZoneInfo("Asia/Karachi")
+MAX_MESSAGE_LENGTH = 4000
+
+
+def add_working_days(start: datetime, working_days: int) -> datetime:
+    """``start`` plus ``working_days`` Monday-to-Friday days, counted in Pakistan."""
+    local = start.astimezone(KARACHI)
+    remaining = working_days
+    while remaining > 0:
+        local += timedelta(days=1)
+        if local.weekday() < 5:
+            remaining -= 1
+    return local.astimezone(start.tzinfo)
+
+
+def today_in_pakistan() -> date:
+    """Today's date in Asia/Karachi, against which dates in forms are checked."""
+    return utcnow().astimezone(KARACHI).date()
+
+
+def _snapshot(application: Application) -> dict[str, Any]:
+    return {
+        "state": application.state,
+        "assigned_officer_id": application.assigned_officer_id,
+        "tracking_number": application.tracking_number,
+    }
+
+
+def _move(
+    db: Session,
+    *,
+    application: Application,
+    action: str,
+    by: str,
+    actor: Actor,
+    message: str | None = None,
+) -> None:
+    before = _snapshot(application)
+    previous_state = application.state
+    application.state = workflow.next_state(current=previous_state, action=action, by=by)
+    application.updated_at = utcnow()
+    db.add(
+        ApplicationEvent(
+            application_id=application.id,
+            kind=action,
+            from_state=previous_state,
+            to_state=application.state,
+            actor_kind=actor.kind,
+            actor_id=actor.id,
+            message=message,
+        )
+    )
+    record_event(
+        db,
+        actor=actor,
+        action=f"application.{action}",
+        object_type="application",
+        object_id=application.id,
+        before=before,
+        after=_snapshot(application) | ({"message": message} if message else {}),
+    )
+
+
+def _clean_message(text: str | None, *, required: bool, field: str) -> str | None:
+    cleaned = (text or "").strip()
+    if required and not cleaned:
+        raise InvalidInput(fields={field: Message(N_("Please write a message."))})
+    if len(cleaned) > MAX_MESSAGE_LENGTH:
+        raise InvalidInput(
+            fields={
+                field: Message(
+                    N_("A message can be at most {limit} characters."),
+                    {"limit": MAX_MESSAGE_LENGTH},
+                )
+            }
+        )
+    return cleaned or None
+
+
+# --- citizens ---------------------------------------------------------------------------
+
+
+def start_application(
+    db: Session, *, citizen: Citizen, service: ServiceDefinition
+) -> Application:
+    """Open a draft application for ``service``."""
+    application = Application(
+        citizen_id=citizen.id,
+        service_id=service.id,
+        agency_id=service.agency,
+        state=workflow.DRAFT,
+        answers={},
+        fee_paisa=service.fee_paisa,
+    )
+    db.add(application)
+    db.flush()
+    actor = Actor("citizen", citizen.id)
+    db.add(
+        ApplicationEvent(
+            application_id=application.id,
+            kind="created",
+            to_state=workflow.DRAFT,
+            actor_kind=actor.kind,
+            actor_id=actor.id,
+        )
+    )
+    record_event(
+        db,
+        actor=actor,
+        action="application.created",
+        object_type="application",
+        object_id=application.id,
+        after={"service_id": service.id, "state": workflow.DRAFT},
+    )
+    return application
+
+
+def citizen_application(db: Session, *, citizen: Citizen, application_id: str) -> Application:
+    """The citizen's own application, or 404."""
+    application = db.get(Application, application_id)
+    if application is None or application.citizen_id != citizen.id:
+        raise NotFound()
+    return application
+
+
+def citizen_applications(db: Session, *, citizen: Citizen) -> Sequence[Application]:
+    """The citizen's applications, newest first."""
+    return (
+        db.execute(
+            select(Application)
+            .where(Application.citizen_id == citizen.id)
+            .order_by(Application.created_at.desc())
+        )
+        .scalars()
+        .all()
+    )
+
+
+def _editable_by_citizen(application: Application) -> None:
+    if application.state not in (workflow.DRAFT, workflow.INFO_REQUESTED):
+        raise IllegalTransition(N_("This application can no longer be changed."))
+
+
+def save_answers(
+    db: Session,
+    *,
+    citizen: Citizen,
+    application: Application,
+    service: ServiceDefinition,
+    raw_answers: Mapping[str, str],
+) -> dict[str, Message]:
+    """Keep what the citizen typed (even if not yet valid) and return the problems found.
+
+    Saving a draft never loses an answer: a value that does not pass yet is kept as typed
+    and shown again with its error next to it.
+    """
+    if application.state != workflow.DRAFT:
+        raise IllegalTransition(N_("This application can no longer be changed."))
+    known = {field.name for field in service.fields}
+    typed = {name: str(value) for name, value in raw_answers.items() if name in known}
+    check = validate_answers(service, typed, today=today_in_pakistan(), partial=True)
+    merged = dict(application.answers or {})
+    merged.update(typed)
+    merged.update(check.values)
+    before = {"answered": sorted(k for k, v in (application.answers or {}).items() if v)}
+    application.answers = merged
+    application.updated_at = utcnow()
+    record_event(
+        db,
+        actor=Actor("citizen", citizen.id),
+        action="application.saved",
+        object_type="application",
+        object_id=application.id,
+        before=before,
+        after={"answered": sorted(k for k, v in merged.items() if v)},
+    )
+    return {name: Message(error.msgid, error.params) for name, error in check.errors.items()}
+
+
+def add_attachment(
+    db: Session,
+    *,
+    store: AttachmentStore,
+    citizen: Citizen,
+    application: Application,
+    service: ServiceDefinition,
+    requirement_name: str,
+    filename: str,
+    content: bytes,
+) -> Attachment:
+    """Attach a file for one of the service's required documents, after checking it."""
+    _editable_by_citizen(application)
+    requirement = next(
+        (doc for doc in service.required_documents if doc.name == requirement_name), None
+    )
+    if requirement is None or requirement.upload is None:
+        raise InvalidInput(
+            fields={requirement_name or "file": Message(N_("Choose which document this is."))}
+        )
+    problem = check_upload(requirement, filename, content)
+    if problem is not None:
+        raise InvalidInput(fields={requirement_name: Message(problem.msgid, problem.params)})
+    import filetype  # sniffed again here to store the real type, not the claimed one
+
+    kind = filetype.guess(content)
+    safe_name = "".join(ch for ch in filename.replace("\\", "/").rsplit("/", 1)[-1] if ch.isprintable())
+    attachment = Attachment(
+        application_id=application.id,
+        requirement=requirement.name,
+        filename=(safe_name or "file")[:255],
+        content_type=kind.mime if kind else "application/octet-stream",
+        size_bytes=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        storage_key=store.put(content),
+    )
+    db.add(attachment)
+    db.flush()
+    application.updated_at = utcnow()
+    record_event(
+        db,
+        actor=Actor("citizen", citizen.id),
+        action="attachment.added",
+        object_type="attachment",
+        object_id=attachment.id,
+        after={
+            "application_id": application.id,
+            "requirement": requirement.name,
+            "size_bytes": attachment.size_bytes,
+            "sha256": attachment.sha256,
+        },
+    )
+    return attachment
+
+
+def attachments_of(db: Session, *, application: Application) -> Sequence[Attachment]:
+    """An application's attachments, oldest first."""
+    return (
+        db.execute(
+            select(Attachment)
+            .where(Attachment.application_id == application.id)
+            .order_by(Attachment.uploaded_at)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def attachment_of(db: Session, *, application: Application, attachment_id: str) -> Attachment:
+    """One attachment of an application the caller may already see, or 404."""
+    attachment = db.get(Attachment, attachment_id)
+    if attachment is None or attachment.application_id != application.id:
+        raise NotFound()
+    return attachment
+
+
+def remove_attachment(
+    db: Session, *, citizen: Citizen, application: Application, attachment: Attachment
+) -> None:
+    """Take back an attachment while the application is still being prepared."""
+    if application.state != workflow.DRAFT:
+        raise IllegalTransition(N_("This application can no longer be changed."))
+    db.delete(attachment)
+    record_event(
+        db,
+        actor=Actor("citizen", citizen.id),
+        action="attachment.removed",
+        object_type="attachment",
+        object_id=attachment.id,
+        before={"application_id": application.id, "sha256": attachment.sha256},
+    )
+
+
+def submit_application(
+    db: Session,
+    *,
+    citizen: Citizen,
+    application: Application,
+    service: ServiceDefinition,
+    idempotency_key: str | None = None,
+) -> Application:
+    """Submit a complete draft. A retry with the same idempotency key changes nothing."""
+    if idempotency_key:
+        earlier = db.scalar(
+            select(Application).where(
+                Application.citizen_id == citizen.id,
+                Application.submit_idempotency_key == idempotency_key[:100],
+            )
+        )
+        if earlier is not None:
+            if earlier.id != application.id:
+                raise InvalidInput(N_("This idempotency key was already used for another request."))
+            return earlier
+    if application.state != workflow.DRAFT:
+        raise IllegalTransition()
+    stored = {k: "" if v is None else str(v) for k, v in (application.answers or {}).items()}
+    check = validate_answers(service, stored, today=today_in_pakistan(), partial=False)
+    errors = {name: Message(error.msgid, error.params) for name, error in check.errors.items()}
+    present = {attachment.requirement for attachment in attachments_of(db, application=application)}
+    for document in service.required_documents:
+        if document.required and document.upload is not None and document.name not in present:
+            errors[document.name] = Message(
+                N_("Attach {label}."), {"label": document.label.model_dump()}
+            )
+    if errors:
+        raise InvalidInput(fields=errors)
+    application.answers = dict(stored) | check.values
+    application.tracking_number = new_tracking_number()
+    application.submitted_at = utcnow()
+    application.due_at = add_working_days(application.submitted_at, service.service_level_days)
+    application.submit_idempotency_key = idempotency_key[:100] if idempotency_key else None
+    _move(db, application=application, action="submit", by=workflow.CITIZEN,
+          actor=Actor("citizen", citizen.id))
+    return application
+
+
+def withdraw_application(
+    db: Session, *, citizen: Citizen, application: Application, reason: str | None
+) -> None:
+    """Withdraw before a decision."""
+    message = _clean_message(reason, required=False, field="reason")
+    _move(db, application=application, action="withdraw", by=workflow.CITIZEN,
+          actor=Actor("citizen", citizen.id), message=message)
+    application.assigned_officer_id = None
+
+
+def respond_to_request(
+    db: Session, *, citizen: Citizen, application: Application, message: str
+) -> None:
+    """Answer an officer's request for information; the case returns to the officer."""
+    text = _clean_message(message, required=True, field="message")
+    _move(db, application=application, action="respond", by=workflow.CITIZEN,
+          actor=Actor("citizen", citizen.id), message=text)
+
+
+def timeline_of(db: Session, *, application: Application) -> Sequence[ApplicationEvent]:
+    """Every step of an application with its time and reason, oldest first."""
+    return (
+        db.execute(
+            select(ApplicationEvent)
+            .where(ApplicationEvent.application_id == application.id)
+            .order_by(ApplicationEvent.at, ApplicationEvent.id)
+        )
+        .scalars()
+        .all()
+    )
+
+
+def open_information_request(db: Session, *, application: Application) -> str | None:
+    """The officer's latest request for information, while it is waiting for an answer."""
+    if application.state != workflow.INFO_REQUESTED:
+        return None
+    return db.scalar(
+        select(ApplicationEvent.message)
+        .where(
+            ApplicationEvent.application_id == application.id,
+            ApplicationEvent.kind == "request_info",
+        )
+        .order_by(ApplicationEvent.at.desc())
+        .limit(1)
+    )
+
+
+# --- officers ---------------------------------------------------------------------------
+
+
+def _require_officer(staff: StaffMember) -> str:
+    if staff.role not in (Role.OFFICER, Role.AGENCY_ADMIN) or not staff.agency_id:
+        raise NotFound()
+    return staff.agency_id
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What an officer asked the queue to show."""
+
+    state: str | None = None
+    service_id: str | None = None
+    overdue_only: bool = False
+    mine_only: bool = False
+
+
+def officer_queue(
+    db: Session, *, officer: StaffMember, queue_filter: QueueFilter, limit: int = 200
+) -> Sequence[Application]:
+    """The agency's submitted applications, those due soonest first."""
+    agency_id = _require_officer(officer)
+    query: Select[tuple[Application]] = select(Application).where(
+        Application.agency_id == agency_id, Application.state != workflow.DRAFT
+    )
+    if queue_filter.state:
+        query = query.where(Application.state == queue_filter.state)
+    else:
+        query = query.where(Application.state.in_(sorted(workflow.OPEN_FOR_OFFICERS)))
+    if queue_filter.service_id:
+        query = query.where(Application.service_id == queue_filter.service_id)
+    if queue_filter.overdue_only:
+        query = query.where(
+            Application.due_at < utcnow(),
+            Application.state.in_(sorted(workflow.OPEN_FOR_OFFICERS)),
+        )
+    if queue_filter.mine_only:
+        query = query.where(Application.assigned_officer_id == officer.id)
+    query = query.order_by(Application.due_at.asc(), Application.submitted_at.asc()).limit(limit)
+    return db.execute(query).scalars().all()
+
+
+def queue_counts(db: Session, *, officer: StaffMember) -> dict[str, int]:
+    """How many of the agency's applications are in each open state, and overdue."""
+    agency_id = _require_officer(officer)
+    rows = db.execute(
+        select(Application.state, func.count())
+        .where(Application.agency_id == agency_id, Application.state != workflow.DRAFT)
+        .group_by(Application.state)
+    ).all()
+    counts = {state: count for state, count in rows}
+    counts["overdue"] = db.scalar(
+        select(func.count())
+        .select_from(Application)
+        .where(
+            Application.agency_id == agency_id,
+            Application.due_at < utcnow(),
+            Application.state.in_(sorted(workflow.OPEN_FOR_OFFICERS)),
+        )
+    ) or 0
+    return counts
+
+
+def officer_application(db: Session, *, officer: StaffMember, application_id: str) -> Application:
+    """An application of the officer's own agency that has been submitted, or 404."""
+    agency_id = _require_officer(officer)
+    application = db.get(Application, application_id)
+    if (
+        application is None
+        or application.agency_id != agency_id
+        or application.state == workflow.DRAFT
+    ):
+        raise NotFound()
+    return application
+
+
+def _require_assigned(officer: StaffMember, application: Application) -> None:
+    if application.assigned_officer_id != officer.id:
+        raise IllegalTransition(N_("Claim this application before acting on it."))
+
+
+def claim_application(db: Session, *, officer: StaffMember, application: Application) -> None:
+    """Take an application from the queue to review it."""
+    if application.assigned_officer_id not in (None, officer.id):
+        raise IllegalTransition(N_("Another officer is working on this application."))
+    _move(db, application=application, action="claim", by=workflow.OFFICER,
+          actor=Actor("staff", officer.id))
+    application.assigned_officer_id = officer.id
+
+
+def release_application(db: Session, *, officer: StaffMember, application: Application) -> None:
+    """Put a claimed application back in the queue for someone else."""
+    _require_assigned(officer, application)
+    _move(db, application=application, action="release", by=workflow.OFFICER,
+          actor=Actor("staff", officer.id))
+    application.assigned_officer_id = None
+
+
+def request_information(
+    db: Session, *, officer: StaffMember, application: Application, message: str
+) -> None:
+    """Ask the citizen for something more; they see the message and answer it."""
+    _require_assigned(officer, application)
+    text = _clean_message(message, required=True, field="message")
+    _move(db, application=application, action="request_info", by=workflow.OFFICER,
+          actor=Actor("staff", officer.id), message=text)
+
+
+def approve_application(
+    db: Session, *, officer: StaffMember, application: Application, note: str | None = None
+) -> None:
+    """Approve the application."""
+    _require_assigned(officer, application)
+    text = _clean_message(note, required=False, field="reason")
+    _move(db, application=application, action="approve", by=workflow.OFFICER,
+          actor=Actor("staff", officer.id), message=text)
+    application.decided_at = utcnow()
+    application.decision_reason = text
+
+
+def reject_application(
+    db: Session, *, officer: StaffMember, application: Application, reason: str
+) -> None:
+    """Reject the application; the citizen sees the reason."""
+    _require_assigned(officer, application)
+    text = _clean_message(reason, required=True, field="reason")
+    _move(db, application=application, action="reject", by=workflow.OFFICER,
+          actor=Actor("staff", officer.id), message=text)
+    application.decided_at = utcnow()
+    application.decision_reason = text
+
+
+def is_overdue(application: Application) -> bool:
+    """Past its service-level time and still waiting on the agency."""
+    return bool(
+        application.due_at
+        and application.due_at < utcnow()
+        and application.state in workflow.OPEN_FOR_OFFICERS
+    )
+
+
+def lookup_service(catalogue: Catalogue, service_id: str) -> ServiceDefinition:
+    """A service from the catalogue, or 404."""
+    service = catalogue.services.get(service_id)
+    if service is None:
+        raise NotFound()
+    return service
+
+

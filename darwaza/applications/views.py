@@ -1,0 +1,213 @@
+"""The citizen's pages: start, fill, attach, save, submit, track, answer, withdraw."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+from starlette.datastructures import FormData
+
+from darwaza.applications import service, workflow
+from darwaza.applications.models import Application, Attachment
+from darwaza.applications.storage import AttachmentStore
+from darwaza.catalogue.definitions import ServiceDefinition
+from darwaza.errors import DarwazaError, Message
+from darwaza.identity.models import Citizen
+from darwaza.web.context import CatalogueDep, CitizenDep, DbDep, SettingsDep
+from darwaza.web.pages import PAGE_DEPENDENCIES, errors_of, form_file, form_text, redirect
+from darwaza.web.templating import render
+
+router = APIRouter(dependencies=PAGE_DEPENDENCIES, include_in_schema=False)
+
+
+def attachment_response(store: AttachmentStore, attachment: Attachment) -> Response:
+    """Send an attachment as a download, never rendered inline by the browser."""
+    filename = attachment.filename.encode("ascii", "replace").decode().replace('"', "")
+    return Response(
+        store.get(attachment.storage_key),
+        media_type=attachment.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get("/applications", response_class=HTMLResponse)
+def my_applications(request: Request, db: DbDep, citizen: CitizenDep, catalogue: CatalogueDep) -> Response:
+    return render(
+        request,
+        "applications/list.html",
+        {
+            "applications": service.citizen_applications(db, citizen=citizen),
+            "services": catalogue.services,
+        },
+    )
+
+
+@router.post("/services/{service_id}/apply")
+def apply(service_id: str, db: DbDep, citizen: CitizenDep, catalogue: CatalogueDep) -> Response:
+    definition = service.lookup_service(catalogue, service_id)
+    application = service.start_application(db, citizen=citizen, service=definition)
+    return redirect(f"/applications/{application.id}")
+
+
+def _page(
+    request: Request,
+    db: DbDep,
+    application: Application,
+    definition: ServiceDefinition,
+    catalogue: CatalogueDep,
+    *,
+    errors: dict[str, Message] | None = None,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    context: dict[str, Any] = {
+        "application": application,
+        "service": definition,
+        "agency": catalogue.agencies[definition.agency],
+        "attachments": service.attachments_of(db, application=application),
+        "errors": errors or {},
+        "answers": application.answers or {},
+    }
+    context.update(extra)
+    if application.state == workflow.DRAFT:
+        return render(request, "applications/draft.html", context, status_code=status_code)
+    context.update(
+        timeline=service.timeline_of(db, application=application),
+        information_request=service.open_information_request(db, application=application),
+        can_withdraw="withdraw" in workflow.allowed_actions(application.state, workflow.CITIZEN),
+        just_submitted=request.query_params.get("submitted") == "1",
+    )
+    return render(request, "applications/detail.html", context, status_code=status_code)
+
+
+@router.get("/applications/{application_id}", response_class=HTMLResponse)
+def application_page(
+    request: Request, application_id: str, db: DbDep, citizen: CitizenDep, catalogue: CatalogueDep
+) -> Response:
+    application = service.citizen_application(db, citizen=citizen, application_id=application_id)
+    definition = service.lookup_service(catalogue, application.service_id)
+    return _page(request, db, application, definition, catalogue,
+                 saved=request.query_params.get("saved") == "1")
+
+
+async def _attach_files(
+    form: FormData,
+    db: DbDep,
+    settings: SettingsDep,
+    citizen: Citizen,
+    application: Application,
+    definition: ServiceDefinition,
+) -> dict[str, Message]:
+    """Store each chosen file; a refused file is reported next to its slot."""
+    errors: dict[str, Message] = {}
+    store = AttachmentStore(settings.uploads_dir)
+    for document in definition.required_documents:
+        upload = form_file(form, f"file:{document.name}")
+        if upload is None or document.upload is None:
+            continue
+        content = await upload.read(document.upload.max_bytes + 1)
+        try:
+            service.add_attachment(
+                db, store=store, citizen=citizen, application=application, service=definition,
+                requirement_name=document.name, filename=upload.filename or "", content=content,
+            )
+        except DarwazaError as error:
+            errors.update(errors_of(error) if error.fields else {document.name: error.message})
+    return errors
+
+
+@router.post("/applications/{application_id}")
+async def save_or_submit(
+    request: Request,
+    application_id: str,
+    db: DbDep,
+    settings: SettingsDep,
+    citizen: CitizenDep,
+    catalogue: CatalogueDep,
+) -> Response:
+    """One form for the whole draft: save keeps everything typed; submit checks it all."""
+    application = service.citizen_application(db, citizen=citizen, application_id=application_id)
+    definition = service.lookup_service(catalogue, application.service_id)
+    form = await request.form()
+    if application.state != workflow.DRAFT:
+        return redirect(f"/applications/{application.id}")
+    removal = form_text(form, "remove_attachment")
+    typed = {field.name: form_text(form, field.name) for field in definition.fields if field.name in form}
+    errors = service.save_answers(
+        db, citizen=citizen, application=application, service=definition, raw_answers=typed
+    )
+    errors.update(await _attach_files(form, db, settings, citizen, application, definition))
+    if removal:
+        attachment = service.attachment_of(db, application=application, attachment_id=removal)
+        service.remove_attachment(db, citizen=citizen, application=application, attachment=attachment)
+        return redirect(f"/applications/{application.id}?saved=1")
+    if form_text(form, "action") != "submit":
+        if errors:
+            return _page(request, db, application, definition, catalogue, errors=errors,
+                         status_code=422, saved=True)
+        return redirect(f"/applications/{application.id}?saved=1")
+    try:
+        service.submit_application(
+            db, citizen=citizen, application=application, service=definition,
+            idempotency_key=form_text(form, "idempotency_key") or None,
+        )
+    except DarwazaError as error:
+        errors.update(errors_of(error))
+        return _page(request, db, application, definition, catalogue, errors=errors,
+                     status_code=error.status_code, saved=True)
+    if errors:  # a file was refused even though the rest was complete
+        return _page(request, db, application, definition, catalogue, errors=errors,
+                     status_code=422)
+    return redirect(f"/applications/{application.id}?submitted=1")
+
+
+@router.post("/applications/{application_id}/respond")
+async def respond(
+    request: Request,
+    application_id: str,
+    db: DbDep,
+    settings: SettingsDep,
+    citizen: CitizenDep,
+    catalogue: CatalogueDep,
+) -> Response:
+    application = service.citizen_application(db, citizen=citizen, application_id=application_id)
+    definition = service.lookup_service(catalogue, application.service_id)
+    form = await request.form()
+    text = form_text(form, "message")
+    errors = await _attach_files(form, db, settings, citizen, application, definition)
+    if not errors:
+        try:
+            service.respond_to_request(db, citizen=citizen, application=application, message=text)
+        except DarwazaError as error:
+            errors = errors_of(error)
+    if errors:
+        return _page(request, db, application, definition, catalogue, errors=errors,
+                     status_code=422, response_text=text)
+    return redirect(f"/applications/{application.id}")
+
+
+@router.post("/applications/{application_id}/withdraw")
+async def withdraw(
+    request: Request, application_id: str, db: DbDep, citizen: CitizenDep
+) -> Response:
+    application = service.citizen_application(db, citizen=citizen, application_id=application_id)
+    form = await request.form()
+    was_draft = application.state == workflow.DRAFT
+    service.withdraw_application(
+        db, citizen=citizen, application=application, reason=form_text(form, "reason")
+    )
+    return redirect("/applications" if was_draft else f"/applications/{application.id}")
+
+
+@router.get("/applications/{application_id}/attachments/{attachment_id}")
+def download_attachment(
+    application_id: str, attachment_id: str, db: DbDep, settings: SettingsDep, citizen: CitizenDep
+) -> Response:
+    application = service.citizen_application(db, citizen=citizen, application_id=application_id)
+    attachment = service.attachment_of(db, application=application, attachment_id=attachment_id)
+    return attachment_response(AttachmentStore(settings.uploads_dir), attachment)

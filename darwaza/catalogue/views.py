@@ -1,0 +1,62 @@
+"""Pages to find a service: the start page, browsing by agency, search, one service."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from darwaza.errors import NotFound
+from darwaza.web.context import CatalogueDep, LanguageDep, PrincipalDep
+from darwaza.web.pages import PAGE_DEPENDENCIES
+from darwaza.web.templating import render
+
+router = APIRouter(dependencies=PAGE_DEPENDENCIES, include_in_schema=False)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, catalogue: CatalogueDep, principal: PrincipalDep) -> Response:
+    return render(request, "catalogue/home.html", {"agencies": list(catalogue.agencies.values())})
+
+
+@router.get("/services", response_class=HTMLResponse)
+def services(
+    request: Request,
+    catalogue: CatalogueDep,
+    language: LanguageDep,
+    principal: PrincipalDep,
+    q: str = "",
+    agency: str = "",
+) -> Response:
+    query = q.strip()[:100]
+    chosen_agency = catalogue.agencies.get(agency) if agency else None
+    if query:
+        found = list(catalogue.search(query, language))
+    else:
+        found = list(catalogue.services.values())
+    if chosen_agency is not None:
+        found = [service for service in found if service.agency == chosen_agency.id]
+    return render(
+        request,
+        "catalogue/services.html",
+        {
+            "services": found,
+            "query": query,
+            "agency": chosen_agency,
+            "agencies": list(catalogue.agencies.values()),
+            "agencies_by_id": catalogue.agencies,
+        },
+    )
+
+
+@router.get("/services/{service_id}", response_class=HTMLResponse)
+def service_page(
+    request: Request, service_id: str, catalogue: CatalogueDep, principal: PrincipalDep
+) -> Response:
+    service = catalogue.services.get(service_id)
+    if service is None:
+        raise NotFound()
+    return render(
+        request,
+        "catalogue/service.html",
+        {"service": service, "agency": catalogue.agencies[service.agency]},
+    )

@@ -1,0 +1,96 @@
+"""Tables of the identity domain: citizens, staff, sign-in challenges and sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from darwaza.database import Base, UTCDateTime, new_public_id, utcnow
+
+
+class Role:
+    """Roles a person can hold; checked in the service layer."""
+
+    CITIZEN = "citizen"
+    OFFICER = "officer"
+    AGENCY_ADMIN = "agency_admin"
+    PLATFORM_ADMIN = "platform_admin"
+    AUDITOR = "auditor"
+
+    STAFF = (OFFICER, AGENCY_ADMIN, PLATFORM_ADMIN, AUDITOR)
+
+
+class Citizen(Base):
+    """A person who uses public services, known by their CNIC."""
+
+    __tablename__ = "citizens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_public_id)
+    cnic: Mapped[str] = mapped_column(String(13), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    mobile: Mapped[str] = mapped_column(String(16))
+    preferred_language: Mapped[str] = mapped_column(String(5), default="en")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    mobile_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class StaffMember(Base):
+    """An officer, agency admin, platform admin or auditor. Never created by sign-up."""
+
+    __tablename__ = "staff_members"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_public_id)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    agency_id: Mapped[str | None] = mapped_column(ForeignKey("agencies.id"))
+    mobile: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SignInChallenge(Base):
+    """One request for a one-time code, bound to the browser or client that asked for it.
+
+    A challenge exists even for an unknown CNIC (with no person attached and no message
+    sent), so that known and unknown accounts get the same answer.
+    """
+
+    __tablename__ = "sign_in_challenges"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_public_id)
+    purpose: Mapped[str] = mapped_column(String(20))
+    # A keyed hash of the CNIC or staff id: lets throttling treat known and unknown alike.
+    subject_hash: Mapped[str] = mapped_column(String(64), index=True)
+    citizen_id: Mapped[str | None] = mapped_column(ForeignKey("citizens.id"))
+    staff_member_id: Mapped[str | None] = mapped_column(ForeignKey("staff_members.id"))
+    pending_full_name: Mapped[str | None] = mapped_column(String(200))
+    pending_cnic: Mapped[str | None] = mapped_column(String(13))
+    pending_mobile: Mapped[str | None] = mapped_column(String(16))
+    binding_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    code_hash: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class UserSession(Base):
+    """A server-side session; the client holds only a random token whose hash is the key."""
+
+    __tablename__ = "user_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    id: Mapped[str] = mapped_column(String(36), unique=True, default=new_public_id)
+    citizen_id: Mapped[str | None] = mapped_column(ForeignKey("citizens.id"), index=True)
+    staff_member_id: Mapped[str | None] = mapped_column(
+        ForeignKey("staff_members.id"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    user_agent: Mapped[str] = mapped_column(String(300), default="")

@@ -1,0 +1,215 @@
+"""Pages to sign up, sign in and sign out, and the language switch."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from darwaza.errors import DarwazaError, Message, SignInFailed
+from darwaza.i18n import LANGUAGES
+from darwaza.identity import service
+from darwaza.notifications.sms import sms_gateway_for
+from darwaza.web.context import (
+    LANGUAGE_COOKIE,
+    SESSION_COOKIE,
+    SIGN_IN_COOKIE,
+    DbDep,
+    LanguageDep,
+    PrincipalDep,
+    SettingsDep,
+)
+from darwaza.web.pages import PAGE_DEPENDENCIES, errors_of, form_text, redirect, safe_next
+from darwaza.web.templating import render
+
+router = APIRouter(dependencies=PAGE_DEPENDENCIES, include_in_schema=False)
+
+ONE_YEAR = 365 * 24 * 3600
+
+
+def _set_challenge_cookie(response: Response, token: str, settings: SettingsDep) -> None:
+    response.set_cookie(
+        SIGN_IN_COOKIE,
+        token,
+        max_age=settings.otp_ttl_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+
+
+def set_session_cookie(response: Response, token: str, settings: SettingsDep) -> None:
+    """The session cookie: HttpOnly, SameSite, Secure over HTTPS, for this site only."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+
+
+@router.get("/sign-up", response_class=HTMLResponse)
+def sign_up_page(request: Request) -> Response:
+    return render(request, "identity/sign_up.html", {"values": {}, "errors": {}})
+
+
+@router.post("/sign-up")
+async def sign_up(request: Request, db: DbDep, settings: SettingsDep, language: LanguageDep) -> Response:
+    form = await request.form()
+    values = {name: form_text(form, name) for name in ("cnic", "full_name", "mobile")}
+    try:
+        issued = service.start_citizen_sign_up(
+            db,
+            settings=settings,
+            sms=sms_gateway_for(settings),
+            cnic=values["cnic"],
+            full_name=values["full_name"],
+            mobile=values["mobile"],
+            language=language,
+        )
+    except DarwazaError as error:
+        return render(
+            request, "identity/sign_up.html",
+            {"values": values, "errors": errors_of(error)}, status_code=error.status_code,
+        )
+    response = redirect("/sign-in/code")
+    _set_challenge_cookie(response, issued.challenge_token, settings)
+    return response
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+def sign_in_page(request: Request) -> Response:
+    return render(request, "identity/sign_in.html", {"values": {}, "errors": {}})
+
+
+@router.post("/sign-in")
+async def sign_in(request: Request, db: DbDep, settings: SettingsDep, language: LanguageDep) -> Response:
+    form = await request.form()
+    values = {"cnic": form_text(form, "cnic")}
+    try:
+        issued = service.start_citizen_sign_in(
+            db, settings=settings, sms=sms_gateway_for(settings), cnic=values["cnic"],
+            language=language,
+        )
+    except DarwazaError as error:
+        return render(
+            request, "identity/sign_in.html",
+            {"values": values, "errors": errors_of(error)}, status_code=error.status_code,
+        )
+    response = redirect("/sign-in/code")
+    _set_challenge_cookie(response, issued.challenge_token, settings)
+    return response
+
+
+def _code_page(request: Request, *, staff: bool, errors: dict[str, Message], status: int = 200) -> Response:
+    return render(
+        request,
+        "identity/code.html",
+        {
+            "errors": errors,
+            "action": "/console/sign-in/code" if staff else "/sign-in/code",
+            "restart": "/console/sign-in" if staff else "/sign-in",
+        },
+        status_code=status,
+    )
+
+
+@router.get("/sign-in/code", response_class=HTMLResponse)
+def code_page(request: Request) -> Response:
+    return _code_page(request, staff=False, errors={})
+
+
+async def _confirm(
+    request: Request, db: DbDep, settings: SettingsDep, *, staff: bool
+) -> Response:
+    form = await request.form()
+    purposes = (
+        (service.PURPOSE_STAFF,)
+        if staff
+        else (service.PURPOSE_SIGN_IN, service.PURPOSE_SIGN_UP)
+    )
+    signed_in = service.confirm_code(
+        db,
+        settings=settings,
+        challenge_token=request.cookies.get(SIGN_IN_COOKIE, ""),
+        code=form_text(form, "code"),
+        purposes=purposes,
+    )
+    if signed_in is None:
+        db.commit()  # keep the count of wrong tries
+        failure = SignInFailed()
+        return _code_page(request, staff=staff, errors={"code": failure.message}, status=400)
+    issued = service.start_session(
+        db, settings=settings, signed_in=signed_in,
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    response = redirect("/console" if staff else safe_next(form_text(form, "next"), "/applications"))
+    response.delete_cookie(SIGN_IN_COOKIE, path="/")
+    set_session_cookie(response, issued.token, settings)
+    return response
+
+
+@router.post("/sign-in/code")
+async def confirm_citizen_code(request: Request, db: DbDep, settings: SettingsDep) -> Response:
+    return await _confirm(request, db, settings, staff=False)
+
+
+@router.get("/console/sign-in", response_class=HTMLResponse)
+def staff_sign_in_page(request: Request) -> Response:
+    return render(request, "identity/staff_sign_in.html", {"values": {}, "errors": {}})
+
+
+@router.post("/console/sign-in")
+async def staff_sign_in(request: Request, db: DbDep, settings: SettingsDep) -> Response:
+    form = await request.form()
+    values = {"username": form_text(form, "username")}
+    try:
+        issued = service.start_staff_sign_in(
+            db, settings=settings, sms=sms_gateway_for(settings),
+            username=values["username"], password=form_text(form, "password"),
+        )
+    except DarwazaError as error:
+        return render(
+            request, "identity/staff_sign_in.html",
+            {"values": values, "errors": errors_of(error)}, status_code=error.status_code,
+        )
+    response = redirect("/console/sign-in/code")
+    _set_challenge_cookie(response, issued.challenge_token, settings)
+    return response
+
+
+@router.get("/console/sign-in/code", response_class=HTMLResponse)
+def staff_code_page(request: Request) -> Response:
+    return _code_page(request, staff=True, errors={})
+
+
+@router.post("/console/sign-in/code")
+async def confirm_staff_code(request: Request, db: DbDep, settings: SettingsDep) -> Response:
+    return await _confirm(request, db, settings, staff=True)
+
+
+@router.post("/sign-out")
+def sign_out(db: DbDep, principal: PrincipalDep) -> Response:
+    if principal is not None:
+        service.end_session(db, principal=principal)
+    response = redirect("/")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.post("/language")
+async def switch_language(request: Request, db: DbDep, principal: PrincipalDep, settings: SettingsDep) -> Response:
+    """Remember the chosen language in a cookie, and on the citizen's account."""
+    form = await request.form()
+    language = form_text(form, "language")
+    response = redirect(safe_next(form_text(form, "next")))
+    if language in LANGUAGES:
+        response.set_cookie(
+            LANGUAGE_COOKIE, language, max_age=ONE_YEAR, samesite="lax",
+            secure=settings.secure_cookies, httponly=True, path="/",
+        )
+        if principal is not None and principal.citizen is not None:
+            service.set_preferred_language(db, citizen=principal.citizen, language=language)
+    return response

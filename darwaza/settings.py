@@ -1,0 +1,100 @@
+"""Settings of the platform, read from ``DARWAZA_*`` environment variables."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Used only when nothing is configured, so that `make run` works at once. A production
+# deployment refuses to start with either of these (see `refuse_default_secrets`).
+DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"
+DEVELOPMENT_KEY_SEALING_SECRET = "development-only-key-sealing-secret-change-me"
+
+PACKAGE_DIR = Path(__file__).parent
+
+
+class InsecureSettings(RuntimeError):
+    """A production deployment was started with a default or weak secret."""
+
+
+class Settings(BaseSettings):
+    """Every setting of the platform. The README documents each one."""
+
+    model_config = SettingsConfigDict(env_prefix="DARWAZA_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Path("data")
+    database_url: str = ""
+    secret_key: str = DEVELOPMENT_SECRET_KEY
+    key_sealing_secret: str = DEVELOPMENT_KEY_SEALING_SECRET
+    base_url: str = "http://127.0.0.1:8000"
+    catalogue_dir: Path = PACKAGE_DIR / "demo" / "catalogue"
+    sms_gateway: Literal["outbox"] = "outbox"
+    default_language: Literal["en", "ur"] = "en"
+    otp_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    otp_max_attempts: int = Field(default=5, ge=1, le=10)
+    otp_resend_cooldown_seconds: int = Field(default=60, ge=0)
+    citizen_session_idle_minutes: int = Field(default=30, ge=1)
+    citizen_session_absolute_hours: int = Field(default=12, ge=1)
+    staff_session_idle_minutes: int = Field(default=15, ge=1)
+    staff_session_absolute_hours: int = Field(default=8, ge=1)
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    run_worker: bool = True
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def refuse_default_secrets(self) -> Settings:
+        """Production must never run on the secrets that ship with the code."""
+        if self.env == "production":
+            weak = []
+            if self.secret_key == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < 32:
+                weak.append("DARWAZA_SECRET_KEY")
+            if (
+                self.key_sealing_secret == DEVELOPMENT_KEY_SEALING_SECRET
+                or len(self.key_sealing_secret) < 32
+            ):
+                weak.append("DARWAZA_KEY_SEALING_SECRET")
+            if weak:
+                raise InsecureSettings(
+                    "Refusing to start in production with a default or short secret: "
+                    + ", ".join(weak)
+                    + " (set at least 32 random characters)."
+                )
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL; by default an SQLite file in the data directory."""
+        if self.database_url:
+            url = self.database_url
+            # Accept the common spellings and use the psycopg 3 driver for PostgreSQL.
+            for prefix in ("postgres://", "postgresql://"):
+                if url.startswith(prefix):
+                    return "postgresql+psycopg://" + url[len(prefix) :]
+            return url
+        return f"sqlite:///{(self.data_dir / 'darwaza.db').resolve()}"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where attachments are kept: inside the data directory, outside the web root."""
+        return self.data_dir / "uploads"
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where the local SMS gateway writes the messages it would have sent."""
+        return self.data_dir / "outbox"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry the Secure flag whenever the platform is served over HTTPS."""
+        return self.base_url.startswith("https://")
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The settings of this process, read once from the environment."""
+    return Settings()

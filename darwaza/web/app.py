@@ -1,0 +1,198 @@
+"""The ASGI application: pages, the JSON API, static files, health checks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from darwaza.agencies.service import sync_agencies
+from darwaza.catalogue.loading import load_catalogue
+from darwaza.database import engine_for, transaction
+from darwaza.errors import DarwazaError, Message, NotFound, NotSignedIn, PayloadTooLarge
+from darwaza.i18n import N_, translate
+from darwaza.settings import Settings, get_settings
+from darwaza.web.context import request_language
+from darwaza.web.templating import render
+
+log = logging.getLogger("darwaza")
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "font-src 'self'; connect-src 'self'; media-src 'self' blob:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error_json(request: Request, error: DarwazaError) -> JSONResponse:
+    language = request_language(request)
+    body = {
+        "error": {
+            "code": error.code,
+            "message": translate(language, error.message.msgid, error.message.params),
+            "fields": {
+                name: {"code": "invalid", "message": translate(language, m.msgid, m.params)}
+                for name, m in error.fields.items()
+            },
+        }
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if error.status_code == 401 else None
+    return JSONResponse(body, status_code=error.status_code, headers=headers)
+
+
+def _error_page(request: Request, error: DarwazaError) -> Response:
+    if isinstance(error, NotSignedIn):
+        target = "/console/sign-in" if request.url.path.startswith("/console") else "/sign-in"
+        return Response(status_code=303, headers={"Location": target})
+    language = request_language(request)
+    titles = {
+        404: N_("Page not found"),
+        403: N_("This form has expired"),
+        409: N_("That cannot be done now"),
+        413: N_("That is too large"),
+        429: N_("Please slow down"),
+    }
+    return render(
+        request,
+        "error.html",
+        {
+            "title": translate(language, titles.get(error.status_code, N_("There is a problem"))),
+            "message": translate(language, error.message.msgid, error.message.params),
+        },
+        status_code=error.status_code,
+    )
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application. It refuses to start on an invalid catalogue."""
+    settings = settings or get_settings()
+    catalogue = load_catalogue(settings.catalogue_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with transaction(settings) as session:
+                sync_agencies(session, catalogue=catalogue)
+        except SQLAlchemyError:
+            log.exception("could not bring agencies in step with the catalogue; run `darwaza db upgrade`")
+        yield
+
+    app = FastAPI(
+        title="Darwaza",
+        version="1",
+        description="One door to every public service: the JSON API of Darwaza.",
+        lifespan=lifespan,
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.catalogue = catalogue
+
+    @app.middleware("http")
+    async def security_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_upload_bytes + 64 * 1024:
+            error = PayloadTooLarge()
+            response: Response = (
+                _error_json(request, error) if _is_api(request) else PlainTextResponse(
+                    translate(request_language(request), error.message.msgid), status_code=413
+                )
+            )
+        else:
+            response = await call_next(request)
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("Referrer-Policy", "same-origin")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Permissions-Policy", "camera=(self), geolocation=(), microphone=()")
+        if settings.secure_cookies:
+            headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+        if request.url.path.startswith(("/applications", "/console", "/api/v1")):
+            headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.exception_handler(DarwazaError)
+    async def darwaza_error(request: Request, error: DarwazaError) -> Response:
+        return _error_json(request, error) if _is_api(request) else _error_page(request, error)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        fields: dict[str, Message] = {}
+        for problem in exc.errors():
+            location = [str(part) for part in problem.get("loc", ()) if part != "body"]
+            name = ".".join(location) or "body"
+            if problem.get("type") == "json_invalid":
+                fields["body"] = Message(N_("The request body is not valid JSON."))
+            elif problem.get("type") == "missing":
+                fields[name] = Message(N_("This is required."))
+            else:
+                fields[name] = Message(N_("This value is not valid."))
+        error = DarwazaError(N_("Some answers need your attention."), fields=fields)
+        error.status_code = 422
+        error.code = "invalid_input"
+        return _error_json(request, error) if _is_api(request) else _error_page(request, error)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            error: DarwazaError = NotFound()
+        else:
+            error = DarwazaError()
+            error.status_code = exc.status_code
+            error.code = "http_error"
+        return _error_json(request, error) if _is_api(request) else _error_page(request, error)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> Response:
+        """The database answers."""
+        try:
+            with engine_for(settings.resolved_database_url).connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:  # any failure means not ready; the reason goes to the log only
+            log.exception("readiness check failed")
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    from darwaza.applications import api as applications_api
+    from darwaza.applications import console, views as application_views
+    from darwaza.catalogue import api as catalogue_api
+    from darwaza.catalogue import views as catalogue_views
+    from darwaza.identity import api as identity_api
+    from darwaza.identity import views as identity_views
+
+    for router in (
+        catalogue_api.router,
+        identity_api.router,
+        applications_api.router,
+        identity_views.router,
+        catalogue_views.router,
+        application_views.router,
+        console.router,
+    ):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,165 @@
+"""What every request carries: settings, database session, language, person, CSRF.
+
+The request boundary owns the transaction: it commits when the handler returns and
+rolls back when it raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from darwaza.catalogue.definitions import Catalogue
+from darwaza.database import session_factory
+from darwaza.errors import CsrfFailed, NotFound, NotSignedIn
+from darwaza.i18n import LANGUAGES, normalise_language
+from darwaza.identity.models import Citizen, Role, StaffMember
+from darwaza.identity.service import Principal, resolve_session
+from darwaza.settings import Settings
+
+SESSION_COOKIE = "dz_session"
+CSRF_COOKIE = "dz_csrf"
+LANGUAGE_COOKIE = "dz_lang"
+SIGN_IN_COOKIE = "dz_signin"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_catalogue(request: Request) -> Catalogue:
+    catalogue: Catalogue = request.app.state.catalogue
+    return catalogue
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One transaction per request."""
+    session = session_factory(request.app.state.settings)()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
+DbDep = Annotated[Session, Depends(get_db)]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def session_token(request: Request) -> str | None:
+    return bearer_token(request) or request.cookies.get(SESSION_COOKIE)
+
+
+def get_principal(request: Request, db: DbDep, settings: SettingsDep) -> Principal | None:
+    """The signed-in person, if any (cached on the request)."""
+    if not hasattr(request.state, "principal"):
+        request.state.principal = resolve_session(
+            db, settings=settings, token=session_token(request)
+        )
+    principal: Principal | None = request.state.principal
+    return principal
+
+
+PrincipalDep = Annotated[Principal | None, Depends(get_principal)]
+
+
+def require_citizen(principal: PrincipalDep) -> Citizen:
+    if principal is None or principal.citizen is None:
+        raise NotSignedIn()
+    return principal.citizen
+
+
+def require_staff(principal: PrincipalDep) -> StaffMember:
+    if principal is None or principal.staff_member is None:
+        raise NotSignedIn()
+    return principal.staff_member
+
+
+def require_officer(staff: Annotated[StaffMember, Depends(require_staff)]) -> StaffMember:
+    if staff.role not in (Role.OFFICER, Role.AGENCY_ADMIN):
+        raise NotFound()
+    return staff
+
+
+CitizenDep = Annotated[Citizen, Depends(require_citizen)]
+OfficerDep = Annotated[StaffMember, Depends(require_officer)]
+
+
+def request_language(request: Request) -> str:
+    """The reader's language: chosen switch, then account, then browser, then English."""
+    chosen = request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    principal = getattr(request.state, "principal", None)
+    if principal is not None and principal.citizen is not None:
+        return normalise_language(principal.citizen.preferred_language)
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    default: str = request.app.state.settings.default_language
+    return default
+
+
+LanguageDep = Annotated[str, Depends(request_language)]
+
+
+def csrf_token_for(request: Request) -> str:
+    """The token forms must send back; derived from a per-browser random cookie.
+
+    The cookie alone is useless to an attacker's page: the token is an HMAC of it under
+    the server secret and has to be in the form body or a header.
+    """
+    seed = getattr(request.state, "csrf_seed", None) or request.cookies.get(CSRF_COOKIE)
+    if not seed:
+        seed = secrets.token_urlsafe(24)
+        request.state.csrf_seed = seed
+        request.state.set_csrf_cookie = True
+    secret = request.app.state.settings.secret_key.encode()
+    return hmac.new(secret, f"csrf:{seed}".encode(), hashlib.sha256).hexdigest()
+
+
+async def csrf_protect(request: Request) -> None:
+    """Refuse an unsafe request without a valid CSRF token.
+
+    Requests authenticated by a bearer token carry no ambient credentials, so they need
+    no token; everything that relies on cookies does.
+    """
+    if request.method not in UNSAFE_METHODS or bearer_token(request):
+        return
+    seed = request.cookies.get(CSRF_COOKIE)
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FIELD)
+            sent = value if isinstance(value, str) else None
+    if not seed or not sent:
+        raise CsrfFailed()
+    secret = request.app.state.settings.secret_key.encode()
+    expected = hmac.new(secret, f"csrf:{seed}".encode(), hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected, sent):
+        raise CsrfFailed()

@@ -1,0 +1,49 @@
+"""Small helpers shared by the page routes of every domain."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from fastapi import Depends
+from fastapi.responses import RedirectResponse
+from starlette.datastructures import FormData, UploadFile
+
+from darwaza.errors import DarwazaError, Message
+from darwaza.web.context import csrf_protect
+
+# Every page router refuses unsafe requests without a CSRF token.
+PAGE_DEPENDENCIES = [Depends(csrf_protect)]
+
+
+def redirect(url: str) -> RedirectResponse:
+    """Post/redirect/get: answer a form with 303 See Other."""
+    return RedirectResponse(url, status_code=303)
+
+
+def safe_next(url: str | None, default: str = "/") -> str:
+    """Only follow a ``next`` that stays on this site."""
+    if not url:
+        return default
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or not url.startswith("/") or url.startswith("//"):
+        return default
+    return url
+
+
+def form_text(form: FormData, name: str) -> str:
+    """A text field of a submitted form ('' if absent or a file)."""
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def form_file(form: FormData, name: str) -> UploadFile | None:
+    """A file field of a submitted form, if a file was chosen."""
+    value = form.get(name)
+    if isinstance(value, UploadFile) and value.filename:
+        return value
+    return None
+
+
+def errors_of(error: DarwazaError) -> dict[str, Message]:
+    """The per-field messages of an error, or its one message under ``_form``."""
+    return error.fields or {"_form": error.message}

@@ -1,0 +1,100 @@
+"""Server-rendered pages: one Jinja2 environment, translated per request.
+
+Templates call ``_("English text", name=value)``; the function in their context
+translates into the reader's language, so one environment serves both languages.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from babel.numbers import format_decimal
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
+
+from darwaza.applications.workflow import STATE_LABELS, STEP_LABELS
+from darwaza.errors import Message
+from darwaza.i18n import N_, babel_locale, localised, text_direction, translate
+from darwaza.identity.numbers import format_cnic, mask_cnic
+from darwaza.web.context import CSRF_COOKIE, CSRF_FIELD, csrf_token_for, request_language
+
+KARACHI = ZoneInfo("Asia/Karachi")
+PACKAGE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _template_dirs() -> list[Path]:
+    """The shared templates and each domain's own ``templates`` folder."""
+    dirs = [PACKAGE_DIR / "web" / "templates"]
+    dirs += sorted(p for p in PACKAGE_DIR.glob("*/templates") if p != dirs[0])
+    return dirs
+
+
+environment = Environment(
+    loader=ChoiceLoader([FileSystemLoader(str(d)) for d in _template_dirs()]),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def local_time(value: datetime | None, language: str, format_name: str = "medium") -> str:
+    """A UTC time shown in Pakistan's time, in the reader's language."""
+    if value is None:
+        return ""
+    return format_datetime(value, format_name, tzinfo=KARACHI, locale=babel_locale(language))
+
+
+def rupees(paisa: int, language: str) -> str:
+    """An amount of money held in paisa, shown in rupees (Rs 1,000 / 1,000 روپے)."""
+    amount = format_decimal(paisa / 100, format="#,##0.##", locale=babel_locale(language))
+    return translate(language, N_("Rs {amount}"), {"amount": amount})
+
+
+def render(
+    request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
+) -> HTMLResponse:
+    """Render ``template`` in the request's language, with the CSRF token and cookies set."""
+    language = request_language(request)
+
+    def gettext(message: str, **params: Any) -> str:
+        return translate(language, message, params)
+
+    def message_text(message: Message) -> str:
+        return translate(language, message.msgid, message.params)
+
+    values: dict[str, Any] = {
+        "request": request,
+        "_": gettext,
+        "lang": language,
+        "dir": text_direction(language),
+        "csrf_field": CSRF_FIELD,
+        "csrf_token": csrf_token_for(request),
+        "principal": getattr(request.state, "principal", None),
+        "pick": lambda value: localised(value, language),
+        "when": lambda value, fmt="medium": local_time(value, language, fmt),
+        "rupees": lambda paisa: rupees(paisa, language),
+        "message_text": message_text,
+        "format_cnic": format_cnic,
+        "mask_cnic": mask_cnic,
+        "current_path": request.url.path,
+        "state_label": lambda state: translate(language, STATE_LABELS.get(state, state)),
+        "step_label": lambda kind: translate(language, STEP_LABELS.get(kind, kind)),
+    }
+    values.update(context or {})
+    html = environment.get_template(template).render(values)
+    response = HTMLResponse(html, status_code=status_code)
+    if getattr(request.state, "set_csrf_cookie", False):
+        response.set_cookie(
+            CSRF_COOKIE,
+            request.state.csrf_seed,
+            httponly=True,
+            samesite="lax",
+            secure=request.app.state.settings.secure_cookies,
+            path="/",
+        )
+    return response

@@ -1,0 +1,113 @@
+"""Steps of the journeys, taken through HTTP as a browser would (forms, CSRF, cookies)."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy.orm import Session
+
+from darwaza.audit.trail import Actor
+from darwaza.catalogue.loading import load_catalogue
+from darwaza.demo.accounts import load_demo_data
+from darwaza.identity.models import StaffMember
+from darwaza.identity.service import create_staff_member
+from darwaza.settings import Settings
+
+CSRF_PATTERN = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
+
+# Small but real files: a PDF and a PNG whose bytes say what they are.
+PDF_BYTES = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>"
+    b"endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+PNG_BYTES = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+def csrf_of(response: Response) -> str:
+    """The CSRF token of the form on a page."""
+    match = CSRF_PATTERN.search(response.text)
+    assert match, "the page has no form with a CSRF token"
+    return match.group(1)
+
+
+def get_form(client: TestClient, path: str) -> str:
+    response = client.get(path)
+    assert response.status_code == 200, response.text
+    return csrf_of(response)
+
+
+def post_form(
+    client: TestClient, path: str, data: dict[str, Any], *, page: str | None = None,
+    files: Any = None,
+) -> Response:
+    """Open ``page`` (default: ``path``) for its CSRF token, then post the form."""
+    token = get_form(client, page or path)
+    return client.post(path, data={**data, "csrf_token": token}, files=files,
+                       follow_redirects=False)
+
+
+def sms_messages(settings: Settings) -> list[dict[str, str]]:
+    path = settings.outbox_dir / "sms.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def latest_code(settings: Settings, to: str) -> str:
+    """The code in the newest message to ``to`` (E.164)."""
+    for message in reversed(sms_messages(settings)):
+        if message["to"] == to:
+            match = re.search(r"\b(\d{6})\b", message["text"])
+            assert match, message
+            return match.group(1)
+    raise AssertionError(f"no message was sent to {to}")
+
+
+def sign_up(
+    client: TestClient, settings: Settings, *, cnic: str, full_name: str, mobile: str
+) -> Response:
+    """Sign up through the pages with the code from the outbox; returns the last answer."""
+    response = post_form(client, "/sign-up",
+                         {"cnic": cnic, "full_name": full_name, "mobile": mobile})
+    assert response.status_code == 303, response.text
+    e164 = "+92" + "".join(ch for ch in mobile if ch.isdigit())[-10:]
+    return post_form(client, "/sign-in/code", {"code": latest_code(settings, e164)})
+
+
+def sign_in_officer(client: TestClient, settings: Settings, staff: StaffMember, password: str) -> None:
+    response = post_form(client, "/console/sign-in",
+                         {"username": staff.username, "password": password})
+    assert response.status_code == 303, response.text
+    response = post_form(client, "/console/sign-in/code",
+                         {"code": latest_code(settings, staff.mobile)})
+    assert response.status_code == 303, response.text
+
+
+def create_officer(
+    db: Session, *, username: str, agency_id: str, mobile: str, password: str = "officer-pass-123"
+) -> StaffMember:
+    staff = create_staff_member(
+        db, username=username, full_name=username.title(), role="officer", agency_id=agency_id,
+        mobile=mobile, password=password, actor=Actor.operator(),
+    )
+    db.commit()
+    return staff
+
+
+def load_demo(db: Session, settings: Settings) -> None:
+    load_demo_data(db, catalogue=load_catalogue(settings.catalogue_dir))
+    db.commit()
+
+
+def application_id_from(response: Response) -> str:
+    location = response.headers["location"]
+    match = re.match(r"/applications/([0-9a-f-]{36})", location)
+    assert match, location
+    return match.group(1)

@@ -1,0 +1,71 @@
+"""Settings refuse unsafe production use; the audit trail detects tampering."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import text, update
+from sqlalchemy.orm import Session
+
+from darwaza.audit.models import AuditEvent
+from darwaza.audit.trail import Actor, record_event, verify_chain
+from darwaza.cli import main
+from darwaza.settings import InsecureSettings, Settings
+
+
+def test_production_refuses_the_default_secrets() -> None:
+    with pytest.raises(InsecureSettings, match="DARWAZA_SECRET_KEY"):
+        Settings(env="production")
+
+
+def test_production_starts_with_real_secrets() -> None:
+    settings = Settings(env="production", secret_key="s" * 40, key_sealing_secret="k" * 40)
+    assert settings.env == "production"
+
+
+def test_cli_refuses_production_with_default_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    from darwaza.settings import get_settings
+
+    get_settings.cache_clear()
+    monkeypatch.setenv("DARWAZA_ENV", "production")
+    try:
+        result = CliRunner().invoke(main, ["db", "upgrade"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code != 0
+    assert "DARWAZA_SECRET_KEY" in result.output
+
+
+def _three_events(db: Session) -> None:
+    for number in range(3):
+        record_event(db, actor=Actor.system(), action="test.step", object_type="test",
+                     object_id=str(number), before={"n": number}, after={"n": number + 1})
+    db.commit()
+
+
+def test_an_untouched_trail_verifies(db: Session) -> None:
+    _three_events(db)
+    result = verify_chain(db)
+    assert result.intact and result.events_checked == 3
+
+
+def test_an_edited_event_is_named(db: Session) -> None:
+    _three_events(db)
+    db.execute(update(AuditEvent).where(AuditEvent.id == 2).values(action="test.forged"))
+    db.commit()
+    result = verify_chain(db)
+    assert result.first_problem == "event 2 was edited"
+
+
+def test_a_deleted_event_is_named(db: Session) -> None:
+    _three_events(db)
+    db.execute(text("DELETE FROM audit_events WHERE id = 2"))
+    db.commit()
+    assert verify_chain(db).first_problem == "event 2 is missing (found 3 next)"
+
+
+def test_a_deleted_last_event_is_noticed(db: Session) -> None:
+    _three_events(db)
+    db.execute(text("DELETE FROM audit_events WHERE id = 3"))
+    db.commit()
+    assert "deleted" in (verify_chain(db).first_problem or "")

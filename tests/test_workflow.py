@@ -1,0 +1,70 @@
+"""The application state machine: every allowed move works, everything else is refused."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from darwaza.applications import workflow
+from darwaza.applications.tracking import new_tracking_number, normalise_tracking_number
+from darwaza.errors import IllegalTransition
+
+ALLOWED = {
+    (t.action, source, t.by): t.target
+    for t in workflow.TRANSITIONS.values()
+    for source in t.sources
+}
+
+
+def test_the_documented_path_from_draft_to_decision_is_allowed() -> None:
+    state = workflow.DRAFT
+    for action, by in [
+        ("submit", workflow.CITIZEN),
+        ("claim", workflow.OFFICER),
+        ("request_info", workflow.OFFICER),
+        ("respond", workflow.CITIZEN),
+        ("claim", workflow.OFFICER),
+        ("approve", workflow.OFFICER),
+    ]:
+        state = workflow.next_state(current=state, action=action, by=by)
+    assert state == workflow.APPROVED
+
+
+@pytest.mark.parametrize(
+    ("state", "action", "by"),
+    [
+        (state, action, by)
+        for state, action, by in itertools.product(
+            workflow.STATES, workflow.TRANSITIONS, (workflow.CITIZEN, workflow.OFFICER)
+        )
+        if (action, state, by) not in ALLOWED
+    ],
+)
+def test_every_other_move_is_refused(state: str, action: str, by: str) -> None:
+    with pytest.raises(IllegalTransition):
+        workflow.next_state(current=state, action=action, by=by)
+
+
+def test_no_move_leaves_a_decision() -> None:
+    for state in workflow.FINAL_STATES:
+        assert workflow.allowed_actions(state, workflow.CITIZEN) == []
+        assert workflow.allowed_actions(state, workflow.OFFICER) == []
+
+
+def test_citizen_may_withdraw_until_the_decision() -> None:
+    for state in (workflow.SUBMITTED, workflow.IN_REVIEW, workflow.INFO_REQUESTED,
+                  workflow.RESUBMITTED):
+        assert "withdraw" in workflow.allowed_actions(state, workflow.CITIZEN)
+
+
+def test_tracking_numbers_carry_a_check_digit_that_catches_typos() -> None:
+    number = new_tracking_number()
+    assert normalise_tracking_number(number) == number
+    digits = "".join(ch for ch in number if ch.isdigit())
+    for position in range(len(digits)):
+        wrong = digits[:position] + str((int(digits[position]) + 1) % 10) + digits[position + 1 :]
+        assert normalise_tracking_number(wrong) is None
+    swapped = digits[1] + digits[0] + digits[2:]
+    if swapped != digits:
+        assert normalise_tracking_number(swapped) is None
