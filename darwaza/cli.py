@@ -31,13 +31,15 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
     """Serve the pages and the API."""
     import uvicorn
 
-    from darwaza.catalogue.loading import CatalogueError, load_catalogue
+    from darwaza.catalogue import CatalogueError, load_catalogue
 
     settings = _settings()
     try:
         load_catalogue(settings.catalogue_dir)
     except CatalogueError as error:
-        raise click.ClickException(f"refusing to start, the catalogue is invalid:\n{error}") from error
+        raise click.ClickException(
+            f"refusing to start, the catalogue is invalid:\n{error}"
+        ) from error
     uvicorn.run(
         "darwaza.web.asgi:app",
         host=host,
@@ -78,7 +80,9 @@ def demo() -> None:
     catalogue = load_catalogue(settings.catalogue_dir)
     with transaction(settings) as session:
         created = load_demo_data(session, catalogue=catalogue)
-    click.echo(f"Demo data: {len(created)} created" + (": " + ", ".join(created) if created else ""))
+    click.echo(
+        f"Demo data: {len(created)} created" + (": " + ", ".join(created) if created else "")
+    )
     click.echo("")
     click.echo("Demo accounts (codes arrive in " + str(settings.outbox_dir / "sms.jsonl") + "):")
     for citizen in DEMO_CITIZENS:
@@ -96,7 +100,7 @@ def catalogue() -> None:
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def catalogue_validate(path: Path) -> None:
     """Check a catalogue directory; name the file and field of every error."""
-    from darwaza.catalogue.loading import CatalogueError, load_catalogue
+    from darwaza.catalogue import CatalogueError, load_catalogue
 
     try:
         loaded = load_catalogue(path)
@@ -137,8 +141,11 @@ def staff() -> None:
 @staff.command("create")
 @click.option("--username", required=True)
 @click.option("--full-name", required=True)
-@click.option("--role", required=True, type=click.Choice(
-    ["officer", "agency_admin", "platform_admin", "auditor"]))
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["officer", "agency_admin", "platform_admin", "auditor"]),
+)
 @click.option("--agency", "agency_id", default=None)
 @click.option("--mobile", required=True)
 @click.password_option(help="Prompted for when not given.")
@@ -155,11 +162,19 @@ def staff_create(
     try:
         with transaction(_settings()) as session:
             create_staff_member(
-                session, username=username, full_name=full_name, role=role,
-                agency_id=agency_id, mobile=mobile, password=password, actor=Actor.operator(),
+                session,
+                username=username,
+                full_name=full_name,
+                role=role,
+                agency_id=agency_id,
+                mobile=mobile,
+                password=password,
+                actor=Actor.operator(),
             )
     except DarwazaError as error:
-        raise click.ClickException(translate("en", error.message.msgid, error.message.params)) from error
+        raise click.ClickException(
+            translate("en", error.message.msgid, error.message.params)
+        ) from error
     click.echo(f"Created {role} {username}.")
 
 

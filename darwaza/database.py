@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
@@ -82,8 +83,12 @@ def _begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def build_engine(url: str) -> Engine:
-    """Create an engine for ``url`` with the settings each backend needs."""
+def build_engine(url: str, *, immediate: bool = True) -> Engine:
+    """Create an engine for ``url`` with the settings each backend needs.
+
+    On SQLite, ``immediate`` makes every transaction take the write lock when it begins
+    (see :func:`_begin_immediate`); a reader that never writes can do without.
+    """
     if url.startswith("sqlite"):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 15}, pool_pre_ping=True
@@ -94,25 +99,29 @@ def build_engine(url: str) -> Engine:
         def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
             dbapi_connection.isolation_level = None
 
-        event.listen(engine, "begin", _begin_immediate)
+        if immediate:
+            event.listen(engine, "begin", _begin_immediate)
+        else:
+            event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
 @functools.cache
-def engine_for(url: str) -> Engine:
-    """One engine per database URL and process."""
+def engine_for(url: str, *, immediate: bool = True) -> Engine:
+    """One engine per database URL (and SQLite locking style) and process."""
     if url.startswith("sqlite:///"):
-        from pathlib import Path
-
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return build_engine(url)
+    return build_engine(url, immediate=immediate)
 
 
-def session_factory(settings: Settings | None = None) -> sessionmaker[Session]:
+def session_factory(
+    settings: Settings | None = None, *, immediate: bool = True
+) -> sessionmaker[Session]:
     """A session factory bound to the configured database."""
     settings = settings or get_settings()
-    return sessionmaker(bind=engine_for(settings.resolved_database_url), expire_on_commit=False)
+    engine = engine_for(settings.resolved_database_url, immediate=immediate)
+    return sessionmaker(bind=engine, expire_on_commit=False)
 
 
 @contextmanager

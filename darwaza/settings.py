@@ -11,8 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Used only when nothing is configured, so that `make run` works at once. A production
 # deployment refuses to start with either of these (see `refuse_default_secrets`).
-DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"
-DEVELOPMENT_KEY_SEALING_SECRET = "development-only-key-sealing-secret-change-me"
+DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"  # noqa: S105 (refused in production)
+DEVELOPMENT_KEY_SEALING_SECRET = "development-only-key-sealing-secret-change-me"  # noqa: S105
 
 PACKAGE_DIR = Path(__file__).parent
 

@@ -63,7 +63,9 @@ def settings(migrated: str, tmp_path: Path) -> Iterator[Settings]:
 
 @pytest.fixture
 def db(settings: Settings) -> Iterator[Session]:
-    session = session_factory(settings)()
+    # Deferred transactions: the test's own reads must not hold SQLite's write lock
+    # while the application under test writes.
+    session = session_factory(settings, immediate=False)()
     try:
         yield session
         session.commit()

@@ -44,13 +44,18 @@ def get_form(client: TestClient, path: str) -> str:
 
 
 def post_form(
-    client: TestClient, path: str, data: dict[str, Any], *, page: str | None = None,
+    client: TestClient,
+    path: str,
+    data: dict[str, Any],
+    *,
+    page: str | None = None,
     files: Any = None,
 ) -> Response:
     """Open ``page`` (default: ``path``) for its CSRF token, then post the form."""
     token = get_form(client, page or path)
-    return client.post(path, data={**data, "csrf_token": token}, files=files,
-                       follow_redirects=False)
+    return client.post(
+        path, data={**data, "csrf_token": token}, files=files, follow_redirects=False
+    )
 
 
 def sms_messages(settings: Settings) -> list[dict[str, str]]:
@@ -74,19 +79,24 @@ def sign_up(
     client: TestClient, settings: Settings, *, cnic: str, full_name: str, mobile: str
 ) -> Response:
     """Sign up through the pages with the code from the outbox; returns the last answer."""
-    response = post_form(client, "/sign-up",
-                         {"cnic": cnic, "full_name": full_name, "mobile": mobile})
+    response = post_form(
+        client, "/sign-up", {"cnic": cnic, "full_name": full_name, "mobile": mobile}
+    )
     assert response.status_code == 303, response.text
     e164 = "+92" + "".join(ch for ch in mobile if ch.isdigit())[-10:]
     return post_form(client, "/sign-in/code", {"code": latest_code(settings, e164)})
 
 
-def sign_in_officer(client: TestClient, settings: Settings, staff: StaffMember, password: str) -> None:
-    response = post_form(client, "/console/sign-in",
-                         {"username": staff.username, "password": password})
+def sign_in_officer(
+    client: TestClient, settings: Settings, staff: StaffMember, password: str
+) -> None:
+    response = post_form(
+        client, "/console/sign-in", {"username": staff.username, "password": password}
+    )
     assert response.status_code == 303, response.text
-    response = post_form(client, "/console/sign-in/code",
-                         {"code": latest_code(settings, staff.mobile)})
+    response = post_form(
+        client, "/console/sign-in/code", {"code": latest_code(settings, staff.mobile)}
+    )
     assert response.status_code == 303, response.text
 
 
@@ -94,8 +104,14 @@ def create_officer(
     db: Session, *, username: str, agency_id: str, mobile: str, password: str = "officer-pass-123"
 ) -> StaffMember:
     staff = create_staff_member(
-        db, username=username, full_name=username.title(), role="officer", agency_id=agency_id,
-        mobile=mobile, password=password, actor=Actor.operator(),
+        db,
+        username=username,
+        full_name=username.title(),
+        role="officer",
+        agency_id=agency_id,
+        mobile=mobile,
+        password=password,
+        actor=Actor.operator(),
     )
     db.commit()
     return staff

@@ -38,8 +38,15 @@ def test_cli_refuses_production_with_default_secrets(monkeypatch: pytest.MonkeyP
 
 def _three_events(db: Session) -> None:
     for number in range(3):
-        record_event(db, actor=Actor.system(), action="test.step", object_type="test",
-                     object_id=str(number), before={"n": number}, after={"n": number + 1})
+        record_event(
+            db,
+            actor=Actor.system(),
+            action="test.step",
+            object_type="test",
+            object_id=str(number),
+            before={"n": number},
+            after={"n": number + 1},
+        )
     db.commit()
 
 

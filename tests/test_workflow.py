@@ -53,8 +53,12 @@ def test_no_move_leaves_a_decision() -> None:
 
 
 def test_citizen_may_withdraw_until_the_decision() -> None:
-    for state in (workflow.SUBMITTED, workflow.IN_REVIEW, workflow.INFO_REQUESTED,
-                  workflow.RESUBMITTED):
+    for state in (
+        workflow.SUBMITTED,
+        workflow.IN_REVIEW,
+        workflow.INFO_REQUESTED,
+        workflow.RESUBMITTED,
+    ):
         assert "withdraw" in workflow.allowed_actions(state, workflow.CITIZEN)
 
 

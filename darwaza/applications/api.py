@@ -101,8 +101,12 @@ def _read(
 ) -> ApplicationRead:
     def step(event: ApplicationEvent) -> StepRead:
         return StepRead(
-            kind=event.kind, at=event.at, from_state=event.from_state, to_state=event.to_state,
-            actor=event.actor_kind, message=event.message,
+            kind=event.kind,
+            at=event.at,
+            from_state=event.from_state,
+            to_state=event.to_state,
+            actor=event.actor_kind,
+            message=event.message,
         )
 
     def attachment(item: Attachment) -> AttachmentRead:
@@ -204,9 +208,14 @@ async def add_attachment(
     definition = service.lookup_service(catalogue, application.service_id)
     content = await file.read(settings.max_upload_bytes + 1)
     attachment = service.add_attachment(
-        db, store=AttachmentStore(settings.uploads_dir), citizen=citizen,
-        application=application, service=definition, requirement_name=requirement,
-        filename=file.filename or "", content=content,
+        db,
+        store=AttachmentStore(settings.uploads_dir),
+        citizen=citizen,
+        application=application,
+        service=definition,
+        requirement_name=requirement,
+        filename=file.filename or "",
+        content=content,
     )
     return AttachmentRead.model_validate(attachment, from_attributes=True)
 
@@ -252,7 +261,10 @@ def submit_application(
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
     definition = service.lookup_service(catalogue, application.service_id)
     application = service.submit_application(
-        db, citizen=citizen, application=application, service=definition,
+        db,
+        citizen=citizen,
+        application=application,
+        service=definition,
         idempotency_key=idempotency_key,
     )
     return _read(db, application, by=workflow.CITIZEN, language=language)
@@ -327,8 +339,13 @@ def officer_download_attachment(
 
 
 def _officer_action(
-    request: Request, action: str, application_id: str, db: DbDep, officer: OfficerDep,
-    language: str, **text: str,
+    request: Request,
+    action: str,
+    application_id: str,
+    db: DbDep,
+    officer: OfficerDep,
+    language: str,
+    **text: str,
 ) -> ApplicationRead:
     application = service.officer_application(db, officer=officer, application_id=application_id)
     perform = {
@@ -342,33 +359,72 @@ def _officer_action(
     return _read(db, application, by=workflow.OFFICER, language=language)
 
 
-@router.post("/console/applications/{application_id}/claim", responses=error_responses(401, 404, 409))
-def claim(request: Request, application_id: str, db: DbDep, officer: OfficerDep, language: LanguageDep) -> ApplicationRead:
+@router.post(
+    "/console/applications/{application_id}/claim", responses=error_responses(401, 404, 409)
+)
+def claim(
+    request: Request, application_id: str, db: DbDep, officer: OfficerDep, language: LanguageDep
+) -> ApplicationRead:
     """Take an application to review."""
     return _officer_action(request, "claim", application_id, db, officer, language)
 
 
-@router.post("/console/applications/{application_id}/release", responses=error_responses(401, 404, 409))
-def release(request: Request, application_id: str, db: DbDep, officer: OfficerDep, language: LanguageDep) -> ApplicationRead:
+@router.post(
+    "/console/applications/{application_id}/release", responses=error_responses(401, 404, 409)
+)
+def release(
+    request: Request, application_id: str, db: DbDep, officer: OfficerDep, language: LanguageDep
+) -> ApplicationRead:
     """Put a claimed application back in the queue."""
     return _officer_action(request, "release", application_id, db, officer, language)
 
 
-@router.post("/console/applications/{application_id}/request-info", responses=error_responses(401, 404, 409))
-def request_info(request: Request, application_id: str, body: MessageBody, db: DbDep, officer: OfficerDep, language: LanguageDep) -> ApplicationRead:
+@router.post(
+    "/console/applications/{application_id}/request-info", responses=error_responses(401, 404, 409)
+)
+def request_info(
+    request: Request,
+    application_id: str,
+    body: MessageBody,
+    db: DbDep,
+    officer: OfficerDep,
+    language: LanguageDep,
+) -> ApplicationRead:
     """Ask the citizen for more information."""
-    return _officer_action(request, "request_info", application_id, db, officer, language, message=body.message)
+    return _officer_action(
+        request, "request_info", application_id, db, officer, language, message=body.message
+    )
 
 
-@router.post("/console/applications/{application_id}/approve", responses=error_responses(401, 404, 409))
-def approve(request: Request, application_id: str, body: ReasonBody, db: DbDep, officer: OfficerDep, language: LanguageDep) -> ApplicationRead:
+@router.post(
+    "/console/applications/{application_id}/approve", responses=error_responses(401, 404, 409)
+)
+def approve(
+    request: Request,
+    application_id: str,
+    body: ReasonBody,
+    db: DbDep,
+    officer: OfficerDep,
+    language: LanguageDep,
+) -> ApplicationRead:
     """Approve a claimed application."""
-    return _officer_action(request, "approve", application_id, db, officer, language, note=body.reason)
+    return _officer_action(
+        request, "approve", application_id, db, officer, language, note=body.reason
+    )
 
 
-@router.post("/console/applications/{application_id}/reject", responses=error_responses(401, 404, 409))
-def reject(request: Request, application_id: str, body: ReasonBody, db: DbDep, officer: OfficerDep, language: LanguageDep) -> ApplicationRead:
+@router.post(
+    "/console/applications/{application_id}/reject", responses=error_responses(401, 404, 409)
+)
+def reject(
+    request: Request,
+    application_id: str,
+    body: ReasonBody,
+    db: DbDep,
+    officer: OfficerDep,
+    language: LanguageDep,
+) -> ApplicationRead:
     """Reject a claimed application with a reason the citizen sees."""
-    return _officer_action(request, "reject", application_id, db, officer, language, reason=body.reason)
-
-
+    return _officer_action(
+        request, "reject", application_id, db, officer, language, reason=body.reason
+    )

@@ -15,7 +15,7 @@ from darwaza.applications.views import attachment_response
 from darwaza.errors import DarwazaError, Message
 from darwaza.identity.models import Citizen, StaffMember
 from darwaza.web.context import CatalogueDep, DbDep, OfficerDep, SettingsDep
-from darwaza.web.pages import PAGE_DEPENDENCIES, errors_of, form_text, redirect
+from darwaza.web.pages import PAGE_DEPENDENCIES, FormDep, errors_of, form_text, redirect
 from darwaza.web.templating import render
 
 router = APIRouter(prefix="/console", dependencies=PAGE_DEPENDENCIES, include_in_schema=False)
@@ -114,6 +114,7 @@ _ACTIONS: dict[str, tuple[OfficerAction, str | None]] = {
 @router.post("/applications/{application_id}/{action}")
 async def act(
     request: Request,
+    form: FormDep,
     application_id: str,
     action: str,
     db: DbDep,
@@ -125,7 +126,6 @@ async def act(
     if action not in _ACTIONS:
         raise DarwazaError()
     perform, text_field = _ACTIONS[action]
-    form = await request.form()
     kwargs: dict[str, Any] = {"officer": officer, "application": application}
     if text_field:
         kwargs[text_field if text_field == "message" else "reason"] = form_text(form, text_field)
@@ -133,9 +133,18 @@ async def act(
         perform(db, **kwargs)
     except DarwazaError as error:
         db.rollback()
-        application = service.officer_application(db, officer=officer, application_id=application_id)
-        return _application_page(request, db, officer, application, catalogue,
-                                 errors=errors_of(error), status_code=error.status_code)
+        application = service.officer_application(
+            db, officer=officer, application_id=application_id
+        )
+        return _application_page(
+            request,
+            db,
+            officer,
+            application,
+            catalogue,
+            errors=errors_of(error),
+            status_code=error.status_code,
+        )
     if action in ("release",):
         return redirect("/console")
     return redirect(f"/console/applications/{application.id}")

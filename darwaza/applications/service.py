@@ -112,9 +112,7 @@ def _clean_message(text: str | None, *, required: bool, field: str) -> str | Non
 # --- citizens ---------------------------------------------------------------------------
 
 
-def start_application(
-    db: Session, *, citizen: Citizen, service: ServiceDefinition
-) -> Application:
+def start_application(db: Session, *, citizen: Citizen, service: ServiceDefinition) -> Application:
     """Open a draft application for ``service``."""
     application = Application(
         citizen_id=citizen.id,
@@ -235,7 +233,9 @@ def add_attachment(
     import filetype  # sniffed again here to store the real type, not the claimed one
 
     kind = filetype.guess(content)
-    safe_name = "".join(ch for ch in filename.replace("\\", "/").rsplit("/", 1)[-1] if ch.isprintable())
+    safe_name = "".join(
+        ch for ch in filename.replace("\\", "/").rsplit("/", 1)[-1] if ch.isprintable()
+    )
     attachment = Attachment(
         application_id=application.id,
         requirement=requirement.name,
@@ -340,8 +340,13 @@ def submit_application(
     application.submitted_at = utcnow()
     application.due_at = add_working_days(application.submitted_at, service.service_level_days)
     application.submit_idempotency_key = idempotency_key[:100] if idempotency_key else None
-    _move(db, application=application, action="submit", by=workflow.CITIZEN,
-          actor=Actor("citizen", citizen.id))
+    _move(
+        db,
+        application=application,
+        action="submit",
+        by=workflow.CITIZEN,
+        actor=Actor("citizen", citizen.id),
+    )
     return application
 
 
@@ -350,8 +355,14 @@ def withdraw_application(
 ) -> None:
     """Withdraw before a decision."""
     message = _clean_message(reason, required=False, field="reason")
-    _move(db, application=application, action="withdraw", by=workflow.CITIZEN,
-          actor=Actor("citizen", citizen.id), message=message)
+    _move(
+        db,
+        application=application,
+        action="withdraw",
+        by=workflow.CITIZEN,
+        actor=Actor("citizen", citizen.id),
+        message=message,
+    )
     application.assigned_officer_id = None
 
 
@@ -360,8 +371,14 @@ def respond_to_request(
 ) -> None:
     """Answer an officer's request for information; the case returns to the officer."""
     text = _clean_message(message, required=True, field="message")
-    _move(db, application=application, action="respond", by=workflow.CITIZEN,
-          actor=Actor("citizen", citizen.id), message=text)
+    _move(
+        db,
+        application=application,
+        action="respond",
+        by=workflow.CITIZEN,
+        actor=Actor("citizen", citizen.id),
+        message=text,
+    )
 
 
 def timeline_of(db: Session, *, application: Application) -> Sequence[ApplicationEvent]:
@@ -416,7 +433,7 @@ def officer_queue(
 ) -> Sequence[Application]:
     """The agency's submitted applications, those due soonest first."""
     agency_id = _require_officer(officer)
-    query: Select[tuple[Application]] = select(Application).where(
+    query: Select[Application] = select(Application).where(
         Application.agency_id == agency_id, Application.state != workflow.DRAFT
     )
     if queue_filter.state:
@@ -433,7 +450,7 @@ def officer_queue(
     if queue_filter.mine_only:
         query = query.where(Application.assigned_officer_id == officer.id)
     query = query.order_by(Application.due_at.asc(), Application.submitted_at.asc()).limit(limit)
-    return db.execute(query).scalars().all()
+    return db.scalars(query).all()
 
 
 def queue_counts(db: Session, *, officer: StaffMember) -> dict[str, int]:
@@ -445,15 +462,18 @@ def queue_counts(db: Session, *, officer: StaffMember) -> dict[str, int]:
         .group_by(Application.state)
     ).all()
     counts = {state: count for state, count in rows}
-    counts["overdue"] = db.scalar(
-        select(func.count())
-        .select_from(Application)
-        .where(
-            Application.agency_id == agency_id,
-            Application.due_at < utcnow(),
-            Application.state.in_(sorted(workflow.OPEN_FOR_OFFICERS)),
+    counts["overdue"] = (
+        db.scalar(
+            select(func.count())
+            .select_from(Application)
+            .where(
+                Application.agency_id == agency_id,
+                Application.due_at < utcnow(),
+                Application.state.in_(sorted(workflow.OPEN_FOR_OFFICERS)),
+            )
         )
-    ) or 0
+        or 0
+    )
     return counts
 
 
@@ -479,16 +499,26 @@ def claim_application(db: Session, *, officer: StaffMember, application: Applica
     """Take an application from the queue to review it."""
     if application.assigned_officer_id not in (None, officer.id):
         raise IllegalTransition(N_("Another officer is working on this application."))
-    _move(db, application=application, action="claim", by=workflow.OFFICER,
-          actor=Actor("staff", officer.id))
+    _move(
+        db,
+        application=application,
+        action="claim",
+        by=workflow.OFFICER,
+        actor=Actor("staff", officer.id),
+    )
     application.assigned_officer_id = officer.id
 
 
 def release_application(db: Session, *, officer: StaffMember, application: Application) -> None:
     """Put a claimed application back in the queue for someone else."""
     _require_assigned(officer, application)
-    _move(db, application=application, action="release", by=workflow.OFFICER,
-          actor=Actor("staff", officer.id))
+    _move(
+        db,
+        application=application,
+        action="release",
+        by=workflow.OFFICER,
+        actor=Actor("staff", officer.id),
+    )
     application.assigned_officer_id = None
 
 
@@ -498,8 +528,14 @@ def request_information(
     """Ask the citizen for something more; they see the message and answer it."""
     _require_assigned(officer, application)
     text = _clean_message(message, required=True, field="message")
-    _move(db, application=application, action="request_info", by=workflow.OFFICER,
-          actor=Actor("staff", officer.id), message=text)
+    _move(
+        db,
+        application=application,
+        action="request_info",
+        by=workflow.OFFICER,
+        actor=Actor("staff", officer.id),
+        message=text,
+    )
 
 
 def approve_application(
@@ -508,8 +544,14 @@ def approve_application(
     """Approve the application."""
     _require_assigned(officer, application)
     text = _clean_message(note, required=False, field="reason")
-    _move(db, application=application, action="approve", by=workflow.OFFICER,
-          actor=Actor("staff", officer.id), message=text)
+    _move(
+        db,
+        application=application,
+        action="approve",
+        by=workflow.OFFICER,
+        actor=Actor("staff", officer.id),
+        message=text,
+    )
     application.decided_at = utcnow()
     application.decision_reason = text
 
@@ -520,8 +562,14 @@ def reject_application(
     """Reject the application; the citizen sees the reason."""
     _require_assigned(officer, application)
     text = _clean_message(reason, required=True, field="reason")
-    _move(db, application=application, action="reject", by=workflow.OFFICER,
-          actor=Actor("staff", officer.id), message=text)
+    _move(
+        db,
+        application=application,
+        action="reject",
+        by=workflow.OFFICER,
+        actor=Actor("staff", officer.id),
+        message=text,
+    )
     application.decided_at = utcnow()
     application.decision_reason = text
 
@@ -541,5 +589,3 @@ def lookup_service(catalogue: Catalogue, service_id: str) -> ServiceDefinition:
     if service is None:
         raise NotFound()
     return service
-
-

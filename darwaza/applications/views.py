@@ -12,10 +12,10 @@ from darwaza.applications import service, workflow
 from darwaza.applications.models import Application, Attachment
 from darwaza.applications.storage import AttachmentStore
 from darwaza.catalogue.definitions import ServiceDefinition
-from darwaza.errors import DarwazaError, Message
+from darwaza.errors import DarwazaError, IllegalTransition, Message
 from darwaza.identity.models import Citizen
 from darwaza.web.context import CatalogueDep, CitizenDep, DbDep, SettingsDep
-from darwaza.web.pages import PAGE_DEPENDENCIES, errors_of, form_file, form_text, redirect
+from darwaza.web.pages import PAGE_DEPENDENCIES, FormDep, errors_of, form_file, form_text, redirect
 from darwaza.web.templating import render
 
 router = APIRouter(dependencies=PAGE_DEPENDENCIES, include_in_schema=False)
@@ -36,7 +36,9 @@ def attachment_response(store: AttachmentStore, attachment: Attachment) -> Respo
 
 
 @router.get("/applications", response_class=HTMLResponse)
-def my_applications(request: Request, db: DbDep, citizen: CitizenDep, catalogue: CatalogueDep) -> Response:
+def my_applications(
+    request: Request, db: DbDep, citizen: CitizenDep, catalogue: CatalogueDep
+) -> Response:
     return render(
         request,
         "applications/list.html",
@@ -91,8 +93,14 @@ def application_page(
 ) -> Response:
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
     definition = service.lookup_service(catalogue, application.service_id)
-    return _page(request, db, application, definition, catalogue,
-                 saved=request.query_params.get("saved") == "1")
+    return _page(
+        request,
+        db,
+        application,
+        definition,
+        catalogue,
+        saved=request.query_params.get("saved") == "1",
+    )
 
 
 async def _attach_files(
@@ -113,8 +121,14 @@ async def _attach_files(
         content = await upload.read(document.upload.max_bytes + 1)
         try:
             service.add_attachment(
-                db, store=store, citizen=citizen, application=application, service=definition,
-                requirement_name=document.name, filename=upload.filename or "", content=content,
+                db,
+                store=store,
+                citizen=citizen,
+                application=application,
+                service=definition,
+                requirement_name=document.name,
+                filename=upload.filename or "",
+                content=content,
             )
         except DarwazaError as error:
             errors.update(errors_of(error) if error.fields else {document.name: error.message})
@@ -124,6 +138,7 @@ async def _attach_files(
 @router.post("/applications/{application_id}")
 async def save_or_submit(
     request: Request,
+    form: FormDep,
     application_id: str,
     db: DbDep,
     settings: SettingsDep,
@@ -133,42 +148,66 @@ async def save_or_submit(
     """One form for the whole draft: save keeps everything typed; submit checks it all."""
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
     definition = service.lookup_service(catalogue, application.service_id)
-    form = await request.form()
     if application.state != workflow.DRAFT:
         return redirect(f"/applications/{application.id}")
     removal = form_text(form, "remove_attachment")
-    typed = {field.name: form_text(form, field.name) for field in definition.fields if field.name in form}
+    typed = {
+        field.name: form_text(form, field.name) for field in definition.fields if field.name in form
+    }
     errors = service.save_answers(
         db, citizen=citizen, application=application, service=definition, raw_answers=typed
     )
     errors.update(await _attach_files(form, db, settings, citizen, application, definition))
     if removal:
         attachment = service.attachment_of(db, application=application, attachment_id=removal)
-        service.remove_attachment(db, citizen=citizen, application=application, attachment=attachment)
+        service.remove_attachment(
+            db, citizen=citizen, application=application, attachment=attachment
+        )
         return redirect(f"/applications/{application.id}?saved=1")
     if form_text(form, "action") != "submit":
         if errors:
-            return _page(request, db, application, definition, catalogue, errors=errors,
-                         status_code=422, saved=True)
+            return _page(
+                request,
+                db,
+                application,
+                definition,
+                catalogue,
+                errors=errors,
+                status_code=422,
+                saved=True,
+            )
         return redirect(f"/applications/{application.id}?saved=1")
     try:
         service.submit_application(
-            db, citizen=citizen, application=application, service=definition,
+            db,
+            citizen=citizen,
+            application=application,
+            service=definition,
             idempotency_key=form_text(form, "idempotency_key") or None,
         )
     except DarwazaError as error:
         errors.update(errors_of(error))
-        return _page(request, db, application, definition, catalogue, errors=errors,
-                     status_code=error.status_code, saved=True)
+        return _page(
+            request,
+            db,
+            application,
+            definition,
+            catalogue,
+            errors=errors,
+            status_code=error.status_code,
+            saved=True,
+        )
     if errors:  # a file was refused even though the rest was complete
-        return _page(request, db, application, definition, catalogue, errors=errors,
-                     status_code=422)
+        return _page(
+            request, db, application, definition, catalogue, errors=errors, status_code=422
+        )
     return redirect(f"/applications/{application.id}?submitted=1")
 
 
 @router.post("/applications/{application_id}/respond")
 async def respond(
     request: Request,
+    form: FormDep,
     application_id: str,
     db: DbDep,
     settings: SettingsDep,
@@ -177,26 +216,35 @@ async def respond(
 ) -> Response:
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
     definition = service.lookup_service(catalogue, application.service_id)
-    form = await request.form()
     text = form_text(form, "message")
+    if application.state != workflow.INFO_REQUESTED:
+        raise IllegalTransition()
     errors = await _attach_files(form, db, settings, citizen, application, definition)
+    status_code = 422
     if not errors:
         try:
             service.respond_to_request(db, citizen=citizen, application=application, message=text)
         except DarwazaError as error:
-            errors = errors_of(error)
+            errors, status_code = errors_of(error), error.status_code
     if errors:
-        return _page(request, db, application, definition, catalogue, errors=errors,
-                     status_code=422, response_text=text)
+        return _page(
+            request,
+            db,
+            application,
+            definition,
+            catalogue,
+            errors=errors,
+            status_code=status_code,
+            response_text=text,
+        )
     return redirect(f"/applications/{application.id}")
 
 
 @router.post("/applications/{application_id}/withdraw")
 async def withdraw(
-    request: Request, application_id: str, db: DbDep, citizen: CitizenDep
+    request: Request, form: FormDep, application_id: str, db: DbDep, citizen: CitizenDep
 ) -> Response:
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
-    form = await request.form()
     was_draft = application.state == workflow.DRAFT
     service.withdraw_application(
         db, citizen=citizen, application=application, reason=form_text(form, "reason")

@@ -146,7 +146,9 @@ def verify_chain(db: Session, *, batch_size: int = 5000) -> ChainCheck:
     while True:
         events = (
             db.execute(
-                select(AuditEvent).where(AuditEvent.id > last_id).order_by(AuditEvent.id)
+                select(AuditEvent)
+                .where(AuditEvent.id > last_id)
+                .order_by(AuditEvent.id)
                 .limit(batch_size)
             )
             .scalars()
@@ -156,7 +158,9 @@ def verify_chain(db: Session, *, batch_size: int = 5000) -> ChainCheck:
             break
         for event in events:
             if event.id != expected_id:
-                return ChainCheck(checked, f"event {expected_id} is missing (found {event.id} next)")
+                return ChainCheck(
+                    checked, f"event {expected_id} is missing (found {event.id} next)"
+                )
             if event.previous_hash != expected_previous:
                 return ChainCheck(checked, f"event {event.id} does not follow event {event.id - 1}")
             recomputed = event_hash(
@@ -180,5 +184,7 @@ def verify_chain(db: Session, *, batch_size: int = 5000) -> ChainCheck:
         db.expunge_all()
     head = db.get(AuditChainHead, 1)
     if head is not None and head.last_event_id != checked:
-        return ChainCheck(checked, f"events after {checked} were deleted (the head names {head.last_event_id})")
+        return ChainCheck(
+            checked, f"events after {checked} were deleted (the head names {head.last_event_id})"
+        )
     return ChainCheck(checked, None)

@@ -29,10 +29,7 @@ def services(
 ) -> Response:
     query = q.strip()[:100]
     chosen_agency = catalogue.agencies.get(agency) if agency else None
-    if query:
-        found = list(catalogue.search(query, language))
-    else:
-        found = list(catalogue.services.values())
+    found = list(catalogue.search(query, language) if query else catalogue.services.values())
     if chosen_agency is not None:
         found = [service for service in found if service.agency == chosen_agency.id]
     return render(

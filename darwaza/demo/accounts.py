@@ -37,10 +37,12 @@ class DemoCitizen:
 
 
 DEMO_STAFF = (
-    DemoStaff("hec.officer", "demo-hec-officer", "Ayesha Siddiqui", Role.OFFICER, "hec",
-              "03001110001"),
-    DemoStaff("nadra.officer", "demo-nadra-officer", "Bilal Ahmed", Role.OFFICER, "nadra",
-              "03001110002"),
+    DemoStaff(
+        "hec.officer", "demo-hec-officer", "Ayesha Siddiqui", Role.OFFICER, "hec", "03001110001"
+    ),
+    DemoStaff(
+        "nadra.officer", "demo-nadra-officer", "Bilal Ahmed", Role.OFFICER, "nadra", "03001110002"
+    ),
 )
 
 DEMO_CITIZENS = (
@@ -55,8 +57,14 @@ def demo_staff(catalogue: Catalogue) -> list[DemoStaff]:
     for agency_id in catalogue.agencies:
         if agency_id not in ("hec", "nadra"):
             staff.append(
-                DemoStaff(f"{agency_id}.officer", f"demo-{agency_id}-officer", "Sana Malik",
-                          Role.OFFICER, agency_id, "03001110003")
+                DemoStaff(
+                    f"{agency_id}.officer",
+                    f"demo-{agency_id}-officer",
+                    "Sana Malik",
+                    Role.OFFICER,
+                    agency_id,
+                    "03001110003",
+                )
             )
     return staff
 
@@ -68,19 +76,30 @@ def load_demo_data(db: Session, *, catalogue: Catalogue) -> list[str]:
         if db.scalar(select(StaffMember).where(StaffMember.username == person.username)):
             continue
         create_staff_member(
-            db, username=person.username, full_name=person.full_name, role=person.role,
-            agency_id=person.agency_id, mobile=person.mobile, password=person.password,
+            db,
+            username=person.username,
+            full_name=person.full_name,
+            role=person.role,
+            agency_id=person.agency_id,
+            mobile=person.mobile,
+            password=person.password,
             actor=Actor.operator(),
         )
         created.append(f"staff {person.username}")
     for citizen in DEMO_CITIZENS:
         if db.scalar(select(Citizen).where(Citizen.cnic == citizen.cnic)):
             continue
-        row = Citizen(cnic=citizen.cnic, full_name=citizen.full_name,
-                      mobile=parse_mobile(citizen.mobile))
+        row = Citizen(
+            cnic=citizen.cnic, full_name=citizen.full_name, mobile=parse_mobile(citizen.mobile)
+        )
         db.add(row)
         db.flush()
-        record_event(db, actor=Actor.operator(), action="citizen.created", object_type="citizen",
-                     object_id=row.id)
+        record_event(
+            db,
+            actor=Actor.operator(),
+            action="citizen.created",
+            object_type="citizen",
+            object_id=row.id,
+        )
         created.append("citizen " + citizen.full_name)
     return created

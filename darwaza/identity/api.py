@@ -64,8 +64,13 @@ def sign_up(
 ) -> ChallengeRead:
     """Ask for a code to confirm a new account's mobile number."""
     issued = service.start_citizen_sign_up(
-        db, settings=settings, sms=sms_gateway_for(settings), cnic=body.cnic,
-        full_name=body.full_name, mobile=body.mobile, language=language,
+        db,
+        settings=settings,
+        sms=sms_gateway_for(settings),
+        cnic=body.cnic,
+        full_name=body.full_name,
+        mobile=body.mobile,
+        language=language,
     )
     return ChallengeRead(challenge_token=issued.challenge_token, expires_at=issued.expires_at)
 
@@ -85,24 +90,34 @@ def sign_in(
 def staff_sign_in(body: StaffSignInRequest, db: DbDep, settings: SettingsDep) -> ChallengeRead:
     """Check a staff password, then send a code to the registered phone."""
     issued = service.start_staff_sign_in(
-        db, settings=settings, sms=sms_gateway_for(settings), username=body.username,
+        db,
+        settings=settings,
+        sms=sms_gateway_for(settings),
+        username=body.username,
         password=body.password,
     )
     return ChallengeRead(challenge_token=issued.challenge_token, expires_at=issued.expires_at)
 
 
 @router.post("/confirm", responses=error_responses())
-def confirm(body: ConfirmRequest, request: Request, db: DbDep, settings: SettingsDep) -> SessionRead:
+def confirm(
+    body: ConfirmRequest, request: Request, db: DbDep, settings: SettingsDep
+) -> SessionRead:
     """Exchange a challenge and its code for a session token (send it as a bearer token)."""
     signed_in = service.confirm_code(
-        db, settings=settings, challenge_token=body.challenge_token, code=body.code,
+        db,
+        settings=settings,
+        challenge_token=body.challenge_token,
+        code=body.code,
         purposes=(service.PURPOSE_SIGN_IN, service.PURPOSE_SIGN_UP, service.PURPOSE_STAFF),
     )
     if signed_in is None:
         db.commit()  # keep the count of wrong tries
     confirmed = service.require_confirmed(signed_in)
     issued = service.start_session(
-        db, settings=settings, signed_in=confirmed,
+        db,
+        settings=settings,
+        signed_in=confirmed,
         user_agent=request.headers.get("user-agent", ""),
     )
     role = confirmed.staff_member.role if confirmed.staff_member else "citizen"

@@ -86,9 +86,7 @@ class UserSession(Base):
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     id: Mapped[str] = mapped_column(String(36), unique=True, default=new_public_id)
     citizen_id: Mapped[str | None] = mapped_column(ForeignKey("citizens.id"), index=True)
-    staff_member_id: Mapped[str | None] = mapped_column(
-        ForeignKey("staff_members.id"), index=True
-    )
+    staff_member_id: Mapped[str | None] = mapped_column(ForeignKey("staff_members.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

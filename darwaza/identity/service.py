@@ -220,6 +220,7 @@ def start_staff_sign_in(
     """Check a staff member's password, then send a code to their registered phone."""
     staff = db.scalar(select(StaffMember).where(StaffMember.username == username.strip().lower()))
     stored_hash = staff.password_hash if staff else _DUMMY_PASSWORD_HASH
+    password_ok: bool
     try:
         password_ok = _password_hasher.verify(stored_hash, password)
     except (VerificationError, InvalidHashError):

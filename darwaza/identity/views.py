@@ -18,7 +18,7 @@ from darwaza.web.context import (
     PrincipalDep,
     SettingsDep,
 )
-from darwaza.web.pages import PAGE_DEPENDENCIES, errors_of, form_text, redirect, safe_next
+from darwaza.web.pages import PAGE_DEPENDENCIES, FormDep, errors_of, form_text, redirect, safe_next
 from darwaza.web.templating import render
 
 router = APIRouter(dependencies=PAGE_DEPENDENCIES, include_in_schema=False)
@@ -56,8 +56,9 @@ def sign_up_page(request: Request) -> Response:
 
 
 @router.post("/sign-up")
-async def sign_up(request: Request, db: DbDep, settings: SettingsDep, language: LanguageDep) -> Response:
-    form = await request.form()
+async def sign_up(
+    request: Request, form: FormDep, db: DbDep, settings: SettingsDep, language: LanguageDep
+) -> Response:
     values = {name: form_text(form, name) for name in ("cnic", "full_name", "mobile")}
     try:
         issued = service.start_citizen_sign_up(
@@ -71,8 +72,10 @@ async def sign_up(request: Request, db: DbDep, settings: SettingsDep, language: 
         )
     except DarwazaError as error:
         return render(
-            request, "identity/sign_up.html",
-            {"values": values, "errors": errors_of(error)}, status_code=error.status_code,
+            request,
+            "identity/sign_up.html",
+            {"values": values, "errors": errors_of(error)},
+            status_code=error.status_code,
         )
     response = redirect("/sign-in/code")
     _set_challenge_cookie(response, issued.challenge_token, settings)
@@ -85,25 +88,33 @@ def sign_in_page(request: Request) -> Response:
 
 
 @router.post("/sign-in")
-async def sign_in(request: Request, db: DbDep, settings: SettingsDep, language: LanguageDep) -> Response:
-    form = await request.form()
+async def sign_in(
+    request: Request, form: FormDep, db: DbDep, settings: SettingsDep, language: LanguageDep
+) -> Response:
     values = {"cnic": form_text(form, "cnic")}
     try:
         issued = service.start_citizen_sign_in(
-            db, settings=settings, sms=sms_gateway_for(settings), cnic=values["cnic"],
+            db,
+            settings=settings,
+            sms=sms_gateway_for(settings),
+            cnic=values["cnic"],
             language=language,
         )
     except DarwazaError as error:
         return render(
-            request, "identity/sign_in.html",
-            {"values": values, "errors": errors_of(error)}, status_code=error.status_code,
+            request,
+            "identity/sign_in.html",
+            {"values": values, "errors": errors_of(error)},
+            status_code=error.status_code,
         )
     response = redirect("/sign-in/code")
     _set_challenge_cookie(response, issued.challenge_token, settings)
     return response
 
 
-def _code_page(request: Request, *, staff: bool, errors: dict[str, Message], status: int = 200) -> Response:
+def _code_page(
+    request: Request, *, staff: bool, errors: dict[str, Message], status: int = 200
+) -> Response:
     return render(
         request,
         "identity/code.html",
@@ -122,13 +133,10 @@ def code_page(request: Request) -> Response:
 
 
 async def _confirm(
-    request: Request, db: DbDep, settings: SettingsDep, *, staff: bool
+    request: Request, form: FormDep, db: DbDep, settings: SettingsDep, *, staff: bool
 ) -> Response:
-    form = await request.form()
     purposes = (
-        (service.PURPOSE_STAFF,)
-        if staff
-        else (service.PURPOSE_SIGN_IN, service.PURPOSE_SIGN_UP)
+        (service.PURPOSE_STAFF,) if staff else (service.PURPOSE_SIGN_IN, service.PURPOSE_SIGN_UP)
     )
     signed_in = service.confirm_code(
         db,
@@ -142,18 +150,24 @@ async def _confirm(
         failure = SignInFailed()
         return _code_page(request, staff=staff, errors={"code": failure.message}, status=400)
     issued = service.start_session(
-        db, settings=settings, signed_in=signed_in,
+        db,
+        settings=settings,
+        signed_in=signed_in,
         user_agent=request.headers.get("user-agent", ""),
     )
-    response = redirect("/console" if staff else safe_next(form_text(form, "next"), "/applications"))
+    response = redirect(
+        "/console" if staff else safe_next(form_text(form, "next"), "/applications")
+    )
     response.delete_cookie(SIGN_IN_COOKIE, path="/")
     set_session_cookie(response, issued.token, settings)
     return response
 
 
 @router.post("/sign-in/code")
-async def confirm_citizen_code(request: Request, db: DbDep, settings: SettingsDep) -> Response:
-    return await _confirm(request, db, settings, staff=False)
+async def confirm_citizen_code(
+    request: Request, form: FormDep, db: DbDep, settings: SettingsDep
+) -> Response:
+    return await _confirm(request, form, db, settings, staff=False)
 
 
 @router.get("/console/sign-in", response_class=HTMLResponse)
@@ -162,18 +176,24 @@ def staff_sign_in_page(request: Request) -> Response:
 
 
 @router.post("/console/sign-in")
-async def staff_sign_in(request: Request, db: DbDep, settings: SettingsDep) -> Response:
-    form = await request.form()
+async def staff_sign_in(
+    request: Request, form: FormDep, db: DbDep, settings: SettingsDep
+) -> Response:
     values = {"username": form_text(form, "username")}
     try:
         issued = service.start_staff_sign_in(
-            db, settings=settings, sms=sms_gateway_for(settings),
-            username=values["username"], password=form_text(form, "password"),
+            db,
+            settings=settings,
+            sms=sms_gateway_for(settings),
+            username=values["username"],
+            password=form_text(form, "password"),
         )
     except DarwazaError as error:
         return render(
-            request, "identity/staff_sign_in.html",
-            {"values": values, "errors": errors_of(error)}, status_code=error.status_code,
+            request,
+            "identity/staff_sign_in.html",
+            {"values": values, "errors": errors_of(error)},
+            status_code=error.status_code,
         )
     response = redirect("/console/sign-in/code")
     _set_challenge_cookie(response, issued.challenge_token, settings)
@@ -186,8 +206,10 @@ def staff_code_page(request: Request) -> Response:
 
 
 @router.post("/console/sign-in/code")
-async def confirm_staff_code(request: Request, db: DbDep, settings: SettingsDep) -> Response:
-    return await _confirm(request, db, settings, staff=True)
+async def confirm_staff_code(
+    request: Request, form: FormDep, db: DbDep, settings: SettingsDep
+) -> Response:
+    return await _confirm(request, form, db, settings, staff=True)
 
 
 @router.post("/sign-out")
@@ -200,15 +222,21 @@ def sign_out(db: DbDep, principal: PrincipalDep) -> Response:
 
 
 @router.post("/language")
-async def switch_language(request: Request, db: DbDep, principal: PrincipalDep, settings: SettingsDep) -> Response:
+async def switch_language(
+    request: Request, form: FormDep, db: DbDep, principal: PrincipalDep, settings: SettingsDep
+) -> Response:
     """Remember the chosen language in a cookie, and on the citizen's account."""
-    form = await request.form()
     language = form_text(form, "language")
     response = redirect(safe_next(form_text(form, "next")))
     if language in LANGUAGES:
         response.set_cookie(
-            LANGUAGE_COOKIE, language, max_age=ONE_YEAR, samesite="lax",
-            secure=settings.secure_cookies, httponly=True, path="/",
+            LANGUAGE_COOKIE,
+            language,
+            max_age=ONE_YEAR,
+            samesite="lax",
+            secure=settings.secure_cookies,
+            httponly=True,
+            path="/",
         )
         if principal is not None and principal.citizen is not None:
             service.set_preferred_language(db, citizen=principal.citizen, language=language)

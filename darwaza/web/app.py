@@ -90,7 +90,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             with transaction(settings) as session:
                 sync_agencies(session, catalogue=catalogue)
         except SQLAlchemyError:
-            log.exception("could not bring agencies in step with the catalogue; run `darwaza db upgrade`")
+            log.exception(
+                "could not bring agencies in step with the catalogue; run `darwaza db upgrade`"
+            )
         yield
 
     app = FastAPI(
@@ -112,7 +114,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if length and length.isdigit() and int(length) > settings.max_upload_bytes + 64 * 1024:
             error = PayloadTooLarge()
             response: Response = (
-                _error_json(request, error) if _is_api(request) else PlainTextResponse(
+                _error_json(request, error)
+                if _is_api(request)
+                else PlainTextResponse(
                     translate(request_language(request), error.message.msgid), status_code=413
                 )
             )
@@ -178,7 +182,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"status": "ok"})
 
     from darwaza.applications import api as applications_api
-    from darwaza.applications import console, views as application_views
+    from darwaza.applications import console
+    from darwaza.applications import views as application_views
     from darwaza.catalogue import api as catalogue_api
     from darwaza.catalogue import views as catalogue_views
     from darwaza.identity import api as identity_api

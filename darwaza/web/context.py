@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -72,14 +73,27 @@ def session_token(request: Request) -> str | None:
     return bearer_token(request) or request.cookies.get(SESSION_COOKIE)
 
 
+@dataclass(frozen=True)
+class Viewer:
+    """Plain facts about the signed-in person for page chrome, safe after the session ends."""
+
+    kind: str
+    display_name: str
+    language: str | None
+
+
 def get_principal(request: Request, db: DbDep, settings: SettingsDep) -> Principal | None:
     """The signed-in person, if any (cached on the request)."""
     if not hasattr(request.state, "principal"):
-        request.state.principal = resolve_session(
-            db, settings=settings, token=session_token(request)
-        )
-    principal: Principal | None = request.state.principal
-    return principal
+        principal = resolve_session(db, settings=settings, token=session_token(request))
+        request.state.principal = principal
+        if principal is not None and principal.staff_member is not None:
+            request.state.viewer = Viewer("staff", principal.staff_member.full_name, None)
+        elif principal is not None and principal.citizen is not None:
+            citizen = principal.citizen
+            request.state.viewer = Viewer("citizen", citizen.full_name, citizen.preferred_language)
+    cached: Principal | None = request.state.principal
+    return cached
 
 
 PrincipalDep = Annotated[Principal | None, Depends(get_principal)]
@@ -112,9 +126,9 @@ def request_language(request: Request) -> str:
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     if chosen in LANGUAGES:
         return chosen
-    principal = getattr(request.state, "principal", None)
-    if principal is not None and principal.citizen is not None:
-        return normalise_language(principal.citizen.preferred_language)
+    viewer = getattr(request.state, "viewer", None)
+    if viewer is not None and viewer.language:
+        return normalise_language(viewer.language)
     for part in request.headers.get("accept-language", "").split(","):
         code = part.split(";")[0].strip().lower()[:2]
         if code in LANGUAGES:

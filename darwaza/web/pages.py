@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData, UploadFile
 
@@ -13,6 +15,18 @@ from darwaza.web.context import csrf_protect
 
 # Every page router refuses unsafe requests without a CSRF token.
 PAGE_DEPENDENCIES = [Depends(csrf_protect)]
+
+
+async def read_form(request: Request) -> AsyncIterator[FormData]:
+    """The submitted form; its uploaded files are closed when the request is done."""
+    form = await request.form()
+    try:
+        yield form
+    finally:
+        await form.close()
+
+
+FormDep = Annotated[FormData, Depends(read_form)]
 
 
 def redirect(url: str) -> RedirectResponse:

@@ -74,7 +74,7 @@ def render(
         "dir": text_direction(language),
         "csrf_field": CSRF_FIELD,
         "csrf_token": csrf_token_for(request),
-        "principal": getattr(request.state, "principal", None),
+        "viewer": getattr(request.state, "viewer", None),
         "pick": lambda value: localised(value, language),
         "when": lambda value, fmt="medium": local_time(value, language, fmt),
         "rupees": lambda paisa: rupees(paisa, language),
@@ -82,8 +82,8 @@ def render(
         "format_cnic": format_cnic,
         "mask_cnic": mask_cnic,
         "current_path": request.url.path,
-        "state_label": lambda state: translate(language, STATE_LABELS.get(state, state)),
-        "step_label": lambda kind: translate(language, STEP_LABELS.get(kind, kind)),
+        "state_label": lambda state: translate(language, STATE_LABELS.get(state) or state),
+        "step_label": lambda kind: translate(language, STEP_LABELS.get(kind) or kind),
     }
     values.update(context or {})
     html = environment.get_template(template).render(values)
