@@ -158,11 +158,13 @@ def csrf_token_for(request: Request) -> str:
 async def csrf_protect(request: Request) -> None:
     """Refuse an unsafe request without a valid CSRF token.
 
-    Requests authenticated by a bearer token carry no ambient credentials, so they need
-    no token; everything that relies on cookies does.
+    Requests authenticated by a bearer token, and API calls without a session cookie,
+    carry no ambient credentials, so they need no token; everything else does.
     """
     if request.method not in UNSAFE_METHODS or bearer_token(request):
         return
+    if request.url.path.startswith("/api/") and SESSION_COOKIE not in request.cookies:
+        return  # an API call carrying no cookie has no ambient authority to abuse
     seed = request.cookies.get(CSRF_COOKIE)
     sent = request.headers.get(CSRF_HEADER)
     if sent is None:
