@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -49,6 +49,13 @@ def local_time(value: datetime | None, language: str, format_name: str = "medium
     return format_datetime(value, format_name, tzinfo=KARACHI, locale=babel_locale(language))
 
 
+def local_day(value: datetime | None, language: str) -> str:
+    """The calendar day, in Pakistan, of a UTC time."""
+    if value is None:
+        return ""
+    return format_date(value.astimezone(KARACHI), "long", locale=babel_locale(language))
+
+
 def rupees(paisa: int, language: str) -> str:
     """An amount of money held in paisa, shown in rupees (Rs 1,000 / 1,000 روپے)."""
     amount = format_decimal(paisa / 100, format="#,##0.##", locale=babel_locale(language))
@@ -78,6 +85,7 @@ def render(
         "pick": lambda value: localised(value, language),
         "when": lambda value, fmt="medium": local_time(value, language, fmt),
         "rupees": lambda paisa: rupees(paisa, language),
+        "day": lambda value: local_day(value, language),
         "message_text": message_text,
         "format_cnic": format_cnic,
         "mask_cnic": mask_cnic,
