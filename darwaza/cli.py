@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
+from darwaza.errors import DarwazaError
 from darwaza.settings import InsecureSettings, Settings, get_settings
+
+if TYPE_CHECKING:
+    from darwaza.catalogue.definitions import Catalogue
 
 
 def _settings() -> Settings:
@@ -176,6 +182,181 @@ def staff_create(
             translate("en", error.message.msgid, error.message.params)
         ) from error
     click.echo(f"Created {role} {username}.")
+
+
+def _app_parts() -> tuple[Settings, Catalogue]:
+    from darwaza.catalogue import load_catalogue
+
+    settings = _settings()
+    return settings, load_catalogue(settings.catalogue_dir)
+
+
+def _fail(error: DarwazaError) -> click.ClickException:
+    from darwaza.i18n import translate
+
+    lines = [translate("en", error.message.msgid, error.message.params)]
+    lines += [f"  {name}: {translate('en', m.msgid, m.params)}" for name, m in error.fields.items()]
+    return click.ClickException("\n".join(lines))
+
+
+@main.group()
+def documents() -> None:
+    """Signed documents: issue, suspend, reinstate, revoke."""
+
+
+@documents.command("issue")
+@click.option("--agency", "agency_id", required=True)
+@click.option("--type", "document_type", required=True)
+@click.option("--cnic", required=True)
+@click.option("--claims", "claims_json", default="{}", show_default=True,
+              help="JSON object of claim values")
+@click.option("--idempotency-key", default=None, help="A retry with the same key issues nothing new")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object")
+def documents_issue(
+    agency_id: str, document_type: str, cnic: str, claims_json: str,
+    idempotency_key: str | None, as_json: bool,
+) -> None:
+    """Issue a document directly, as an agency's own system would."""
+    from darwaza.audit.trail import Actor
+    from darwaza.database import transaction
+    from darwaza.documents.service import issue_document, status_list_url
+
+    try:
+        given = json.loads(claims_json)
+    except json.JSONDecodeError as error:
+        raise click.BadParameter(f"not JSON: {error}", param_hint="--claims") from error
+    if not isinstance(given, dict):
+        raise click.BadParameter("must be a JSON object", param_hint="--claims")
+    settings, catalogue = _app_parts()
+    try:
+        with transaction(settings) as session:
+            document = issue_document(
+                session, settings=settings, catalogue=catalogue, agency_id=agency_id,
+                document_type_id=document_type, holder_cnic=cnic, given_claims=given,
+                idempotency_key=idempotency_key, actor=Actor.operator(),
+            )
+            out = {
+                "id": document.id,
+                "agency_id": document.agency_id,
+                "document_type": document.document_type,
+                "status": document.status,
+                "issued_at": document.issued_at.isoformat(),
+                "expires_at": document.expires_at.isoformat() if document.expires_at else None,
+                "status_list": {"uri": status_list_url(settings, document.status_list_id),
+                                "idx": document.status_index},
+                "sd_jwt": document.sd_jwt,
+                "qr": document.qr_text,
+            }
+    except DarwazaError as error:
+        raise _fail(error) from error
+    if as_json:
+        click.echo(json.dumps(out, ensure_ascii=False))
+    else:
+        click.echo(f"Issued {out['document_type']} {out['id']}")
+        click.echo(f"QR: {out['qr']}")
+
+
+def _change_status(document_id: str, action: str, reason: str) -> None:
+    from darwaza.audit.trail import Actor
+    from darwaza.database import transaction
+    from darwaza.documents.models import Document
+    from darwaza.documents.service import change_document_status
+
+    settings = _settings()
+    try:
+        with transaction(settings) as session:
+            document = session.get(Document, document_id)
+            if document is None:
+                raise click.ClickException(f"no document {document_id}")
+            change_document_status(session, document=document, action=action, reason=reason,
+                                   actor=Actor.operator())
+            status = document.status
+    except DarwazaError as error:
+        raise _fail(error) from error
+    click.echo(f"Document {document_id} is now {status}.")
+
+
+for _action in ("suspend", "reinstate", "revoke"):
+
+    def _command(document_id: str, reason: str, _action: str = _action) -> None:
+        _change_status(document_id, _action, reason)
+
+    _command.__doc__ = f"{_action.capitalize()} a document (verifiers see it at once)."
+    documents.command(_action)(
+        click.argument("document_id")(click.option("--reason", required=True)(_command))
+    )
+
+
+@main.group()
+def keys() -> None:
+    """Agencies' signing keys."""
+
+
+@keys.command("rotate")
+@click.option("--agency", "agency_id", required=True)
+def keys_rotate(agency_id: str) -> None:
+    """Retire the agency's signing key and make a new one (the old one stays published)."""
+    from darwaza.agencies.keys import rotate_agency_key
+    from darwaza.audit.trail import Actor
+    from darwaza.database import transaction
+
+    settings = _settings()
+    try:
+        with transaction(settings) as session:
+            kid = rotate_agency_key(session, settings=settings, agency_id=agency_id,
+                                    actor=Actor.operator())
+    except DarwazaError as error:
+        raise _fail(error) from error
+    click.echo(f"Agency {agency_id} now signs with key {kid}.")
+
+
+@main.group("trust-bundle")
+def trust_bundle() -> None:
+    """The signed list of trusted issuers, for offline verifiers."""
+
+
+@trust_bundle.command("save")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def trust_bundle_save(path: Path) -> None:
+    """Save the trust bundle and every status list to PATH, for checking without a network."""
+    from darwaza.database import transaction
+    from darwaza.verification.publishing import offline_package
+
+    settings, catalogue = _app_parts()
+    with transaction(settings) as session:
+        package = offline_package(session, settings=settings, catalogue=catalogue)
+    path.write_text(json.dumps(package, indent=1), encoding="utf-8")
+    click.echo(f"Saved the trust bundle and {len(package['status_lists'])} status lists to {path}.")
+
+
+@main.command()
+@click.argument("credential")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object")
+@click.option("--offline", is_flag=True, help="Use only a saved trust bundle; no network, no database")
+@click.option("--trust-bundle", "bundle_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--language", default="en", type=click.Choice(["en", "ur"]))
+def verify(credential: str, as_json: bool, offline: bool, bundle_path: Path | None, language: str) -> None:
+    """Check a document: QR text, an SD-JWT, a share link, or an image file of a QR code."""
+    from darwaza.verification.offline import verify_offline, verify_online
+
+    text = credential
+    candidate = Path(credential)
+    if len(credential) < 4096 and candidate.is_file():
+        content = candidate.read_bytes()
+        from darwaza.verification.views import read_qr_image
+
+        decoded = read_qr_image(content)
+        text = decoded if decoded is not None else content.decode("utf-8", "replace").strip()
+    if offline:
+        if bundle_path is None:
+            raise click.UsageError("--offline needs --trust-bundle FILE")
+        result = verify_offline(text, bundle_path)
+    else:
+        result = verify_online(text)
+    from darwaza.verification.offline import render_result
+
+    click.echo(render_result(result, language=language, as_json=as_json))
+    sys.exit(0 if result.verdict.value == "valid" else 2)
 
 
 if __name__ == "__main__":

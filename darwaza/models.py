@@ -1,10 +1,12 @@
 """Every domain's tables, imported together so migrations see the whole schema."""
 
-from darwaza.agencies.models import Agency
+from darwaza.agencies.models import Agency, SigningKeyRecord
 from darwaza.applications.models import Application, ApplicationEvent, Attachment
 from darwaza.audit.models import AuditChainHead, AuditEvent
 from darwaza.database import Base
+from darwaza.documents.models import Document, StatusList
 from darwaza.identity.models import Citizen, SignInChallenge, StaffMember, UserSession
+from darwaza.wallet.models import Share, ShareOpening
 
 __all__ = [
     "Agency",
@@ -15,7 +17,12 @@ __all__ = [
     "AuditEvent",
     "Base",
     "Citizen",
+    "Document",
+    "Share",
+    "ShareOpening",
     "SignInChallenge",
+    "SigningKeyRecord",
     "StaffMember",
+    "StatusList",
     "UserSession",
 ]

@@ -21,14 +21,27 @@ def sync_agencies(db: Session, *, catalogue: Catalogue) -> list[str]:
         if row is None:
             row = Agency(id=definition.id, **names)
             db.add(row)
-            record_event(db, actor=Actor.system(), action="agency.created",
-                         object_type="agency", object_id=definition.id, after=names)
+            record_event(
+                db,
+                actor=Actor.system(),
+                action="agency.created",
+                object_type="agency",
+                object_id=definition.id,
+                after=names,
+            )
             changed.append(definition.id)
         elif (row.name_en, row.name_ur) != (names["name_en"], names["name_ur"]):
             before = {"name_en": row.name_en, "name_ur": row.name_ur}
             row.name_en, row.name_ur = names["name_en"], names["name_ur"]
-            record_event(db, actor=Actor.system(), action="agency.renamed",
-                         object_type="agency", object_id=definition.id, before=before, after=names)
+            record_event(
+                db,
+                actor=Actor.system(),
+                action="agency.renamed",
+                object_type="agency",
+                object_id=definition.id,
+                before=before,
+                after=names,
+            )
             changed.append(definition.id)
     try:
         db.flush()

@@ -12,6 +12,7 @@ from darwaza.applications import service, workflow
 from darwaza.applications.models import Application, ApplicationEvent, Attachment
 from darwaza.applications.storage import AttachmentStore
 from darwaza.applications.views import attachment_response
+from darwaza.documents.flows import approve_and_issue
 from darwaza.errors import InvalidInput, Message
 from darwaza.i18n import translate
 from darwaza.web.api import API_DEPENDENCIES, FieldProblem, error_responses

@@ -12,6 +12,7 @@ from darwaza.applications import service, workflow
 from darwaza.applications.models import Application
 from darwaza.applications.storage import AttachmentStore
 from darwaza.applications.views import attachment_response
+from darwaza.documents.flows import approve_and_issue
 from darwaza.errors import DarwazaError, Message
 from darwaza.identity.models import Citizen, StaffMember
 from darwaza.web.context import CatalogueDep, DbDep, OfficerDep, SettingsDep
@@ -100,13 +101,13 @@ def download_attachment(
     return attachment_response(AttachmentStore(settings.uploads_dir), attachment)
 
 
-OfficerAction = Callable[..., None]
+OfficerAction = Callable[..., object]
 
 _ACTIONS: dict[str, tuple[OfficerAction, str | None]] = {
     "claim": (service.claim_application, None),
     "release": (service.release_application, None),
     "request-info": (service.request_information, "message"),
-    "approve": (service.approve_application, None),
+    "approve": (approve_and_issue, None),
     "reject": (service.reject_application, "reason"),
 }
 
@@ -120,6 +121,7 @@ async def act(
     db: DbDep,
     officer: OfficerDep,
     catalogue: CatalogueDep,
+    settings: SettingsDep,
 ) -> Response:
     """Claim, release, request information, approve or reject."""
     application = service.officer_application(db, officer=officer, application_id=application_id)
@@ -127,6 +129,8 @@ async def act(
         raise DarwazaError()
     perform, text_field = _ACTIONS[action]
     kwargs: dict[str, Any] = {"officer": officer, "application": application}
+    if action == "approve":
+        kwargs.update(settings=settings, catalogue=catalogue)
     if text_field:
         kwargs[text_field if text_field == "message" else "reason"] = form_text(form, text_field)
     try:

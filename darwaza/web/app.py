@@ -186,6 +186,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from darwaza.applications import views as application_views
     from darwaza.catalogue import api as catalogue_api
     from darwaza.catalogue import views as catalogue_views
+    from darwaza.documents import api as documents_api
+    from darwaza.documents import console as documents_console
+    from darwaza.verification import api as verification_api
+    from darwaza.verification import views as verification_views
+    from darwaza.wallet import views as wallet_views
     from darwaza.identity import api as identity_api
     from darwaza.identity import views as identity_views
 
@@ -193,10 +198,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         catalogue_api.router,
         identity_api.router,
         applications_api.router,
+        documents_api.router,
+        verification_api.router,
+        verification_views.public,
         identity_views.router,
         catalogue_views.router,
         application_views.router,
+        documents_console.router,
         console.router,
+        wallet_views.router,
+        verification_views.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
 from darwaza.applications.workflow import STATE_LABELS, STEP_LABELS
+from darwaza.documents.models import DocumentStatus
 from darwaza.errors import Message
 from darwaza.i18n import N_, babel_locale, localised, text_direction, translate
 from darwaza.identity.numbers import format_cnic, mask_cnic
@@ -86,6 +87,9 @@ def render(
         "when": lambda value, fmt="medium": local_time(value, language, fmt),
         "rupees": lambda paisa: rupees(paisa, language),
         "day": lambda value: local_day(value, language),
+        "document_status": lambda status: translate(
+            language, DocumentStatus.LABELS.get(status) or status
+        ),
         "message_text": message_text,
         "format_cnic": format_cnic,
         "mask_cnic": mask_cnic,

@@ -1,0 +1,219 @@
+"""Signing keys of agencies and of the platform: ES256 (ECDSA on P-256 with SHA-256).
+
+ES256 is the one algorithm the platform signs and verifies with (the EU wallet profile
+requires it). This module makes keys, names them (``kid``), turns public keys into JWKs
+and back, signs and verifies raw ``r || s`` signatures as JWS and COSE both use them, and
+seals private keys for storage.
+
+A sealed key is ``DZK1 || salt (16) || nonce (12) || AES-256-GCM(PKCS#8 DER)``; the AES
+key is derived from the operator's sealing secret with HKDF-SHA256 and the salt. The
+version prefix is also the associated data, so a blob cannot be replayed as another
+version.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+from collections.abc import Mapping
+from typing import Any, Final
+
+from cryptography.exceptions import InvalidSignature, InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+SigningKey = ec.EllipticCurvePrivateKey
+"""A private ES256 key (P-256)."""
+
+VerifyingKey = ec.EllipticCurvePublicKey
+"""A public ES256 key (P-256)."""
+
+ES256_SIGNATURE_LENGTH: Final = 64
+COORDINATE_LENGTH: Final = 32
+KID_BYTES_LENGTH: Final = 8
+
+SEALED_KEY_PREFIX: Final = b"DZK1"
+_SALT_LENGTH: Final = 16
+_NONCE_LENGTH: Final = 12
+_HKDF_INFO: Final = b"darwaza signing key sealing v1"
+
+
+class KeyMaterialError(ValueError):
+    """A key, JWK or sealed blob is not usable."""
+
+
+class KeySealingError(KeyMaterialError):
+    """A sealed key could not be opened: wrong secret, corrupted or unknown version."""
+
+
+def b64url_encode(data: bytes) -> str:
+    """Base64url without padding, as JOSE and SD-JWT write binary values."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Decode base64url without padding, refusing anything but its one canonical spelling.
+
+    Lenient decoders accept padding, other alphabets or non-zero unused bits; each of
+    those gives a second spelling of the same bytes, which would let a changed
+    character still verify.
+    """
+    if not isinstance(text, str) or not text.isascii():
+        raise ValueError("not base64url")
+    if len(text) % 4 == 1:
+        raise ValueError("not base64url")
+    try:
+        data = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ValueError("not base64url") from error
+    if b64url_encode(data) != text:
+        raise ValueError("not canonical base64url")
+    return data
+
+
+def generate_signing_key() -> SigningKey:
+    """A new random P-256 private key."""
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def subject_public_key_info(public_key: VerifyingKey) -> bytes:
+    """The DER SubjectPublicKeyInfo of ``public_key``: what key identifiers are hashed over."""
+    return public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def kid_bytes_for_public_key(public_key: VerifyingKey) -> bytes:
+    """The first 8 bytes of SHA-256 of the key's SPKI DER (the COSE ``kid``, as in EU DCC)."""
+    return hashlib.sha256(subject_public_key_info(public_key)).digest()[:KID_BYTES_LENGTH]
+
+
+def kid_for_public_key(public_key: VerifyingKey) -> str:
+    """The JOSE ``kid`` of a key: base64url of :func:`kid_bytes_for_public_key`.
+
+    The same identifier names the key in the JWKS, in SD-JWT headers and (as raw bytes)
+    in compact QR codes, so one lookup serves both formats.
+    """
+    return b64url_encode(kid_bytes_for_public_key(public_key))
+
+
+def _require_p256(key: ec.EllipticCurvePublicKey | ec.EllipticCurvePrivateKey) -> None:
+    if not isinstance(key.curve, ec.SECP256R1):
+        raise KeyMaterialError("ES256 needs a P-256 key")
+
+
+def public_jwk(public_key: VerifyingKey, kid: str) -> dict[str, str]:
+    """The public JWK of ``public_key`` for a JWKS or a trust bundle."""
+    _require_p256(public_key)
+    numbers = public_key.public_numbers()
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64url_encode(numbers.x.to_bytes(COORDINATE_LENGTH, "big")),
+        "y": b64url_encode(numbers.y.to_bytes(COORDINATE_LENGTH, "big")),
+        "kid": kid,
+        "alg": "ES256",
+        "use": "sig",
+    }
+
+
+def public_key_from_jwk(jwk: Mapping[str, Any]) -> VerifyingKey:
+    """The P-256 public key a JWK describes; raises :class:`KeyMaterialError` otherwise.
+
+    Private members (``d``) are refused: a public key set must never carry them.
+    """
+    if not isinstance(jwk, Mapping):
+        raise KeyMaterialError("a JWK must be a JSON object")
+    if jwk.get("kty") != "EC" or jwk.get("crv") != "P-256":
+        raise KeyMaterialError("only EC P-256 keys are accepted")
+    if "d" in jwk:
+        raise KeyMaterialError("a public JWK must not carry the private key")
+    if jwk.get("alg", "ES256") != "ES256" or jwk.get("use", "sig") != "sig":
+        raise KeyMaterialError("the key is not an ES256 signing key")
+    try:
+        x = b64url_decode(jwk["x"])
+        y = b64url_decode(jwk["y"])
+    except (KeyError, ValueError) as error:
+        raise KeyMaterialError("the key coordinates are not base64url") from error
+    if len(x) != COORDINATE_LENGTH or len(y) != COORDINATE_LENGTH:
+        raise KeyMaterialError("P-256 coordinates are 32 bytes each")
+    try:
+        # The constructor checks that the point is on the curve.
+        return ec.EllipticCurvePublicNumbers(
+            int.from_bytes(x, "big"), int.from_bytes(y, "big"), ec.SECP256R1()
+        ).public_key()
+    except ValueError as error:
+        raise KeyMaterialError("the point is not on the P-256 curve") from error
+
+
+def sign_es256(private_key: SigningKey, message: bytes) -> bytes:
+    """Sign ``message`` with ES256 and return the 64-byte ``r || s`` form JWS and COSE use."""
+    _require_p256(private_key)
+    der = private_key.sign(message, ec.ECDSA(hashes.SHA256()))
+    r, s = decode_dss_signature(der)
+    return r.to_bytes(COORDINATE_LENGTH, "big") + s.to_bytes(COORDINATE_LENGTH, "big")
+
+
+def verify_es256(public_key: VerifyingKey, message: bytes, signature: bytes) -> bool:
+    """True when ``signature`` (64-byte ``r || s``) is a valid ES256 signature of ``message``."""
+    if len(signature) != ES256_SIGNATURE_LENGTH or not isinstance(public_key.curve, ec.SECP256R1):
+        return False
+    r = int.from_bytes(signature[:COORDINATE_LENGTH], "big")
+    s = int.from_bytes(signature[COORDINATE_LENGTH:], "big")
+    try:
+        public_key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def _sealing_key(sealing_secret: str, salt: bytes) -> bytes:
+    if not sealing_secret:
+        raise KeySealingError("a sealing secret is required")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=_HKDF_INFO).derive(
+        sealing_secret.encode("utf-8")
+    )
+
+
+def seal_private_key(private_key: SigningKey, sealing_secret: str) -> bytes:
+    """Encrypt ``private_key`` for storage under the operator's sealing secret."""
+    _require_p256(private_key)
+    salt = os.urandom(_SALT_LENGTH)
+    nonce = os.urandom(_NONCE_LENGTH)
+    plaintext = private_key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    sealed = AESGCM(_sealing_key(sealing_secret, salt)).encrypt(nonce, plaintext, SEALED_KEY_PREFIX)
+    return SEALED_KEY_PREFIX + salt + nonce + sealed
+
+
+def unseal_private_key(blob: bytes, sealing_secret: str) -> SigningKey:
+    """Open a blob made by :func:`seal_private_key`; raises :class:`KeySealingError`."""
+    header_length = len(SEALED_KEY_PREFIX) + _SALT_LENGTH + _NONCE_LENGTH
+    if not blob.startswith(SEALED_KEY_PREFIX) or len(blob) <= header_length:
+        raise KeySealingError("not a sealed key of a known version")
+    salt_end = len(SEALED_KEY_PREFIX) + _SALT_LENGTH
+    salt = blob[len(SEALED_KEY_PREFIX) : salt_end]
+    nonce = blob[salt_end:header_length]
+    try:
+        plaintext = AESGCM(_sealing_key(sealing_secret, salt)).decrypt(
+            nonce, blob[header_length:], SEALED_KEY_PREFIX
+        )
+    except InvalidTag:
+        # Deliberately vague: which of secret or blob is wrong is not knowable here.
+        raise KeySealingError("wrong sealing secret or corrupted key") from None
+    private_key = serialization.load_der_private_key(plaintext, password=None)
+    if not isinstance(private_key, ec.EllipticCurvePrivateKey):
+        raise KeySealingError("the sealed key is not an EC key")
+    _require_p256(private_key)
+    return private_key

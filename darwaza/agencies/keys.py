@@ -1,0 +1,153 @@
+"""Agencies' signing keys and the platform's root key, kept sealed in the database.
+
+Private keys are encrypted under ``DARWAZA_KEY_SEALING_SECRET`` and opened only in
+memory, to sign. Rotation retires the current key (it signs nothing new) and keeps it
+published while documents it signed may still be valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import exists, or_, select
+from sqlalchemy.orm import Session
+
+from darwaza.agencies.key_material import (
+    SigningKey,
+    generate_signing_key,
+    kid_for_public_key,
+    public_jwk,
+    seal_private_key,
+    unseal_private_key,
+)
+from darwaza.agencies.models import Agency, SigningKeyRecord
+from darwaza.audit.trail import Actor, record_event
+from darwaza.database import utcnow
+from darwaza.documents.models import Document
+from darwaza.errors import NotFound
+from darwaza.settings import Settings
+
+PURPOSE_DOCUMENTS = "documents"
+PURPOSE_ROOT = "trust_root"
+
+
+@dataclass(frozen=True)
+class ActiveKey:
+    """A key ready to sign: its id and the opened private key (never logged)."""
+
+    kid: str
+    private_key: SigningKey
+
+    def __repr__(self) -> str:
+        return f"ActiveKey(kid={self.kid!r})"
+
+
+def _create_key(
+    db: Session, *, settings: Settings, agency_id: str | None, purpose: str, actor: Actor
+) -> ActiveKey:
+    private_key = generate_signing_key()
+    kid = kid_for_public_key(private_key.public_key())
+    db.add(
+        SigningKeyRecord(
+            kid=kid,
+            agency_id=agency_id,
+            purpose=purpose,
+            public_jwk=public_jwk(private_key.public_key(), kid),
+            sealed_private_key=seal_private_key(private_key, settings.key_sealing_secret),
+        )
+    )
+    db.flush()
+    record_event(
+        db,
+        actor=actor,
+        action="key.created",
+        object_type="signing_key",
+        object_id=kid,
+        after={"agency_id": agency_id, "purpose": purpose},
+    )
+    return ActiveKey(kid=kid, private_key=private_key)
+
+
+def _current(db: Session, *, agency_id: str | None, purpose: str) -> SigningKeyRecord | None:
+    query = select(SigningKeyRecord).where(
+        SigningKeyRecord.purpose == purpose, SigningKeyRecord.retired_at.is_(None)
+    )
+    if agency_id is None:
+        query = query.where(SigningKeyRecord.agency_id.is_(None))
+    else:
+        query = query.where(SigningKeyRecord.agency_id == agency_id)
+    return db.scalar(query.order_by(SigningKeyRecord.created_at.desc()).limit(1))
+
+
+def signing_key_for(db: Session, *, settings: Settings, agency_id: str) -> ActiveKey:
+    """The agency's current document-signing key, made on first use."""
+    record = _current(db, agency_id=agency_id, purpose=PURPOSE_DOCUMENTS)
+    if record is None:
+        return _create_key(
+            db,
+            settings=settings,
+            agency_id=agency_id,
+            purpose=PURPOSE_DOCUMENTS,
+            actor=Actor.system(),
+        )
+    return ActiveKey(
+        record.kid, unseal_private_key(record.sealed_private_key, settings.key_sealing_secret)
+    )
+
+
+def root_key(db: Session, *, settings: Settings) -> ActiveKey:
+    """The platform's root key, which signs the trust bundle; made on first use."""
+    record = _current(db, agency_id=None, purpose=PURPOSE_ROOT)
+    if record is None:
+        return _create_key(
+            db, settings=settings, agency_id=None, purpose=PURPOSE_ROOT, actor=Actor.system()
+        )
+    return ActiveKey(
+        record.kid, unseal_private_key(record.sealed_private_key, settings.key_sealing_secret)
+    )
+
+
+def rotate_agency_key(db: Session, *, settings: Settings, agency_id: str, actor: Actor) -> str:
+    """Retire the agency's current key and make a new one; returns the new ``kid``."""
+    if db.get(Agency, agency_id) is None:
+        raise NotFound()
+    current = _current(db, agency_id=agency_id, purpose=PURPOSE_DOCUMENTS)
+    if current is not None:
+        current.retired_at = utcnow()
+        record_event(
+            db,
+            actor=actor,
+            action="key.retired",
+            object_type="signing_key",
+            object_id=current.kid,
+            after={"agency_id": agency_id},
+        )
+    return _create_key(
+        db, settings=settings, agency_id=agency_id, purpose=PURPOSE_DOCUMENTS, actor=actor
+    ).kid
+
+
+def published_jwks(db: Session, *, agency_id: str) -> dict[str, list[dict[str, Any]]]:
+    """The agency's public keys: the current one, and retired ones whose documents live on."""
+    now = utcnow()
+    live_document = exists().where(
+        Document.kid == SigningKeyRecord.kid,
+        or_(Document.expires_at.is_(None), Document.expires_at > now),
+    )
+    records = db.scalars(
+        select(SigningKeyRecord)
+        .where(
+            SigningKeyRecord.agency_id == agency_id,
+            SigningKeyRecord.purpose == PURPOSE_DOCUMENTS,
+            or_(SigningKeyRecord.retired_at.is_(None), live_document),
+        )
+        .order_by(SigningKeyRecord.created_at)
+    ).all()
+    return {"keys": [dict(record.public_jwk) for record in records]}
+
+
+def root_public_jwk(db: Session, *, settings: Settings) -> dict[str, Any]:
+    """The root key's public JWK, which offline verifiers pin."""
+    key = root_key(db, settings=settings)
+    return public_jwk(key.private_key.public_key(), key.kid)

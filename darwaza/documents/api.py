@@ -1,0 +1,106 @@
+"""Documents in the JSON API, for an agency's own systems and officers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header
+from pydantic import BaseModel, Field
+
+from darwaza.documents import service
+from darwaza.documents.models import Document
+from darwaza.web.api import API_DEPENDENCIES, error_responses
+from darwaza.web.context import CatalogueDep, DbDep, OfficerDep, SettingsDep
+
+router = APIRouter(prefix="/api/v1/documents", tags=["documents"], dependencies=API_DEPENDENCIES)
+
+
+class DocumentIssue(BaseModel):
+    document_type: str = Field(max_length=64)
+    cnic: str = Field(max_length=20)
+    claims: dict[str, str | int | float] = Field(default_factory=dict)
+
+
+class StatusChange(BaseModel):
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class DocumentRead(BaseModel):
+    id: str
+    agency_id: str
+    document_type: str
+    status: str
+    status_reason: str | None
+    issued_at: datetime
+    expires_at: datetime | None
+    sd_jwt: str
+    qr: str
+    status_list: dict[str, Any]
+
+
+def _read(document: Document, settings: SettingsDep) -> DocumentRead:
+    return DocumentRead(
+        id=document.id,
+        agency_id=document.agency_id,
+        document_type=document.document_type,
+        status=document.status,
+        status_reason=document.status_reason,
+        issued_at=document.issued_at,
+        expires_at=document.expires_at,
+        sd_jwt=document.sd_jwt,
+        qr=document.qr_text,
+        status_list={
+            "uri": service.status_list_url(settings, document.status_list_id),
+            "idx": document.status_index,
+        },
+    )
+
+
+@router.post("", status_code=201, responses=error_responses(401, 404))
+def issue(
+    body: DocumentIssue,
+    db: DbDep,
+    settings: SettingsDep,
+    catalogue: CatalogueDep,
+    officer: OfficerDep,
+    idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
+) -> DocumentRead:
+    """Issue a document of the officer's agency directly. A retried key issues nothing new."""
+    from darwaza.audit.trail import Actor
+
+    document = service.issue_document(
+        db, settings=settings, catalogue=catalogue, agency_id=officer.agency_id or "",
+        document_type_id=body.document_type, holder_cnic=body.cnic, given_claims=body.claims,
+        idempotency_key=idempotency_key, actor=Actor("staff", officer.id),
+    )
+    return _read(document, settings)
+
+
+@router.get("/{document_id}", responses=error_responses(401, 404))
+def get_document(
+    document_id: str, db: DbDep, settings: SettingsDep, officer: OfficerDep
+) -> DocumentRead:
+    """A document the officer's agency issued."""
+    document = service.agency_document(db, agency_id=officer.agency_id or "",
+                                       document_id=document_id)
+    return _read(document, settings)
+
+
+@router.post("/{document_id}/{action}", responses=error_responses(401, 404, 409))
+def change_status(
+    document_id: str,
+    action: Literal["suspend", "reinstate", "revoke"],
+    body: StatusChange,
+    db: DbDep,
+    settings: SettingsDep,
+    officer: OfficerDep,
+) -> DocumentRead:
+    """Suspend, reinstate or revoke a document; verifiers see the change at once."""
+    from darwaza.audit.trail import Actor
+
+    document = service.agency_document(db, agency_id=officer.agency_id or "",
+                                       document_id=document_id)
+    service.change_document_status(db, document=document, action=action, reason=body.reason,
+                                   actor=Actor("staff", officer.id))
+    return _read(document, settings)

@@ -1,0 +1,57 @@
+"""Where a decision becomes a document: approving an application issues what it promises."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from darwaza.applications import service as applications
+from darwaza.applications.models import Application
+from darwaza.audit.trail import Actor
+from darwaza.catalogue.definitions import Catalogue, ServiceDefinition
+from darwaza.documents.models import Document
+from darwaza.documents.service import issue_document
+from darwaza.identity.models import Citizen, StaffMember
+from darwaza.settings import Settings
+
+
+def answers_for_claims(service: ServiceDefinition, answers: dict[str, Any]) -> dict[str, Any]:
+    """Answers as a document states them: a chosen option by its English label, not its code."""
+    readable = dict(answers)
+    for field in service.fields:
+        if field.type == "select" and field.name in readable:
+            option = field.option(str(readable[field.name]))
+            if option is not None:
+                readable[field.name] = option.label.en
+    return readable
+
+
+def approve_and_issue(
+    db: Session,
+    *,
+    settings: Settings,
+    catalogue: Catalogue,
+    officer: StaffMember,
+    application: Application,
+    note: str | None = None,
+) -> Document | None:
+    """Approve, and issue the service's document type to the applicant in the same transaction."""
+    applications.approve_application(db, officer=officer, application=application, note=note)
+    service = applications.lookup_service(catalogue, application.service_id)
+    if service.issues_document_type is None:
+        return None
+    citizen = db.get(Citizen, application.citizen_id)
+    assert citizen is not None
+    return issue_document(
+        db,
+        settings=settings,
+        catalogue=catalogue,
+        agency_id=application.agency_id,
+        document_type_id=service.issues_document_type,
+        holder_cnic=citizen.cnic,
+        citizen=citizen,
+        application_id=application.id,
+        answers=answers_for_claims(service, application.answers or {}),
+        actor=Actor("staff", officer.id),
+    )

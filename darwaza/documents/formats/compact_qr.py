@@ -1,0 +1,335 @@
+"""Compact QR: a signed document small enough for paper and cheap phone cameras.
+
+Built like the EU Digital COVID Certificate, with our own prefix::
+
+    "DZ1:" + Base45( zlib( COSE_Sign1( CWT claims ) ) )
+
+The COSE_Sign1 (CBOR tag 18) has the protected header ``{1: -7}`` (ES256) and the
+unprotected header ``{4: kid}``, where ``kid`` is the first 8 bytes of SHA-256 of the
+signer's SubjectPublicKeyInfo DER. The CWT claims are ``1`` iss, ``4`` exp, ``5`` nbf,
+``6`` iat and the private claim ``-70000`` holding the document::
+
+    {"t": <vct>, "c": {<claim>: <value>, ...}, "s": {"idx": <int>, "uri": <str>}}
+
+Short keys keep the code small; ``idx`` and ``uri`` keep the status-list names.
+
+What is signed is the COSE message, not the text: like every DCC-style code, one signed
+document has more than one valid text, because deflate can spell the same bytes in
+several ways (another zlib, another level, or a back-reference to another copy of a
+repeated string). A verifier must therefore not demand our zlib's exact output, or a
+printed code would stop verifying when the zlib under it changes. Anything that alters
+the signed bytes is refused.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import base45
+import cbor2
+import segno
+
+from darwaza.agencies.key_material import (
+    SigningKey,
+    VerifyingKey,
+    b64url_encode,
+    kid_bytes_for_public_key,
+    sign_es256,
+    verify_es256,
+)
+
+PREFIX: Final = "DZ1:"
+COSE_SIGN1_TAG: Final = 18
+COSE_HEADER_ALG: Final = 1
+COSE_HEADER_CRIT: Final = 2
+COSE_HEADER_KID: Final = 4
+COSE_ALG_ES256: Final = -7
+
+CWT_ISS: Final = 1
+CWT_EXP: Final = 4
+CWT_NBF: Final = 5
+CWT_IAT: Final = 6
+CWT_DOCUMENT: Final = -70000
+
+DOCUMENT_TYPE_KEY: Final = "t"
+DOCUMENT_CLAIMS_KEY: Final = "c"
+DOCUMENT_STATUS_KEY: Final = "s"
+
+BASE45_ALPHABET: Final = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
+MAX_TEXT_LENGTH: Final = 8 * 1024
+MAX_INFLATED_BYTES: Final = 64 * 1024
+# At least medium error correction; segno raises it to quartile when that needs no
+# bigger symbol, so a scuffed print still scans. The quiet zone is QR's standard 4.
+QR_ERROR_CORRECTION: Final = "m"
+
+_PROTECTED_HEADER: Final = cbor2.dumps({COSE_HEADER_ALG: COSE_ALG_ES256})
+_MAX_CLAIM_NESTING: Final = 16
+
+
+class MalformedCompactQr(ValueError):
+    """The text is not a well-formed Darwaza compact QR."""
+
+
+@dataclass(frozen=True)
+class CompactQrContents:
+    """What a compact QR says, read without checking the signature."""
+
+    kid: bytes
+    algorithm: int | None
+    protected_header: bytes
+    payload: bytes
+    signature: bytes
+    issuer: str
+    document_type: str
+    claims: dict[str, Any]
+    status_uri: str
+    status_index: int
+    issued_at: datetime | None
+    expires_at: datetime | None
+    not_before: datetime | None
+
+    @property
+    def kid_text(self) -> str:
+        """The ``kid`` as the JOSE string the issuer's JWKS uses for the same key."""
+        return b64url_encode(self.kid)
+
+    @property
+    def signed_bytes(self) -> bytes:
+        """The COSE ``Sig_structure`` the signature covers (RFC 9052 section 4.4)."""
+        return _sig_structure(self.protected_header, self.payload)
+
+
+def _sig_structure(protected_header: bytes, payload: bytes) -> bytes:
+    return cbor2.dumps(["Signature1", protected_header, b"", payload])
+
+
+def _numeric_date(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise ValueError("times must carry a time zone (use UTC)")
+    return int(moment.timestamp())
+
+
+def encode_compact_qr(
+    *,
+    private_key: SigningKey,
+    issuer: str,
+    document_type: str,
+    claims: Mapping[str, Any],
+    status_uri: str,
+    status_index: int,
+    issued_at: datetime,
+    expires_at: datetime | None,
+    not_before: datetime | None = None,
+) -> str:
+    """Sign ``claims`` into the text of a compact QR (``DZ1:...``).
+
+    Keep ``claims`` to the few a checkpoint needs (name, document number, ...): every
+    character makes the code denser and harder to scan.
+    """
+    if isinstance(status_index, bool) or not isinstance(status_index, int) or status_index < 0:
+        raise ValueError("the status index must be a non-negative integer")
+    cwt_claims: dict[int, Any] = {CWT_ISS: issuer, CWT_IAT: _numeric_date(issued_at)}
+    if expires_at is not None:
+        cwt_claims[CWT_EXP] = _numeric_date(expires_at)
+    if not_before is not None:
+        cwt_claims[CWT_NBF] = _numeric_date(not_before)
+    cwt_claims[CWT_DOCUMENT] = {
+        DOCUMENT_TYPE_KEY: document_type,
+        DOCUMENT_CLAIMS_KEY: dict(claims),
+        DOCUMENT_STATUS_KEY: {"idx": status_index, "uri": status_uri},
+    }
+    payload = cbor2.dumps(cwt_claims)
+    signature = sign_es256(private_key, _sig_structure(_PROTECTED_HEADER, payload))
+    kid = kid_bytes_for_public_key(private_key.public_key())
+    cose = cbor2.dumps(
+        cbor2.CBORTag(
+            COSE_SIGN1_TAG, [_PROTECTED_HEADER, {COSE_HEADER_KID: kid}, payload, signature]
+        )
+    )
+    encoded: bytes = base45.b45encode(zlib.compress(cose, 9))
+    return PREFIX + encoded.decode("ascii")
+
+
+def _cbor_loads_exactly(data: bytes) -> Any:
+    """Decode one CBOR item and refuse trailing bytes (``cbor2.loads`` ignores them)."""
+    stream = io.BytesIO(data)
+    try:
+        value = cbor2.CBORDecoder(stream).decode()
+    except Exception as error:
+        # Whatever the decoder trips over in untrusted bytes (bad tags, depth, sizes)
+        # means one thing here: this is not a document we can read.
+        raise MalformedCompactQr("not CBOR") from error
+    if stream.tell() != len(data):
+        raise MalformedCompactQr("trailing bytes after the CBOR item")
+    return value
+
+
+def _inflate(data: bytes) -> bytes:
+    """The content of one complete zlib stream, refusing trailing bytes and zip bombs."""
+    inflater = zlib.decompressobj()
+    try:
+        inflated = inflater.decompress(data, MAX_INFLATED_BYTES)
+    except zlib.error as error:
+        raise MalformedCompactQr("not a zlib stream") from error
+    if not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
+        raise MalformedCompactQr("not one complete zlib stream")
+    return inflated
+
+
+def _from_numeric_date(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise MalformedCompactQr("a time is not a whole number of seconds")
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError) as error:
+        raise MalformedCompactQr("a time is out of range") from error
+
+
+def _is_plain_data(value: object, depth: int = 0) -> bool:
+    if depth > _MAX_CLAIM_NESTING:
+        return False
+    if value is None or isinstance(value, str | bool | int):
+        return True
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_is_plain_data(item, depth + 1) for item in value)
+    if isinstance(value, dict):
+        return all(
+            isinstance(key, str) and _is_plain_data(item, depth + 1) for key, item in value.items()
+        )
+    return False
+
+
+def decode_compact_qr(text: str) -> CompactQrContents:
+    """Read a compact QR without checking its signature; raises :class:`MalformedCompactQr`."""
+    if not isinstance(text, str) or not text.startswith(PREFIX) or len(text) > MAX_TEXT_LENGTH:
+        raise MalformedCompactQr("not a Darwaza compact QR")
+    body = text[len(PREFIX) :]
+    # The base45 package forgives a trailing newline; a signed text must be exact.
+    if not body or not set(body) <= BASE45_ALPHABET:
+        raise MalformedCompactQr("not Base45")
+    try:
+        compressed = base45.b45decode(body)
+    except ValueError as error:
+        raise MalformedCompactQr("not Base45") from error
+    cose = _cbor_loads_exactly(_inflate(compressed))
+    if not isinstance(cose, cbor2.CBORTag) or cose.tag != COSE_SIGN1_TAG:
+        raise MalformedCompactQr("not a COSE_Sign1")
+    if not isinstance(cose.value, list) or len(cose.value) != 4:
+        raise MalformedCompactQr("not a COSE_Sign1")
+    protected_header, unprotected, payload, signature = cose.value
+    if not isinstance(protected_header, bytes) or not isinstance(payload, bytes):
+        raise MalformedCompactQr("not a COSE_Sign1")
+    if not isinstance(signature, bytes) or not isinstance(unprotected, dict):
+        raise MalformedCompactQr("not a COSE_Sign1")
+    protected = _cbor_loads_exactly(protected_header) if protected_header else {}
+    if not isinstance(protected, dict):
+        raise MalformedCompactQr("the protected header is not a map")
+    algorithm = protected.get(COSE_HEADER_ALG)
+    if algorithm is not None and (isinstance(algorithm, bool) or not isinstance(algorithm, int)):
+        raise MalformedCompactQr("the algorithm is not a number")
+    if set(protected) & set(unprotected):
+        raise MalformedCompactQr("a header parameter appears twice")
+    kid = unprotected.get(COSE_HEADER_KID)
+    if not isinstance(kid, bytes) or not kid:
+        raise MalformedCompactQr("the key identifier is missing")
+    if set(unprotected) != {COSE_HEADER_KID}:
+        # Unprotected parameters are not signed: allow only the one we write.
+        raise MalformedCompactQr("unexpected unprotected header parameters")
+    if COSE_HEADER_CRIT in protected:
+        raise MalformedCompactQr("critical header parameters are not supported")
+
+    claims = _cbor_loads_exactly(payload)
+    if not isinstance(claims, dict):
+        raise MalformedCompactQr("the claims are not a map")
+    if not all(isinstance(key, int | str) and _is_plain_data(v) for key, v in claims.items()):
+        # CBOR tags can decode to dates, sets or bignums; we only ever sign JSON-like data,
+        # and pages and APIs must be able to show whatever a valid QR holds.
+        raise MalformedCompactQr("the claims hold values other than plain data")
+    issuer = claims.get(CWT_ISS)
+    document = claims.get(CWT_DOCUMENT)
+    if not isinstance(issuer, str) or not isinstance(document, dict):
+        raise MalformedCompactQr("the issuer or the document is missing")
+    document_type = document.get(DOCUMENT_TYPE_KEY)
+    document_claims = document.get(DOCUMENT_CLAIMS_KEY)
+    status = document.get(DOCUMENT_STATUS_KEY)
+    if not isinstance(document_type, str) or not isinstance(document_claims, dict):
+        raise MalformedCompactQr("the document type or claims are missing")
+    if not all(isinstance(name, str) for name in document_claims):
+        raise MalformedCompactQr("a claim name is not text")
+    if not isinstance(status, dict):
+        raise MalformedCompactQr("the status reference is missing")
+    status_index = status.get("idx")
+    status_uri = status.get("uri")
+    if isinstance(status_index, bool) or not isinstance(status_index, int) or status_index < 0:
+        raise MalformedCompactQr("the status index is not a non-negative integer")
+    if not isinstance(status_uri, str):
+        raise MalformedCompactQr("the status list address is missing")
+    return CompactQrContents(
+        kid=kid,
+        algorithm=algorithm,
+        protected_header=protected_header,
+        payload=payload,
+        signature=signature,
+        issuer=issuer,
+        document_type=document_type,
+        claims=document_claims,
+        status_uri=status_uri,
+        status_index=status_index,
+        issued_at=_from_numeric_date(claims.get(CWT_IAT)),
+        expires_at=_from_numeric_date(claims.get(CWT_EXP)),
+        not_before=_from_numeric_date(claims.get(CWT_NBF)),
+    )
+
+
+def verify_compact_qr_signature(contents: CompactQrContents, public_key: VerifyingKey) -> bool:
+    """True when the QR is signed with ES256 by ``public_key``."""
+    return contents.algorithm == COSE_ALG_ES256 and verify_es256(
+        public_key, contents.signed_bytes, contents.signature
+    )
+
+
+def _qr_code(text: str) -> segno.QRCode:
+    # Base45 is exactly QR's alphanumeric alphabet: segno picks that dense mode itself.
+    return segno.make_qr(text, error=QR_ERROR_CORRECTION, boost_error=True)
+
+
+def qr_version(text: str) -> int:
+    """The QR version (1-40) the text needs; lower is easier to scan."""
+    version = _qr_code(text).version
+    if not isinstance(version, int):  # pragma: no cover - make_qr never gives a Micro QR
+        raise ValueError("not a QR code")
+    return version
+
+
+def qr_png(text: str, *, scale: int = 6) -> bytes:
+    """A PNG of the QR code, dark on white with the standard quiet zone."""
+    buffer = io.BytesIO()
+    _qr_code(text).save(buffer, kind="png", scale=scale, border=4, dark="#000", light="#fff")
+    return buffer.getvalue()
+
+
+def qr_svg(text: str, *, scale: int = 4) -> str:
+    """An SVG of the QR code (no XML declaration, so it can be inlined in a page)."""
+    buffer = io.BytesIO()
+    _qr_code(text).save(
+        buffer,
+        kind="svg",
+        scale=scale,
+        border=4,
+        dark="#000",
+        light="#fff",
+        xmldecl=False,
+        svgns=True,
+        title="QR code",
+    )
+    return buffer.getvalue().decode("utf-8")

@@ -1,0 +1,329 @@
+"""Issuing documents and changing their status.
+
+A document is issued once, in two forms that carry the same status reference: an
+SD-JWT VC (every personal claim selectively disclosable) and a compact QR. Its slot in
+the agency's status list is chosen at random, so an index says nothing about when or
+to whom a document was issued.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from darwaza.agencies.keys import signing_key_for
+from darwaza.audit.trail import Actor, record_event
+from darwaza.catalogue.definitions import Catalogue, ClaimDefinition, DocumentTypeDefinition
+from darwaza.database import utcnow
+from darwaza.documents.formats.compact_qr import encode_compact_qr
+from darwaza.documents.formats.sd_jwt import issue_sd_jwt
+from darwaza.documents.models import Document, DocumentStatus, StatusList
+from darwaza.errors import Conflict, IllegalTransition, InvalidInput, Message, NotFound
+from darwaza.i18n import N_
+from darwaza.identity.models import Citizen
+from darwaza.identity.numbers import InvalidCnic, parse_cnic
+from darwaza.settings import Settings
+
+KARACHI = ZoneInfo("Asia/Karachi")
+STATUS_LIST_CAPACITY = 131_072  # 2 bits each: 32 KiB before compression
+STATUS_LIST_FILL_LIMIT = STATUS_LIST_CAPACITY // 2  # keeps random slot-finding quick
+SLOT_ATTEMPTS = 20
+
+
+def issuer_url(settings: Settings, agency_id: str) -> str:
+    """The ``iss`` of an agency's documents; its metadata is under ``/.well-known/``."""
+    return f"{settings.base_url.rstrip('/')}/agencies/{agency_id}"
+
+
+def status_list_url(settings: Settings, status_list_id: str) -> str:
+    """Where the signed status list token of one shard is published."""
+    return f"{settings.base_url.rstrip('/')}/status-lists/{status_list_id}"
+
+
+def _document_number() -> str:
+    return "D" + "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(11))
+
+
+def _coerce(claim: ClaimDefinition, value: Any) -> Any:
+    if value is None or value == "":
+        raise ValueError("missing")
+    if claim.type == "date":
+        return date.fromisoformat(str(value)).isoformat()
+    if claim.type == "number":
+        number = float(value)
+        return int(number) if number.is_integer() else number
+    return str(value)
+
+
+def resolve_claims(
+    document_type: DocumentTypeDefinition,
+    *,
+    given: Mapping[str, Any],
+    citizen_full_name: str | None,
+    holder_cnic: str,
+    answers: Mapping[str, Any],
+    issued_on: date,
+    expires_on: date | None,
+) -> dict[str, Any]:
+    """The document's claims from their sources; explicitly given values come first."""
+    sources: dict[str, Any] = {
+        "citizen.full_name": citizen_full_name,
+        "citizen.cnic": holder_cnic,
+        "issued.date": issued_on.isoformat(),
+        "issued.number": _document_number(),
+        "issued.expiry_date": expires_on.isoformat() if expires_on else None,
+    }
+    claims: dict[str, Any] = {}
+    errors: dict[str, Message] = {}
+    for claim in document_type.claims:
+        if claim.name in given:
+            raw = given[claim.name]
+        elif claim.application_field:
+            raw = answers.get(claim.application_field)
+        else:
+            raw = sources.get(claim.source)
+        try:
+            claims[claim.name] = _coerce(claim, raw)
+        except (TypeError, ValueError):
+            errors[claim.name] = Message(
+                N_("{label}: a value is missing or not valid."), {"label": claim.label.model_dump()}
+            )
+    unknown = set(given) - {claim.name for claim in document_type.claims}
+    for name in sorted(unknown):
+        errors[name] = Message(N_("This document type has no claim called {name}."), {"name": name})
+    if errors:
+        raise InvalidInput(fields=errors)
+    return claims
+
+
+def _status_list_with_room(db: Session, *, agency_id: str) -> StatusList:
+    shard = db.scalar(
+        select(StatusList)
+        .where(StatusList.agency_id == agency_id, StatusList.allocated < STATUS_LIST_FILL_LIMIT)
+        .order_by(StatusList.created_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    if shard is None:
+        shard = StatusList(agency_id=agency_id, capacity=STATUS_LIST_CAPACITY, allocated=0)
+        db.add(shard)
+        db.flush()
+    return shard
+
+
+def _free_slot(db: Session, shard: StatusList) -> int:
+    for _ in range(SLOT_ATTEMPTS):
+        index = secrets.randbelow(shard.capacity)
+        taken = db.scalar(
+            select(Document.id).where(
+                Document.status_list_id == shard.id, Document.status_index == index
+            )
+        )
+        if taken is None:
+            return index
+    raise Conflict()
+
+
+def issue_document(
+    db: Session,
+    *,
+    settings: Settings,
+    catalogue: Catalogue,
+    agency_id: str,
+    document_type_id: str,
+    holder_cnic: str,
+    given_claims: Mapping[str, Any] | None = None,
+    citizen: Citizen | None = None,
+    application_id: str | None = None,
+    answers: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    actor: Actor,
+) -> Document:
+    """Sign and record a document. A retry with the same idempotency key returns the first."""
+    document_type = catalogue.document_types.get(document_type_id)
+    if document_type is None or document_type.agency != agency_id:
+        raise NotFound(N_("This agency issues no document of that type."))
+    try:
+        cnic = parse_cnic(holder_cnic)
+    except InvalidCnic as error:
+        raise InvalidInput(fields={"cnic": error.message}) from error
+    if idempotency_key:
+        earlier = db.scalar(
+            select(Document).where(
+                Document.agency_id == agency_id, Document.issue_idempotency_key == idempotency_key
+            )
+        )
+        if earlier is not None:
+            return earlier
+    if citizen is None:
+        citizen = db.scalar(select(Citizen).where(Citizen.cnic == cnic))
+    issued_at = utcnow().replace(microsecond=0)
+    issued_on = issued_at.astimezone(KARACHI).date()
+    expires_at = (
+        None
+        if document_type.validity.never_expires
+        else issued_at + timedelta(days=document_type.validity.valid_for_days or 0)
+    )
+    claims = resolve_claims(
+        document_type,
+        given=given_claims or {},
+        citizen_full_name=citizen.full_name if citizen else None,
+        holder_cnic=cnic,
+        answers=answers or {},
+        issued_on=issued_on,
+        expires_on=expires_at.astimezone(KARACHI).date() if expires_at else None,
+    )
+    key = signing_key_for(db, settings=settings, agency_id=agency_id)
+    issuer = issuer_url(settings, agency_id)
+    for _ in range(3):
+        shard = _status_list_with_room(db, agency_id=agency_id)
+        index = _free_slot(db, shard)
+        status_uri = status_list_url(settings, shard.id)
+        document = Document(
+            agency_id=agency_id,
+            document_type=document_type.id,
+            citizen_id=citizen.id if citizen else None,
+            holder_cnic=cnic,
+            application_id=application_id,
+            claims=claims,
+            status_list_id=shard.id,
+            status_index=index,
+            kid=key.kid,
+            sd_jwt=issue_sd_jwt(
+                private_key=key.private_key,
+                kid=key.kid,
+                issuer=issuer,
+                vct=document_type.vct,
+                claims=claims,
+                disclosable=[c.name for c in document_type.claims if c.personal],
+                status_uri=status_uri,
+                status_index=index,
+                issued_at=issued_at,
+                expires_at=expires_at,
+            ),
+            qr_text=encode_compact_qr(
+                private_key=key.private_key,
+                issuer=issuer,
+                document_type=document_type.vct,
+                claims={c.name: claims[c.name] for c in document_type.claims if c.in_qr},
+                status_uri=status_uri,
+                status_index=index,
+                issued_at=issued_at,
+                expires_at=expires_at,
+            ),
+            issue_idempotency_key=idempotency_key,
+            issued_at=issued_at,
+            expires_at=expires_at,
+        )
+        try:
+            with db.begin_nested():
+                db.add(document)
+                db.flush()
+        except IntegrityError:
+            continue  # another issuance took the slot at the same moment: draw again
+        shard.allocated += 1
+        shard.updated_at = utcnow()
+        record_event(
+            db,
+            actor=actor,
+            action="document.issued",
+            object_type="document",
+            object_id=document.id,
+            after={
+                "document_type": document_type.id,
+                "agency_id": agency_id,
+                "application_id": application_id,
+                "status": DocumentStatus.VALID,
+            },
+        )
+        return document
+    raise Conflict()
+
+
+_STATUS_CHANGES: dict[str, tuple[frozenset[str], str]] = {
+    "suspend": (frozenset({DocumentStatus.VALID}), DocumentStatus.SUSPENDED),
+    "reinstate": (frozenset({DocumentStatus.SUSPENDED}), DocumentStatus.VALID),
+    "revoke": (frozenset({DocumentStatus.VALID, DocumentStatus.SUSPENDED}), DocumentStatus.REVOKED),
+}
+
+
+def change_document_status(
+    db: Session, *, document: Document, action: str, reason: str, actor: Actor
+) -> Document:
+    """Suspend, reinstate or revoke. Revocation is final. Verifiers see it at the next fetch."""
+    sources, target = _STATUS_CHANGES[action]
+    if document.status not in sources:
+        raise IllegalTransition(
+            N_("This document cannot be changed that way in its current state.")
+        )
+    text = reason.strip()
+    if not text:
+        raise InvalidInput(fields={"reason": Message(N_("Give a reason."))})
+    before = {"status": document.status}
+    document.status = target
+    document.status_reason = text[:2000]
+    document.status_changed_at = utcnow()
+    shard = db.get(StatusList, document.status_list_id, with_for_update=True)
+    assert shard is not None
+    shard.version += 1
+    shard.updated_at = document.status_changed_at
+    record_event(
+        db,
+        actor=actor,
+        action=f"document.{action}",
+        object_type="document",
+        object_id=document.id,
+        before=before,
+        after={"status": target, "reason": text},
+    )
+    return document
+
+
+def agency_document(db: Session, *, agency_id: str, document_id: str) -> Document:
+    """A document the agency issued, or 404."""
+    document = db.get(Document, document_id)
+    if document is None or document.agency_id != agency_id:
+        raise NotFound()
+    return document
+
+
+def statuses_of(db: Session, *, status_list_id: str) -> Sequence[tuple[int, str]]:
+    """The slots of a shard that are not valid (valid is the default, 0)."""
+    return db.execute(
+        select(Document.status_index, Document.status).where(
+            Document.status_list_id == status_list_id, Document.status != DocumentStatus.VALID
+        )
+    ).all()
+
+
+def status_code_at(db: Session, *, status_list_id: str, index: int) -> int | None:
+    """The 2-bit status at one slot, or ``None`` if the shard does not exist."""
+    shard = db.get(StatusList, status_list_id)
+    if shard is None or not 0 <= index < shard.capacity:
+        return None
+    status = db.scalar(
+        select(Document.status).where(
+            Document.status_list_id == status_list_id, Document.status_index == index
+        )
+    )
+    return DocumentStatus.CODES[status or DocumentStatus.VALID]
+
+
+def documents_of(db: Session, *, citizen: Citizen) -> Sequence[Document]:
+    """The citizen's documents: issued to their account or to their CNIC."""
+    return db.scalars(
+        select(Document)
+        .where((Document.citizen_id == citizen.id) | (Document.holder_cnic == citizen.cnic))
+        .order_by(Document.issued_at.desc())
+    ).all()
+
+
+def issued_at_label(value: datetime) -> str:
+    return value.astimezone(KARACHI).date().isoformat()

@@ -1,0 +1,163 @@
+"""What the platform publishes for verifiers: status list tokens, issuer keys, the trust bundle.
+
+Status list tokens are signed on request and cached per shard version, so a change of
+status is visible at once to whoever fetches next, and within the token's ``ttl`` to
+those who cache it.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from darwaza.agencies.keys import published_jwks, root_key, signing_key_for
+from darwaza.agencies.key_material import public_key_from_jwk
+from darwaza.agencies.models import SigningKeyRecord
+from darwaza.catalogue.definitions import Catalogue
+from darwaza.database import utcnow
+from darwaza.documents.models import DocumentStatus, StatusList
+from darwaza.documents.service import issuer_url, status_code_at, status_list_url, statuses_of
+from darwaza.errors import NotFound
+from darwaza.settings import Settings
+from darwaza.verification.status_list import sign_status_list_token
+from darwaza.verification.trust_bundle import TrustedIssuer, sign_trust_bundle
+from darwaza.verification.verdicts import IssuerInfo
+
+STATUS_LIST_TTL_SECONDS = 300
+STATUS_LIST_LIFETIME = timedelta(days=1)
+TRUST_BUNDLE_LIFETIME = timedelta(days=7)
+
+_token_cache: dict[tuple[str, str, int], str] = {}
+_token_cache_lock = threading.Lock()
+
+
+def status_list_token(db: Session, *, settings: Settings, status_list_id: str) -> str:
+    """The signed ``statuslist+jwt`` of one shard, fresh for its current version."""
+    shard = db.get(StatusList, status_list_id)
+    if shard is None:
+        raise NotFound()
+    cache_key = (settings.resolved_database_url, shard.id, shard.version)
+    with _token_cache_lock:
+        cached = _token_cache.get(cache_key)
+    if cached is not None:
+        return cached
+    statuses = [0] * shard.capacity
+    for index, status in statuses_of(db, status_list_id=shard.id):
+        statuses[index] = DocumentStatus.CODES[status]
+    key = signing_key_for(db, settings=settings, agency_id=shard.agency_id)
+    now = utcnow().replace(microsecond=0)
+    token = sign_status_list_token(
+        private_key=key.private_key,
+        kid=key.kid,
+        issuer=issuer_url(settings, shard.agency_id),
+        uri=status_list_url(settings, shard.id),
+        statuses=statuses,
+        issued_at=now,
+        ttl_seconds=STATUS_LIST_TTL_SECONDS,
+        expires_at=now + STATUS_LIST_LIFETIME,
+    )
+    with _token_cache_lock:
+        if len(_token_cache) > 1024:
+            _token_cache.clear()
+        _token_cache[cache_key] = token
+    return token
+
+
+def issuer_metadata(db: Session, *, settings: Settings, catalogue: Catalogue, agency_id: str) -> dict[str, Any]:
+    """The SD-JWT VC issuer metadata of an agency, with its keys inline."""
+    if agency_id not in catalogue.agencies:
+        raise NotFound()
+    signing_key_for(db, settings=settings, agency_id=agency_id)  # an issuer always has a key
+    return {
+        "issuer": issuer_url(settings, agency_id),
+        "jwks": published_jwks(db, agency_id=agency_id),
+    }
+
+
+def trusted_issuers(db: Session, *, settings: Settings, catalogue: Catalogue) -> list[TrustedIssuer]:
+    """Every agency as the trust bundle lists it."""
+    issuers = []
+    for agency in catalogue.agencies.values():
+        signing_key_for(db, settings=settings, agency_id=agency.id)
+        issuers.append(
+            TrustedIssuer(
+                issuer=issuer_url(settings, agency.id),
+                name_en=agency.name.en,
+                name_ur=agency.name.ur,
+                jwks=published_jwks(db, agency_id=agency.id),
+                status_list_uris=tuple(
+                    status_list_url(settings, shard_id)
+                    for shard_id in db.scalars(
+                        select(StatusList.id).where(StatusList.agency_id == agency.id)
+                    )
+                ),
+            )
+        )
+    return issuers
+
+
+def trust_bundle_token(db: Session, *, settings: Settings, catalogue: Catalogue) -> str:
+    """The trust bundle: every issuer's keys and status lists, signed by the root key."""
+    now = utcnow().replace(microsecond=0)
+    key = root_key(db, settings=settings)
+    return sign_trust_bundle(
+        root_private_key=key.private_key,
+        platform_url=settings.base_url.rstrip("/"),
+        issuers=trusted_issuers(db, settings=settings, catalogue=catalogue),
+        issued_at=now,
+        expires_at=now + TRUST_BUNDLE_LIFETIME,
+    )
+
+
+def offline_package(db: Session, *, settings: Settings, catalogue: Catalogue) -> dict[str, Any]:
+    """What an offline verifier saves: the trust bundle and every current status list."""
+    shards = db.scalars(select(StatusList.id)).all()
+    return {
+        "trust_bundle": trust_bundle_token(db, settings=settings, catalogue=catalogue),
+        "status_lists": {
+            status_list_url(settings, shard_id): status_list_token(
+                db, settings=settings, status_list_id=shard_id
+            )
+            for shard_id in shards
+        },
+        "saved_at": utcnow().isoformat(),
+    }
+
+
+class DatabaseTrustSource:
+    """The platform's own view, for verifying online: keys and statuses straight from the database."""
+
+    def __init__(self, db: Session, *, settings: Settings, catalogue: Catalogue) -> None:
+        self.db = db
+        self.settings = settings
+        self.catalogue = catalogue
+        self._agency_prefix = issuer_url(settings, "")
+        self._status_prefix = status_list_url(settings, "")
+
+    def issuer_key(self, issuer: str, kid: str) -> tuple[Any, IssuerInfo] | None:
+        """A key of one of the platform's agencies, current or retired."""
+        if not issuer.startswith(self._agency_prefix):
+            return None
+        agency = self.catalogue.agencies.get(issuer.removeprefix(self._agency_prefix))
+        if agency is None:
+            return None
+        record = self.db.scalar(
+            select(SigningKeyRecord).where(
+                SigningKeyRecord.kid == kid, SigningKeyRecord.agency_id == agency.id
+            )
+        )
+        if record is None:
+            return None
+        info = IssuerInfo(issuer=issuer, name_en=agency.name.en, name_ur=agency.name.ur)
+        return public_key_from_jwk(record.public_jwk), info
+
+    def status_of(self, uri: str, index: int) -> int | None:
+        """The current status at a slot of one of the platform's status lists."""
+        if not uri.startswith(self._status_prefix):
+            return None
+        return status_code_at(self.db, status_list_id=uri.removeprefix(self._status_prefix),
+                              index=index)

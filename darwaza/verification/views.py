@@ -1,0 +1,202 @@
+"""Checking documents: the verify page, share links, and what verifiers download.
+
+Public endpoints: issuer metadata at ``/.well-known/jwt-vc-issuer/agencies/{id}``, status
+list tokens at ``/status-lists/{id}``, the signed trust bundle at ``/trust-bundle``.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy.orm import Session
+
+from darwaza.catalogue.definitions import Catalogue
+from darwaza.database import utcnow
+from darwaza.errors import Message, NotFound
+from darwaza.i18n import N_
+from darwaza.settings import Settings
+from darwaza.verification.publishing import (
+    STATUS_LIST_TTL_SECONDS,
+    DatabaseTrustSource,
+    issuer_metadata,
+    status_list_token,
+    trust_bundle_token,
+)
+from darwaza.verification.verdicts import VerificationResult, Verdict
+from darwaza.verification.verifier import verify_credential
+from darwaza.wallet import service as wallet
+from darwaza.web.api import error_responses
+from darwaza.web.context import CatalogueDep, DbDep, SettingsDep
+from darwaza.web.pages import PAGE_DEPENDENCIES, FormDep, form_file, form_text
+from darwaza.web.templating import render
+
+router = APIRouter(dependencies=PAGE_DEPENDENCIES, include_in_schema=False)
+public = APIRouter(tags=["trust"])
+
+MAX_IMAGE_BYTES = 8 * 1024 * 1024
+SHARE_PATH = "/s/"
+
+VERDICT_LABELS = {
+    Verdict.VALID: N_("Valid"),
+    Verdict.REVOKED: N_("Revoked"),
+    Verdict.SUSPENDED: N_("Suspended"),
+    Verdict.EXPIRED: N_("Expired"),
+    Verdict.NOT_YET_VALID: N_("Not yet valid"),
+    Verdict.INVALID_SIGNATURE: N_("Forged or altered"),
+    Verdict.UNKNOWN_ISSUER: N_("Unknown issuer"),
+    Verdict.MALFORMED: N_("Not a readable document"),
+}
+
+
+def read_qr_image(content: bytes) -> str | None:
+    """The text of the first QR code in a photo or screenshot, if one can be read."""
+    import zxingcpp
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            image.load()
+            results = zxingcpp.read_barcodes(image.convert("L"))
+    except (UnidentifiedImageError, OSError, ValueError):
+        return None
+    for result in results:
+        if result.text:
+            return str(result.text)
+    return None
+
+
+def verify_text(
+    db: Session, *, settings: Settings, catalogue: Catalogue, text: str, user_agent: str = ""
+) -> VerificationResult:
+    """Verify a QR text, an SD-JWT, or a share link of this platform."""
+    candidate = text.strip()
+    share_prefix = settings.base_url.rstrip("/") + SHARE_PATH
+    if candidate.startswith((share_prefix, SHARE_PATH)):
+        token = candidate.split(SHARE_PATH, 1)[1].split("?")[0].strip("/")
+        share = wallet.live_share(db, token=token)
+        result = verify_credential(
+            share.presentation,
+            trust=DatabaseTrustSource(db, settings=settings, catalogue=catalogue),
+            now=utcnow(),
+        )
+        wallet.record_opening(db, share=share, verdict=result.verdict.value, user_agent=user_agent)
+        return result
+    return verify_credential(
+        candidate,
+        trust=DatabaseTrustSource(db, settings=settings, catalogue=catalogue),
+        now=utcnow(),
+    )
+
+
+def result_context(catalogue: Catalogue, result: VerificationResult) -> dict[str, Any]:
+    """What the result page needs: labels for the document type and claims."""
+    document_type = (
+        catalogue.document_type_by_vct(result.document_type) if result.document_type else None
+    )
+    labels = {claim.name: claim.label for claim in document_type.claims} if document_type else {}
+    return {
+        "result": result,
+        "verdict_label": VERDICT_LABELS[result.verdict],
+        "document_type": document_type,
+        "claim_labels": labels,
+    }
+
+
+@router.get("/verify", response_class=HTMLResponse)
+def verify_page(request: Request) -> Response:
+    return render(request, "verification/verify.html", {"errors": {}})
+
+
+@router.post("/verify", response_class=HTMLResponse)
+async def verify_submitted(
+    request: Request, form: FormDep, db: DbDep, settings: SettingsDep, catalogue: CatalogueDep
+) -> Response:
+    text = form_text(form, "credential")
+    upload = form_file(form, "image")
+    if upload is not None and not text.strip():
+        content = await upload.read(MAX_IMAGE_BYTES + 1)
+        decoded = read_qr_image(content) if len(content) <= MAX_IMAGE_BYTES else None
+        if decoded is None:
+            return render(
+                request, "verification/verify.html",
+                {"errors": {"image": Message(N_("No QR code could be read in that picture. Try a sharper photo, or paste the text."))}},
+                status_code=422,
+            )
+        text = decoded
+    if not text.strip():
+        return render(request, "verification/verify.html",
+                      {"errors": {"credential": Message(N_("Paste the text of a document, or choose a photo of its QR code."))}},
+                      status_code=422)
+    result = verify_text(db, settings=settings, catalogue=catalogue, text=text,
+                         user_agent=request.headers.get("user-agent", ""))
+    return render(request, "verification/result.html", result_context(catalogue, result))
+
+
+@router.get("/s/{token}", response_class=HTMLResponse)
+def open_share(
+    request: Request, token: str, db: DbDep, settings: SettingsDep, catalogue: CatalogueDep
+) -> Response:
+    """Someone opened a shared link: show the verdict and only what was disclosed."""
+    result = verify_text(db, settings=settings, catalogue=catalogue, text=SHARE_PATH + token,
+                         user_agent=request.headers.get("user-agent", ""))
+    response = render(request, "verification/result.html",
+                      result_context(catalogue, result) | {"shared": True})
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+# --- published for verifiers --------------------------------------------------------------
+
+
+@public.get("/.well-known/jwt-vc-issuer/agencies/{agency_id}", responses=error_responses(404))
+def jwt_vc_issuer_metadata(
+    agency_id: str, db: DbDep, settings: SettingsDep, catalogue: CatalogueDep
+) -> JSONResponse:
+    """SD-JWT VC issuer metadata: the agency's issuer URL and its public keys (JWKS)."""
+    metadata = issuer_metadata(db, settings=settings, catalogue=catalogue, agency_id=agency_id)
+    return JSONResponse(metadata, headers={"Cache-Control": "public, max-age=300"})
+
+
+@public.get("/agencies/{agency_id}/jwks.json", responses=error_responses(404))
+def agency_jwks(
+    agency_id: str, db: DbDep, settings: SettingsDep, catalogue: CatalogueDep
+) -> JSONResponse:
+    """The agency's public keys, current and retired-but-still-needed."""
+    metadata = issuer_metadata(db, settings=settings, catalogue=catalogue, agency_id=agency_id)
+    return JSONResponse(metadata["jwks"], headers={"Cache-Control": "public, max-age=300"})
+
+
+@public.get(
+    "/status-lists/{status_list_id}",
+    response_class=Response,
+    responses=error_responses(404) | {200: {"content": {"application/statuslist+jwt": {}}}},
+)
+def status_list(status_list_id: str, db: DbDep, settings: SettingsDep) -> Response:
+    """A signed status list token (draft-ietf-oauth-status-list), 2 bits per document."""
+    try:
+        token = status_list_token(db, settings=settings, status_list_id=status_list_id)
+    except NotFound:
+        return Response(status_code=404)
+    return Response(
+        token,
+        media_type="application/statuslist+jwt",
+        headers={"Cache-Control": f"public, max-age={STATUS_LIST_TTL_SECONDS}"},
+    )
+
+
+@public.get(
+    "/trust-bundle",
+    response_class=Response,
+    responses=error_responses() | {200: {"content": {"application/jwt": {}}}},
+)
+def trust_bundle(db: DbDep, settings: SettingsDep, catalogue: CatalogueDep) -> Response:
+    """Every trusted issuer's keys and status lists, signed by the platform's root key."""
+    return Response(
+        trust_bundle_token(db, settings=settings, catalogue=catalogue),
+        media_type="application/jwt",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
