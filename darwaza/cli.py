@@ -341,7 +341,11 @@ def verify(credential: str, as_json: bool, offline: bool, bundle_path: Path | No
 
     text = credential
     candidate = Path(credential)
-    if len(credential) < 4096 and candidate.is_file():
+    try:
+        is_file = len(credential) < 1024 and candidate.is_file()
+    except OSError:  # a long credential is not a file name
+        is_file = False
+    if is_file:
         content = candidate.read_bytes()
         from darwaza.verification.views import read_qr_image
 

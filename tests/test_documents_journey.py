@@ -1,0 +1,215 @@
+"""Signed documents: the degree-attestation journey, revocation everywhere, and the CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from darwaza.cli import main
+from darwaza.documents.models import Document
+from darwaza.settings import Settings, get_settings
+from darwaza.verification.status_list import verify_status_list_token
+from darwaza.agencies.key_material import public_key_from_jwk
+from darwaza.wallet.models import Share
+from tests.journeys import create_officer, csrf_of, post_form, sign_in_officer, sign_up
+from tests.test_application_journeys import fill_and_submit, start_degree_application
+
+ClientFactory = Callable[[], TestClient]
+
+
+def approved_degree(make_client: ClientFactory, settings: Settings, db: Session,
+                    cnic: str, mobile: str) -> tuple[TestClient, TestClient, Document]:
+    citizen = make_client()
+    sign_up(citizen, settings, cnic=cnic, full_name="Graduate Person", mobile=mobile)
+    application_id = start_degree_application(citizen)
+    fill_and_submit(citizen, application_id)
+    officer_row = create_officer(db, username=f"hec.{mobile[-4:]}", agency_id="hec",
+                                 mobile="0300" + mobile[-7:])
+    officer = make_client()
+    sign_in_officer(officer, settings, officer_row, "officer-pass-123")
+    case = f"/console/applications/{application_id}"
+    post_form(officer, f"{case}/claim", {}, page=case)
+    assert post_form(officer, f"{case}/approve", {}, page=case).status_code == 303
+    db.commit()  # a fresh snapshot: see what the application wrote
+    document = db.scalar(select(Document).where(Document.application_id == application_id))
+    assert document is not None
+    return citizen, officer, document
+
+
+def test_degree_attestation_from_approval_to_revocation(
+    make_client: ClientFactory, settings: Settings, db: Session
+) -> None:
+    citizen, officer, document = approved_degree(make_client, settings, db,
+                                                 "35202-3141592-6", "0312 3141592")
+    assert document.claims["university"] == "University of the Punjab, Lahore"
+
+    wallet = citizen.get("/wallet")
+    assert "Degree Attestation" in wallet.text and "Valid" in wallet.text
+    page = citizen.get(f"/wallet/{document.id}")
+    assert "<svg" in page.text and "Bachelor of Science (Honours)" in page.text
+    assert citizen.get(f"/wallet/{document.id}/qr.png").content[:4] == b"\x89PNG"
+
+    # Share only name, degree and university, for a day.
+    token = csrf_of(page)
+    shared = citizen.post(
+        f"/wallet/{document.id}/shares",
+        data={"claims": ["full_name", "degree_title", "university"], "lifetime": "1d",
+              "recipient": "Employer Ltd", "csrf_token": token},
+    )
+    assert shared.status_code == 200
+    link = re.search(r'value="(http://[^"]+/s/[^"]+)"', shared.text)
+    assert link, shared.text
+    share_path = link.group(1).replace("http://127.0.0.1:8000", "")
+
+    employer = make_client()
+    seen = employer.get(share_path)
+    assert seen.status_code == 200
+    assert "Valid" in seen.text and "Higher Education Commission" in seen.text
+    assert "Fatima Khan" in seen.text and "Bachelor of Science (Honours)" in seen.text
+    assert "1997-03-14" not in seen.text  # date of birth was not shared
+    assert "3141592" not in seen.text  # nor the CNIC
+    assert "Opened 1 times" in citizen.get(f"/wallet/{document.id}").text
+
+    # HEC revokes it: the same link, the QR text and a photo of the QR now say Revoked.
+    case = f"/console/documents/{document.id}"
+    revoked = post_form(officer, f"{case}/revoke", {"reason": "Degree found to be forged"},
+                        page=case)
+    assert revoked.status_code == 303
+    assert "Revoked" in employer.get(share_path).text
+    answer = employer.post("/api/v1/verify", json={"credential": document.qr_text}).json()
+    assert answer["verdict"] == "revoked"
+    picture = citizen.get(f"/wallet/{document.id}/qr.png").content
+    token = csrf_of(employer.get("/verify"))
+    from_photo = employer.post("/verify", data={"csrf_token": token},
+                               files={"image": ("qr.png", picture, "image/png")})
+    assert from_photo.status_code == 200 and "Revoked" in from_photo.text
+    full = employer.post("/api/v1/verify", json={"credential": document.sd_jwt}).json()
+    assert full["verdict"] == "revoked"
+
+
+def test_an_ended_share_is_gone_at_once(
+    make_client: ClientFactory, settings: Settings, db: Session
+) -> None:
+    citizen, _officer, document = approved_degree(make_client, settings, db,
+                                                  "35202-2718281-8", "0313 2718281")
+    page = citizen.get(f"/wallet/{document.id}")
+    shared = citizen.post(f"/wallet/{document.id}/shares",
+                          data={"claims": ["full_name"], "lifetime": "1h",
+                                "csrf_token": csrf_of(page)})
+    share_path = re.search(r'value="http://[^"]+(/s/[^"]+)"', shared.text).group(1)  # type: ignore[union-attr]
+    assert make_client().get(share_path).status_code == 200
+    db.commit()  # a fresh snapshot: see what the application wrote
+    share = db.scalar(select(Share).where(Share.document_id == document.id))
+    assert share is not None
+    ended = post_form(citizen, f"/wallet/shares/{share.id}/end", {},
+                      page=f"/wallet/{document.id}")
+    assert ended.status_code == 303
+    assert make_client().get(share_path).status_code == 404
+    nothing_chosen = citizen.post(f"/wallet/{document.id}/shares",
+                                  data={"lifetime": "1d", "csrf_token": csrf_of(page)})
+    assert nothing_chosen.status_code == 422
+    assert "Choose at least one thing to share." in nothing_chosen.text
+
+
+def test_another_citizen_cannot_open_a_wallet_document(
+    make_client: ClientFactory, settings: Settings, db: Session
+) -> None:
+    _citizen, _officer, document = approved_degree(make_client, settings, db,
+                                                   "35202-1618033-9", "0314 1618033")
+    stranger = make_client()
+    sign_up(stranger, settings, cnic="35202-1414213-5", full_name="Someone Else",
+            mobile="0315 1414213")
+    for suffix in ("", "/qr.png", "/document.sd-jwt"):
+        assert stranger.get(f"/wallet/{document.id}{suffix}").status_code == 404
+
+
+def test_issuer_metadata_and_status_lists_are_published(
+    make_client: ClientFactory, settings: Settings, db: Session
+) -> None:
+    _citizen, _officer, document = approved_degree(make_client, settings, db,
+                                                   "35202-5772156-6", "0316 5772156")
+    public = make_client()
+    metadata = public.get("/.well-known/jwt-vc-issuer/agencies/hec").json()
+    assert metadata["issuer"] == "http://127.0.0.1:8000/agencies/hec"
+    keys = metadata["jwks"]["keys"]
+    assert [k["kid"] for k in keys] == [document.kid]
+    uri = f"http://127.0.0.1:8000/status-lists/{document.status_list_id}"
+    response = public.get(f"/status-lists/{document.status_list_id}")
+    assert response.headers["content-type"].startswith("application/statuslist+jwt")
+    assert "max-age" in response.headers["cache-control"]
+    keys_by_kid = {k["kid"]: public_key_from_jwk(k) for k in keys}
+    from darwaza.database import utcnow
+
+    verified = verify_status_list_token(response.text, expected_uri=uri,
+                                        public_key_for_kid=keys_by_kid.get, now=utcnow())
+    assert verified.status_at(document.status_index) == 0
+    assert public.get("/trust-bundle").headers["content-type"].startswith("application/jwt")
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    """The CLI pointed at the test database and data directory."""
+    monkeypatch.setenv("DARWAZA_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("DARWAZA_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("DARWAZA_SECRET_KEY", settings.secret_key)
+    monkeypatch.setenv("DARWAZA_KEY_SEALING_SECRET", settings.key_sealing_secret)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def test_cli_issues_checks_offline_rotates_and_revokes(
+    cli_env: CliRunner, app_client: TestClient, tmp_path: Path
+) -> None:
+    claims = json.dumps({"full_name": "Kamran Iqbal", "degree_title": "BSc",
+                         "university": "NUST", "programme": "Electrical Engineering",
+                         "year_of_completion": 2020})
+    issued = cli_env.invoke(main, ["documents", "issue", "--agency", "hec", "--type",
+                                   "hec-degree-attestation", "--cnic", "61101-2345678-1",
+                                   "--claims", claims, "--json"])
+    assert issued.exit_code == 0, issued.output
+    document = json.loads(issued.output)
+    assert {"id", "sd_jwt", "qr"} <= set(document)
+    assert document["qr"].startswith("DZ1:")
+
+    bundle = tmp_path / "trust.json"
+    saved = cli_env.invoke(main, ["trust-bundle", "save", str(bundle)])
+    assert saved.exit_code == 0, saved.output
+    for credential in (document["qr"], document["sd_jwt"]):
+        checked = cli_env.invoke(main, ["verify", "--json", "--offline", "--trust-bundle",
+                                        str(bundle), credential])
+        assert checked.exit_code == 0, checked.output
+        verdict = json.loads(checked.output)
+        assert verdict["verdict"] == "valid"
+        assert verdict["issuer_name"] == "Higher Education Commission"
+
+    rotated = cli_env.invoke(main, ["keys", "rotate", "--agency", "hec"])
+    assert rotated.exit_code == 0, rotated.output
+    jwks = app_client.get("/agencies/hec/jwks.json").json()["keys"]
+    assert len(jwks) == 2  # the retired key stays published while its document lives
+    after_rotation = app_client.post("/api/v1/verify", json={"credential": document["qr"]})
+    assert after_rotation.json()["verdict"] == "valid"
+
+    revoked = cli_env.invoke(main, ["documents", "revoke", document["id"], "--reason", "Error"])
+    assert revoked.exit_code == 0, revoked.output
+    # The old bundle still says valid (a checkpoint sees revocation after its next sync) ...
+    stale = cli_env.invoke(main, ["verify", "--json", "--offline", "--trust-bundle", str(bundle),
+                                  document["qr"]])
+    assert json.loads(stale.output)["verdict"] == "valid"
+    # ... and after syncing again it says revoked.
+    cli_env.invoke(main, ["trust-bundle", "save", str(bundle)])
+    fresh = cli_env.invoke(main, ["verify", "--json", "--offline", "--trust-bundle", str(bundle),
+                                  document["qr"]])
+    assert fresh.exit_code == 2 and json.loads(fresh.output)["verdict"] == "revoked"
+    forged = document["qr"][:-3] + ("A" if document["qr"][-3] != "A" else "B") + document["qr"][-2:]
+    checked = cli_env.invoke(main, ["verify", "--json", "--offline", "--trust-bundle", str(bundle),
+                                    forged])
+    assert json.loads(checked.output)["verdict"] != "valid"
