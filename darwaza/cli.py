@@ -208,13 +208,20 @@ def documents() -> None:
 @click.option("--agency", "agency_id", required=True)
 @click.option("--type", "document_type", required=True)
 @click.option("--cnic", required=True)
-@click.option("--claims", "claims_json", default="{}", show_default=True,
-              help="JSON object of claim values")
-@click.option("--idempotency-key", default=None, help="A retry with the same key issues nothing new")
+@click.option(
+    "--claims", "claims_json", default="{}", show_default=True, help="JSON object of claim values"
+)
+@click.option(
+    "--idempotency-key", default=None, help="A retry with the same key issues nothing new"
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object")
 def documents_issue(
-    agency_id: str, document_type: str, cnic: str, claims_json: str,
-    idempotency_key: str | None, as_json: bool,
+    agency_id: str,
+    document_type: str,
+    cnic: str,
+    claims_json: str,
+    idempotency_key: str | None,
+    as_json: bool,
 ) -> None:
     """Issue a document directly, as an agency's own system would."""
     from darwaza.audit.trail import Actor
@@ -231,9 +238,15 @@ def documents_issue(
     try:
         with transaction(settings) as session:
             document = issue_document(
-                session, settings=settings, catalogue=catalogue, agency_id=agency_id,
-                document_type_id=document_type, holder_cnic=cnic, given_claims=given,
-                idempotency_key=idempotency_key, actor=Actor.operator(),
+                session,
+                settings=settings,
+                catalogue=catalogue,
+                agency_id=agency_id,
+                document_type_id=document_type,
+                holder_cnic=cnic,
+                given_claims=given,
+                idempotency_key=idempotency_key,
+                actor=Actor.operator(),
             )
             out = {
                 "id": document.id,
@@ -242,8 +255,10 @@ def documents_issue(
                 "status": document.status,
                 "issued_at": document.issued_at.isoformat(),
                 "expires_at": document.expires_at.isoformat() if document.expires_at else None,
-                "status_list": {"uri": status_list_url(settings, document.status_list_id),
-                                "idx": document.status_index},
+                "status_list": {
+                    "uri": status_list_url(settings, document.status_list_id),
+                    "idx": document.status_index,
+                },
                 "sd_jwt": document.sd_jwt,
                 "qr": document.qr_text,
             }
@@ -268,8 +283,9 @@ def _change_status(document_id: str, action: str, reason: str) -> None:
             document = session.get(Document, document_id)
             if document is None:
                 raise click.ClickException(f"no document {document_id}")
-            change_document_status(session, document=document, action=action, reason=reason,
-                                   actor=Actor.operator())
+            change_document_status(
+                session, document=document, action=action, reason=reason, actor=Actor.operator()
+            )
             status = document.status
     except DarwazaError as error:
         raise _fail(error) from error
@@ -303,8 +319,9 @@ def keys_rotate(agency_id: str) -> None:
     settings = _settings()
     try:
         with transaction(settings) as session:
-            kid = rotate_agency_key(session, settings=settings, agency_id=agency_id,
-                                    actor=Actor.operator())
+            kid = rotate_agency_key(
+                session, settings=settings, agency_id=agency_id, actor=Actor.operator()
+            )
     except DarwazaError as error:
         raise _fail(error) from error
     click.echo(f"Agency {agency_id} now signs with key {kid}.")
@@ -332,10 +349,16 @@ def trust_bundle_save(path: Path) -> None:
 @main.command()
 @click.argument("credential")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object")
-@click.option("--offline", is_flag=True, help="Use only a saved trust bundle; no network, no database")
-@click.option("--trust-bundle", "bundle_path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--offline", is_flag=True, help="Use only a saved trust bundle; no network, no database"
+)
+@click.option(
+    "--trust-bundle", "bundle_path", type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--language", default="en", type=click.Choice(["en", "ur"]))
-def verify(credential: str, as_json: bool, offline: bool, bundle_path: Path | None, language: str) -> None:
+def verify(
+    credential: str, as_json: bool, offline: bool, bundle_path: Path | None, language: str
+) -> None:
     """Check a document: QR text, an SD-JWT, a share link, or an image file of a QR code."""
     from darwaza.verification.offline import verify_offline, verify_online
 

@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from darwaza.agencies.key_material import public_key_from_jwk
 from darwaza.cli import main
 from darwaza.documents.models import Document
 from darwaza.settings import Settings, get_settings
 from darwaza.verification.status_list import verify_status_list_token
-from darwaza.agencies.key_material import public_key_from_jwk
 from darwaza.wallet.models import Share
 from tests.journeys import create_officer, csrf_of, post_form, sign_in_officer, sign_up
 from tests.test_application_journeys import fill_and_submit, start_degree_application
@@ -25,14 +25,16 @@ from tests.test_application_journeys import fill_and_submit, start_degree_applic
 ClientFactory = Callable[[], TestClient]
 
 
-def approved_degree(make_client: ClientFactory, settings: Settings, db: Session,
-                    cnic: str, mobile: str) -> tuple[TestClient, TestClient, Document]:
+def approved_degree(
+    make_client: ClientFactory, settings: Settings, db: Session, cnic: str, mobile: str
+) -> tuple[TestClient, TestClient, Document]:
     citizen = make_client()
     sign_up(citizen, settings, cnic=cnic, full_name="Graduate Person", mobile=mobile)
     application_id = start_degree_application(citizen)
     fill_and_submit(citizen, application_id)
-    officer_row = create_officer(db, username=f"hec.{mobile[-4:]}", agency_id="hec",
-                                 mobile="0300" + mobile[-7:])
+    officer_row = create_officer(
+        db, username=f"hec.{mobile[-4:]}", agency_id="hec", mobile="0300" + mobile[-7:]
+    )
     officer = make_client()
     sign_in_officer(officer, settings, officer_row, "officer-pass-123")
     case = f"/console/applications/{application_id}"
@@ -47,8 +49,9 @@ def approved_degree(make_client: ClientFactory, settings: Settings, db: Session,
 def test_degree_attestation_from_approval_to_revocation(
     make_client: ClientFactory, settings: Settings, db: Session
 ) -> None:
-    citizen, officer, document = approved_degree(make_client, settings, db,
-                                                 "35202-3141592-6", "0312 3141592")
+    citizen, officer, document = approved_degree(
+        make_client, settings, db, "35202-3141592-6", "0312 3141592"
+    )
     assert document.claims["university"] == "University of the Punjab, Lahore"
 
     wallet = citizen.get("/wallet")
@@ -61,8 +64,12 @@ def test_degree_attestation_from_approval_to_revocation(
     token = csrf_of(page)
     shared = citizen.post(
         f"/wallet/{document.id}/shares",
-        data={"claims": ["full_name", "degree_title", "university"], "lifetime": "1d",
-              "recipient": "Employer Ltd", "csrf_token": token},
+        data={
+            "claims": ["full_name", "degree_title", "university"],
+            "lifetime": "1d",
+            "recipient": "Employer Ltd",
+            "csrf_token": token,
+        },
     )
     assert shared.status_code == 200
     link = re.search(r'value="(http://[^"]+/s/[^"]+)"', shared.text)
@@ -80,16 +87,18 @@ def test_degree_attestation_from_approval_to_revocation(
 
     # HEC revokes it: the same link, the QR text and a photo of the QR now say Revoked.
     case = f"/console/documents/{document.id}"
-    revoked = post_form(officer, f"{case}/revoke", {"reason": "Degree found to be forged"},
-                        page=case)
+    revoked = post_form(
+        officer, f"{case}/revoke", {"reason": "Degree found to be forged"}, page=case
+    )
     assert revoked.status_code == 303
     assert "Revoked" in employer.get(share_path).text
     answer = employer.post("/api/v1/verify", json={"credential": document.qr_text}).json()
     assert answer["verdict"] == "revoked"
     picture = citizen.get(f"/wallet/{document.id}/qr.png").content
     token = csrf_of(employer.get("/verify"))
-    from_photo = employer.post("/verify", data={"csrf_token": token},
-                               files={"image": ("qr.png", picture, "image/png")})
+    from_photo = employer.post(
+        "/verify", data={"csrf_token": token}, files={"image": ("qr.png", picture, "image/png")}
+    )
     assert from_photo.status_code == 200 and "Revoked" in from_photo.text
     full = employer.post("/api/v1/verify", json={"credential": document.sd_jwt}).json()
     assert full["verdict"] == "revoked"
@@ -98,23 +107,25 @@ def test_degree_attestation_from_approval_to_revocation(
 def test_an_ended_share_is_gone_at_once(
     make_client: ClientFactory, settings: Settings, db: Session
 ) -> None:
-    citizen, _officer, document = approved_degree(make_client, settings, db,
-                                                  "35202-2718281-8", "0313 2718281")
+    citizen, _officer, document = approved_degree(
+        make_client, settings, db, "35202-2718281-8", "0313 2718281"
+    )
     page = citizen.get(f"/wallet/{document.id}")
-    shared = citizen.post(f"/wallet/{document.id}/shares",
-                          data={"claims": ["full_name"], "lifetime": "1h",
-                                "csrf_token": csrf_of(page)})
+    shared = citizen.post(
+        f"/wallet/{document.id}/shares",
+        data={"claims": ["full_name"], "lifetime": "1h", "csrf_token": csrf_of(page)},
+    )
     share_path = re.search(r'value="http://[^"]+(/s/[^"]+)"', shared.text).group(1)  # type: ignore[union-attr]
     assert make_client().get(share_path).status_code == 200
     db.commit()  # a fresh snapshot: see what the application wrote
     share = db.scalar(select(Share).where(Share.document_id == document.id))
     assert share is not None
-    ended = post_form(citizen, f"/wallet/shares/{share.id}/end", {},
-                      page=f"/wallet/{document.id}")
+    ended = post_form(citizen, f"/wallet/shares/{share.id}/end", {}, page=f"/wallet/{document.id}")
     assert ended.status_code == 303
     assert make_client().get(share_path).status_code == 404
-    nothing_chosen = citizen.post(f"/wallet/{document.id}/shares",
-                                  data={"lifetime": "1d", "csrf_token": csrf_of(page)})
+    nothing_chosen = citizen.post(
+        f"/wallet/{document.id}/shares", data={"lifetime": "1d", "csrf_token": csrf_of(page)}
+    )
     assert nothing_chosen.status_code == 422
     assert "Choose at least one thing to share." in nothing_chosen.text
 
@@ -122,11 +133,13 @@ def test_an_ended_share_is_gone_at_once(
 def test_another_citizen_cannot_open_a_wallet_document(
     make_client: ClientFactory, settings: Settings, db: Session
 ) -> None:
-    _citizen, _officer, document = approved_degree(make_client, settings, db,
-                                                   "35202-1618033-9", "0314 1618033")
+    _citizen, _officer, document = approved_degree(
+        make_client, settings, db, "35202-1618033-9", "0314 1618033"
+    )
     stranger = make_client()
-    sign_up(stranger, settings, cnic="35202-1414213-5", full_name="Someone Else",
-            mobile="0315 1414213")
+    sign_up(
+        stranger, settings, cnic="35202-1414213-5", full_name="Someone Else", mobile="0315 1414213"
+    )
     for suffix in ("", "/qr.png", "/document.sd-jwt"):
         assert stranger.get(f"/wallet/{document.id}{suffix}").status_code == 404
 
@@ -134,8 +147,9 @@ def test_another_citizen_cannot_open_a_wallet_document(
 def test_issuer_metadata_and_status_lists_are_published(
     make_client: ClientFactory, settings: Settings, db: Session
 ) -> None:
-    _citizen, _officer, document = approved_degree(make_client, settings, db,
-                                                   "35202-5772156-6", "0316 5772156")
+    _citizen, _officer, document = approved_degree(
+        make_client, settings, db, "35202-5772156-6", "0316 5772156"
+    )
     public = make_client()
     metadata = public.get("/.well-known/jwt-vc-issuer/agencies/hec").json()
     assert metadata["issuer"] == "http://127.0.0.1:8000/agencies/hec"
@@ -148,8 +162,9 @@ def test_issuer_metadata_and_status_lists_are_published(
     keys_by_kid = {k["kid"]: public_key_from_jwk(k) for k in keys}
     from darwaza.database import utcnow
 
-    verified = verify_status_list_token(response.text, expected_uri=uri,
-                                        public_key_for_kid=keys_by_kid.get, now=utcnow())
+    verified = verify_status_list_token(
+        response.text, expected_uri=uri, public_key_for_kid=keys_by_kid.get, now=utcnow()
+    )
     assert verified.status_at(document.status_index) == 0
     assert public.get("/trust-bundle").headers["content-type"].startswith("application/jwt")
 
@@ -169,12 +184,31 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli
 def test_cli_issues_checks_offline_rotates_and_revokes(
     cli_env: CliRunner, app_client: TestClient, tmp_path: Path
 ) -> None:
-    claims = json.dumps({"full_name": "Kamran Iqbal", "degree_title": "BSc",
-                         "university": "NUST", "programme": "Electrical Engineering",
-                         "year_of_completion": 2020})
-    issued = cli_env.invoke(main, ["documents", "issue", "--agency", "hec", "--type",
-                                   "hec-degree-attestation", "--cnic", "61101-2345678-1",
-                                   "--claims", claims, "--json"])
+    claims = json.dumps(
+        {
+            "full_name": "Kamran Iqbal",
+            "degree_title": "BSc",
+            "university": "NUST",
+            "programme": "Electrical Engineering",
+            "year_of_completion": 2020,
+        }
+    )
+    issued = cli_env.invoke(
+        main,
+        [
+            "documents",
+            "issue",
+            "--agency",
+            "hec",
+            "--type",
+            "hec-degree-attestation",
+            "--cnic",
+            "61101-2345678-1",
+            "--claims",
+            claims,
+            "--json",
+        ],
+    )
     assert issued.exit_code == 0, issued.output
     document = json.loads(issued.output)
     assert {"id", "sd_jwt", "qr"} <= set(document)
@@ -184,8 +218,9 @@ def test_cli_issues_checks_offline_rotates_and_revokes(
     saved = cli_env.invoke(main, ["trust-bundle", "save", str(bundle)])
     assert saved.exit_code == 0, saved.output
     for credential in (document["qr"], document["sd_jwt"]):
-        checked = cli_env.invoke(main, ["verify", "--json", "--offline", "--trust-bundle",
-                                        str(bundle), credential])
+        checked = cli_env.invoke(
+            main, ["verify", "--json", "--offline", "--trust-bundle", str(bundle), credential]
+        )
         assert checked.exit_code == 0, checked.output
         verdict = json.loads(checked.output)
         assert verdict["verdict"] == "valid"
@@ -201,15 +236,63 @@ def test_cli_issues_checks_offline_rotates_and_revokes(
     revoked = cli_env.invoke(main, ["documents", "revoke", document["id"], "--reason", "Error"])
     assert revoked.exit_code == 0, revoked.output
     # The old bundle still says valid (a checkpoint sees revocation after its next sync) ...
-    stale = cli_env.invoke(main, ["verify", "--json", "--offline", "--trust-bundle", str(bundle),
-                                  document["qr"]])
+    stale = cli_env.invoke(
+        main, ["verify", "--json", "--offline", "--trust-bundle", str(bundle), document["qr"]]
+    )
     assert json.loads(stale.output)["verdict"] == "valid"
     # ... and after syncing again it says revoked.
     cli_env.invoke(main, ["trust-bundle", "save", str(bundle)])
-    fresh = cli_env.invoke(main, ["verify", "--json", "--offline", "--trust-bundle", str(bundle),
-                                  document["qr"]])
+    fresh = cli_env.invoke(
+        main, ["verify", "--json", "--offline", "--trust-bundle", str(bundle), document["qr"]]
+    )
     assert fresh.exit_code == 2 and json.loads(fresh.output)["verdict"] == "revoked"
     forged = document["qr"][:-3] + ("A" if document["qr"][-3] != "A" else "B") + document["qr"][-2:]
-    checked = cli_env.invoke(main, ["verify", "--json", "--offline", "--trust-bundle", str(bundle),
-                                    forged])
+    checked = cli_env.invoke(
+        main, ["verify", "--json", "--offline", "--trust-bundle", str(bundle), forged]
+    )
     assert json.loads(checked.output)["verdict"] != "valid"
+
+
+def qr_text_on_pdf(pdf: bytes) -> str:
+    """Print the PDF (render its page) and read the QR code off the picture."""
+    import pypdfium2
+    import zxingcpp
+
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        picture = document[0].render(scale=2).to_pil()
+    finally:
+        document.close()
+    found = zxingcpp.read_barcodes(picture)
+    assert found, "no QR code on the printed page"
+    return str(found[0].text)
+
+
+def test_printed_pdf_in_both_languages_carries_a_qr_that_follows_revocation(
+    make_client: ClientFactory, settings: Settings, db: Session
+) -> None:
+    citizen, officer, document = approved_degree(
+        make_client, settings, db, "35202-6931471-8", "0317 6931471"
+    )
+    english = citizen.get(f"/wallet/{document.id}/document.pdf")
+    assert english.status_code == 200 and english.content.startswith(b"%PDF")
+    post_form(citizen, "/language", {"language": "ur", "next": "/"}, page="/")
+    urdu = citizen.get(f"/wallet/{document.id}/document.pdf")
+    assert urdu.content.startswith(b"%PDF") and urdu.content != english.content
+    assert b"NotoNastaliqUrdu" in urdu.content  # the Urdu page is set in Nastaliq
+
+    printed = qr_text_on_pdf(urdu.content)
+    assert printed == document.qr_text
+    verifier = make_client()
+    assert verifier.post("/api/v1/verify", json={"credential": printed}).json()["verdict"] == (
+        "valid"
+    )
+    case = f"/console/documents/{document.id}"
+    post_form(officer, f"{case}/suspend", {"reason": "Under investigation"}, page=case)
+    assert verifier.post("/api/v1/verify", json={"credential": printed}).json()["verdict"] == (
+        "suspended"
+    )
+    post_form(officer, f"{case}/revoke", {"reason": "Confirmed forged"}, page=case)
+    assert verifier.post("/api/v1/verify", json={"credential": printed}).json()["verdict"] == (
+        "revoked"
+    )

@@ -349,11 +349,21 @@ def _officer_action(
     **text: str,
 ) -> ApplicationRead:
     application = service.officer_application(db, officer=officer, application_id=application_id)
+    if action == "approve":
+        # Approval issues the service's document in the same transaction.
+        approve_and_issue(
+            db,
+            settings=request.app.state.settings,
+            catalogue=request.app.state.catalogue,
+            officer=officer,
+            application=application,
+            note=text.get("note"),
+        )
+        return _read(db, application, by=workflow.OFFICER, language=language)
     perform = {
         "claim": service.claim_application,
         "release": service.release_application,
         "request_info": service.request_information,
-        "approve": service.approve_application,
         "reject": service.reject_application,
     }[action]
     perform(db, officer=officer, application=application, **text)  # type: ignore[operator]

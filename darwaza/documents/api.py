@@ -70,9 +70,15 @@ def issue(
     from darwaza.audit.trail import Actor
 
     document = service.issue_document(
-        db, settings=settings, catalogue=catalogue, agency_id=officer.agency_id or "",
-        document_type_id=body.document_type, holder_cnic=body.cnic, given_claims=body.claims,
-        idempotency_key=idempotency_key, actor=Actor("staff", officer.id),
+        db,
+        settings=settings,
+        catalogue=catalogue,
+        agency_id=officer.agency_id or "",
+        document_type_id=body.document_type,
+        holder_cnic=body.cnic,
+        given_claims=body.claims,
+        idempotency_key=idempotency_key,
+        actor=Actor("staff", officer.id),
     )
     return _read(document, settings)
 
@@ -82,8 +88,9 @@ def get_document(
     document_id: str, db: DbDep, settings: SettingsDep, officer: OfficerDep
 ) -> DocumentRead:
     """A document the officer's agency issued."""
-    document = service.agency_document(db, agency_id=officer.agency_id or "",
-                                       document_id=document_id)
+    document = service.agency_document(
+        db, agency_id=officer.agency_id or "", document_id=document_id
+    )
     return _read(document, settings)
 
 
@@ -99,8 +106,10 @@ def change_status(
     """Suspend, reinstate or revoke a document; verifiers see the change at once."""
     from darwaza.audit.trail import Actor
 
-    document = service.agency_document(db, agency_id=officer.agency_id or "",
-                                       document_id=document_id)
-    service.change_document_status(db, document=document, action=action, reason=body.reason,
-                                   actor=Actor("staff", officer.id))
+    document = service.agency_document(
+        db, agency_id=officer.agency_id or "", document_id=document_id
+    )
+    service.change_document_status(
+        db, document=document, action=action, reason=body.reason, actor=Actor("staff", officer.id)
+    )
     return _read(document, settings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
@@ -9,14 +11,15 @@ from sqlalchemy import select
 from darwaza.audit.trail import Actor
 from darwaza.documents import service
 from darwaza.documents.models import Document
-from darwaza.errors import DarwazaError, NotFound
+from darwaza.errors import DarwazaError, Message, NotFound
 from darwaza.identity.numbers import InvalidCnic, parse_cnic
 from darwaza.web.context import CatalogueDep, DbDep, OfficerDep
 from darwaza.web.pages import PAGE_DEPENDENCIES, FormDep, errors_of, form_text, redirect
 from darwaza.web.templating import render
 
-router = APIRouter(prefix="/console/documents", dependencies=PAGE_DEPENDENCIES,
-                   include_in_schema=False)
+router = APIRouter(
+    prefix="/console/documents", dependencies=PAGE_DEPENDENCIES, include_in_schema=False
+)
 
 
 @router.get("", response_class=HTMLResponse)
@@ -30,26 +33,38 @@ def documents(
         except InvalidCnic:
             query = query.where(Document.id == "")
     found = db.scalars(query.order_by(Document.issued_at.desc()).limit(100)).all()
-    return render(request, "documents/console_list.html",
-                  {"documents": found, "types": catalogue.document_types})
+    return render(
+        request,
+        "documents/console_list.html",
+        {"documents": found, "types": catalogue.document_types},
+    )
 
 
-def _page(request: Request, document: Document, catalogue: CatalogueDep,
-          errors: dict[str, object] | None = None, status_code: int = 200) -> Response:
+def _page(
+    request: Request,
+    document: Document,
+    catalogue: CatalogueDep,
+    errors: Mapping[str, Message] | None = None,
+    status_code: int = 200,
+) -> Response:
     document_type = catalogue.document_types.get(document.document_type)
     if document_type is None:
         raise NotFound()
-    return render(request, "documents/console_document.html",
-                  {"document": document, "document_type": document_type, "errors": errors or {}},
-                  status_code=status_code)
+    return render(
+        request,
+        "documents/console_document.html",
+        {"document": document, "document_type": document_type, "errors": errors or {}},
+        status_code=status_code,
+    )
 
 
 @router.get("/{document_id}", response_class=HTMLResponse)
 def document_page(
     request: Request, document_id: str, db: DbDep, officer: OfficerDep, catalogue: CatalogueDep
 ) -> Response:
-    document = service.agency_document(db, agency_id=officer.agency_id or "",
-                                       document_id=document_id)
+    document = service.agency_document(
+        db, agency_id=officer.agency_id or "", document_id=document_id
+    )
     return _page(request, document, catalogue)
 
 
@@ -63,14 +78,19 @@ def change_status(
     officer: OfficerDep,
     catalogue: CatalogueDep,
 ) -> Response:
-    document = service.agency_document(db, agency_id=officer.agency_id or "",
-                                       document_id=document_id)
+    document = service.agency_document(
+        db, agency_id=officer.agency_id or "", document_id=document_id
+    )
     if action not in ("suspend", "reinstate", "revoke"):
         raise NotFound()
     try:
-        service.change_document_status(db, document=document, action=action,
-                                       reason=form_text(form, "reason"),
-                                       actor=Actor("staff", officer.id))
+        service.change_document_status(
+            db,
+            document=document,
+            action=action,
+            reason=form_text(form, "reason"),
+            actor=Actor("staff", officer.id),
+        )
     except DarwazaError as error:
         return _page(request, document, catalogue, errors_of(error), error.status_code)
     return redirect(f"/console/documents/{document.id}")

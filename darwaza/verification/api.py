@@ -48,8 +48,13 @@ def verify(
 ) -> VerifyRead:
     """Check a document: valid, revoked, suspended, expired, not yet valid, forged
     (``invalid_signature``), unknown issuer or malformed, with only what was disclosed."""
-    result = verify_text(db, settings=settings, catalogue=catalogue, text=body.credential,
-                         user_agent=request.headers.get("user-agent", ""))
+    result = verify_text(
+        db,
+        settings=settings,
+        catalogue=catalogue,
+        text=body.credential,
+        user_agent=request.headers.get("user-agent", ""),
+    )
     issuer = (
         IssuerRead(
             issuer=result.issuer.issuer,
@@ -85,6 +90,7 @@ def open_share(token: str, request: Request, db: DbDep) -> SharedPresentation:
     from darwaza.wallet import service as wallet
 
     share = wallet.live_share(db, token=token)
-    wallet.record_opening(db, share=share, verdict="fetched",
-                          user_agent=request.headers.get("user-agent", ""))
+    wallet.record_opening(
+        db, share=share, verdict="fetched", user_agent=request.headers.get("user-agent", "")
+    )
     return SharedPresentation(presentation=share.presentation, expires_at=share.expires_at)

@@ -23,7 +23,7 @@ from darwaza.verification.trust_bundle import (
     unverified_root_jwk,
     verify_trust_bundle,
 )
-from darwaza.verification.verdicts import VerificationResult, Verdict
+from darwaza.verification.verdicts import Verdict, VerificationResult
 from darwaza.verification.verifier import BundleTrustSource, verify_credential
 
 SHARE_PATH = "/s/"

@@ -14,8 +14,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from darwaza.agencies.keys import published_jwks, root_key, signing_key_for
 from darwaza.agencies.key_material import public_key_from_jwk
+from darwaza.agencies.keys import published_jwks, root_key, signing_key_for
 from darwaza.agencies.models import SigningKeyRecord
 from darwaza.catalogue.definitions import Catalogue
 from darwaza.database import utcnow
@@ -67,7 +67,9 @@ def status_list_token(db: Session, *, settings: Settings, status_list_id: str) -
     return token
 
 
-def issuer_metadata(db: Session, *, settings: Settings, catalogue: Catalogue, agency_id: str) -> dict[str, Any]:
+def issuer_metadata(
+    db: Session, *, settings: Settings, catalogue: Catalogue, agency_id: str
+) -> dict[str, Any]:
     """The SD-JWT VC issuer metadata of an agency, with its keys inline."""
     if agency_id not in catalogue.agencies:
         raise NotFound()
@@ -78,7 +80,9 @@ def issuer_metadata(db: Session, *, settings: Settings, catalogue: Catalogue, ag
     }
 
 
-def trusted_issuers(db: Session, *, settings: Settings, catalogue: Catalogue) -> list[TrustedIssuer]:
+def trusted_issuers(
+    db: Session, *, settings: Settings, catalogue: Catalogue
+) -> list[TrustedIssuer]:
     """Every agency as the trust bundle lists it."""
     issuers = []
     for agency in catalogue.agencies.values():
@@ -129,7 +133,7 @@ def offline_package(db: Session, *, settings: Settings, catalogue: Catalogue) ->
 
 
 class DatabaseTrustSource:
-    """The platform's own view, for verifying online: keys and statuses straight from the database."""
+    """The platform's own view for verifying online: keys and statuses from the database."""
 
     def __init__(self, db: Session, *, settings: Settings, catalogue: Catalogue) -> None:
         self.db = db
@@ -159,5 +163,6 @@ class DatabaseTrustSource:
         """The current status at a slot of one of the platform's status lists."""
         if not uri.startswith(self._status_prefix):
             return None
-        return status_code_at(self.db, status_list_id=uri.removeprefix(self._status_prefix),
-                              index=index)
+        return status_code_at(
+            self.db, status_list_id=uri.removeprefix(self._status_prefix), index=index
+        )

@@ -25,7 +25,7 @@ from darwaza.verification.publishing import (
     status_list_token,
     trust_bundle_token,
 )
-from darwaza.verification.verdicts import VerificationResult, Verdict
+from darwaza.verification.verdicts import Verdict, VerificationResult
 from darwaza.verification.verifier import verify_credential
 from darwaza.wallet import service as wallet
 from darwaza.web.api import error_responses
@@ -38,6 +38,10 @@ public = APIRouter(tags=["trust"])
 
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
 SHARE_PATH = "/s/"
+NO_QR_IN_PICTURE = N_(
+    "No QR code could be read in that picture. Try a sharper photo, or paste the text."
+)
+NOTHING_TO_CHECK = N_("Paste the text of a document, or choose a photo of its QR code.")
 
 VERDICT_LABELS = {
     Verdict.VALID: N_("Valid"),
@@ -121,17 +125,26 @@ async def verify_submitted(
         decoded = read_qr_image(content) if len(content) <= MAX_IMAGE_BYTES else None
         if decoded is None:
             return render(
-                request, "verification/verify.html",
-                {"errors": {"image": Message(N_("No QR code could be read in that picture. Try a sharper photo, or paste the text."))}},
+                request,
+                "verification/verify.html",
+                {"errors": {"image": Message(NO_QR_IN_PICTURE)}},
                 status_code=422,
             )
         text = decoded
     if not text.strip():
-        return render(request, "verification/verify.html",
-                      {"errors": {"credential": Message(N_("Paste the text of a document, or choose a photo of its QR code."))}},
-                      status_code=422)
-    result = verify_text(db, settings=settings, catalogue=catalogue, text=text,
-                         user_agent=request.headers.get("user-agent", ""))
+        return render(
+            request,
+            "verification/verify.html",
+            {"errors": {"credential": Message(NOTHING_TO_CHECK)}},
+            status_code=422,
+        )
+    result = verify_text(
+        db,
+        settings=settings,
+        catalogue=catalogue,
+        text=text,
+        user_agent=request.headers.get("user-agent", ""),
+    )
     return render(request, "verification/result.html", result_context(catalogue, result))
 
 
@@ -140,10 +153,16 @@ def open_share(
     request: Request, token: str, db: DbDep, settings: SettingsDep, catalogue: CatalogueDep
 ) -> Response:
     """Someone opened a shared link: show the verdict and only what was disclosed."""
-    result = verify_text(db, settings=settings, catalogue=catalogue, text=SHARE_PATH + token,
-                         user_agent=request.headers.get("user-agent", ""))
-    response = render(request, "verification/result.html",
-                      result_context(catalogue, result) | {"shared": True})
+    result = verify_text(
+        db,
+        settings=settings,
+        catalogue=catalogue,
+        text=SHARE_PATH + token,
+        user_agent=request.headers.get("user-agent", ""),
+    )
+    response = render(
+        request, "verification/result.html", result_context(catalogue, result) | {"shared": True}
+    )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"
     return response

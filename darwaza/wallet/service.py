@@ -87,10 +87,19 @@ def create_share(
     )
     db.add(share)
     db.flush()
-    record_event(db, actor=Actor("citizen", citizen.id), action="share.created",
-                 object_type="share", object_id=share.id,
-                 after={"document_id": document.id, "claims": chosen, "lifetime": lifetime,
-                        "recipient": label})
+    record_event(
+        db,
+        actor=Actor("citizen", citizen.id),
+        action="share.created",
+        object_type="share",
+        object_id=share.id,
+        after={
+            "document_id": document.id,
+            "claims": chosen,
+            "lifetime": lifetime,
+            "recipient": label,
+        },
+    )
     return ShareCreated(share=share, token=token)
 
 
@@ -114,8 +123,13 @@ def end_share(db: Session, *, citizen: Citizen, share: Share) -> None:
     """End a share at once: the link answers 'not found' from now on."""
     if share.ended_at is None:
         share.ended_at = utcnow()
-        record_event(db, actor=Actor("citizen", citizen.id), action="share.ended",
-                     object_type="share", object_id=share.id)
+        record_event(
+            db,
+            actor=Actor("citizen", citizen.id),
+            action="share.ended",
+            object_type="share",
+            object_id=share.id,
+        )
 
 
 def live_share(db: Session, *, token: str) -> Share:
@@ -131,8 +145,14 @@ def record_opening(db: Session, *, share: Share, verdict: str, user_agent: str) 
     opening = ShareOpening(share_id=share.id, verdict=verdict, user_agent=user_agent[:200])
     db.add(opening)
     db.flush()
-    record_event(db, actor=Actor("public"), action="share.opened", object_type="share",
-                 object_id=share.id, after={"verdict": verdict})
+    record_event(
+        db,
+        actor=Actor("public"),
+        action="share.opened",
+        object_type="share",
+        object_id=share.id,
+        after={"verdict": verdict},
+    )
     return opening
 
 

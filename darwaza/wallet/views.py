@@ -11,10 +11,11 @@ from markupsafe import Markup
 from darwaza.catalogue.definitions import Catalogue, DocumentTypeDefinition
 from darwaza.documents.formats.compact_qr import qr_png, qr_svg
 from darwaza.documents.models import Document
+from darwaza.documents.printable import printable_pdf
 from darwaza.documents.service import documents_of
 from darwaza.errors import DarwazaError, NotFound
 from darwaza.wallet import service
-from darwaza.web.context import CatalogueDep, CitizenDep, DbDep, SettingsDep
+from darwaza.web.context import CatalogueDep, CitizenDep, DbDep, LanguageDep, SettingsDep
 from darwaza.web.pages import PAGE_DEPENDENCIES, FormDep, errors_of, redirect
 from darwaza.web.templating import render
 
@@ -105,6 +106,31 @@ def download_qr(document_id: str, db: DbDep, citizen: CitizenDep) -> Response:
     return Response(qr_png(document.qr_text, scale=8), media_type="image/png", headers=PRIVATE)
 
 
+@router.get("/wallet/{document_id}/document.pdf")
+def download_pdf(
+    document_id: str,
+    db: DbDep,
+    settings: SettingsDep,
+    citizen: CitizenDep,
+    catalogue: CatalogueDep,
+    language: LanguageDep,
+) -> Response:
+    """A printable PDF in the reader's language, with the QR code on it."""
+    document = service.citizen_document(db, citizen=citizen, document_id=document_id)
+    pdf = printable_pdf(
+        document=document,
+        document_type=document_type_of(catalogue, document),
+        agency=catalogue.agencies[document.agency_id],
+        language=language,
+        verify_url=f"{settings.base_url.rstrip('/')}/verify",
+    )
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers=PRIVATE | {"Content-Disposition": f'inline; filename="{document.id}.pdf"'},
+    )
+
+
 @router.post("/wallet/{document_id}/shares")
 def create_share(
     request: Request,
@@ -127,10 +153,18 @@ def create_share(
             recipient=str(form.get("recipient") or ""),
         )
     except DarwazaError as error:
-        return _document_page(request, db, citizen, catalogue, document,
-                              errors=errors_of(error), status_code=error.status_code)
-    return _document_page(request, db, citizen, catalogue, document,
-                          created_link=share_url(settings, created.token))
+        return _document_page(
+            request,
+            db,
+            citizen,
+            catalogue,
+            document,
+            errors=errors_of(error),
+            status_code=error.status_code,
+        )
+    return _document_page(
+        request, db, citizen, catalogue, document, created_link=share_url(settings, created.token)
+    )
 
 
 @router.post("/wallet/shares/{share_id}/end")

@@ -188,11 +188,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from darwaza.catalogue import views as catalogue_views
     from darwaza.documents import api as documents_api
     from darwaza.documents import console as documents_console
+    from darwaza.identity import api as identity_api
+    from darwaza.identity import views as identity_views
     from darwaza.verification import api as verification_api
     from darwaza.verification import views as verification_views
     from darwaza.wallet import views as wallet_views
-    from darwaza.identity import api as identity_api
-    from darwaza.identity import views as identity_views
 
     for router in (
         catalogue_api.router,
