@@ -218,6 +218,8 @@ def sign_out(db: DbDep, principal: PrincipalDep) -> Response:
         service.end_session(db, principal=principal)
     response = redirect("/")
     response.delete_cookie(SESSION_COOKIE, path="/")
+    # Forget the wallet pages kept for offline use on this device.
+    response.headers["Clear-Site-Data"] = '"cache", "storage"'
     return response
 
 

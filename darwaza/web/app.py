@@ -165,6 +165,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             error.code = "http_error"
         return _error_json(request, error) if _is_api(request) else _error_page(request, error)
 
+    @app.get("/sw.js", include_in_schema=False)
+    def service_worker() -> Response:
+        """The service worker, served from the root so it may keep wallet pages offline."""
+        return Response(
+            (STATIC_DIR / "js" / "sw.js").read_bytes(),
+            media_type="text/javascript",
+            headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
+        )
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         """The process is alive."""
