@@ -2,18 +2,26 @@
 
 from darwaza.agencies.models import Agency, SigningKeyRecord
 from darwaza.applications.models import Application, ApplicationEvent, Attachment
-from darwaza.audit.models import AuditChainHead, AuditEvent
+from darwaza.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
 from darwaza.database import Base
 from darwaza.documents.models import Document, StatusList
-from darwaza.identity.models import Citizen, SignInChallenge, StaffMember, UserSession
+from darwaza.identity.models import (
+    ApiToken,
+    Citizen,
+    SignInChallenge,
+    StaffMember,
+    UserSession,
+)
 from darwaza.wallet.models import Share, ShareOpening
 
 __all__ = [
     "Agency",
+    "ApiToken",
     "Application",
     "ApplicationEvent",
     "Attachment",
     "AuditChainHead",
+    "AuditCheckpoint",
     "AuditEvent",
     "Base",
     "Citizen",

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     otp_ttl_seconds: int = Field(default=600, ge=60, le=3600)
     otp_max_attempts: int = Field(default=5, ge=1, le=10)
     otp_resend_cooldown_seconds: int = Field(default=60, ge=0)
+    # Many people share one address behind mobile carriers' NAT: keep this generous.
+    otp_codes_per_address: int = Field(default=100, ge=1)
+    otp_wrong_codes_per_address: int = Field(default=300, ge=1)
     citizen_session_idle_minutes: int = Field(default=30, ge=1)
     citizen_session_absolute_hours: int = Field(default=12, ge=1)
     staff_session_idle_minutes: int = Field(default=15, ge=1)

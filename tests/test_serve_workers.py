@@ -33,6 +33,7 @@ def test_two_workers_take_concurrent_sign_ups_without_locking_errors(
         "DARWAZA_SECRET_KEY": settings.secret_key,
         "DARWAZA_KEY_SEALING_SECRET": settings.key_sealing_secret,
         "DARWAZA_OTP_RESEND_COOLDOWN_SECONDS": "0",
+        "DARWAZA_OTP_CODES_PER_ADDRESS": "1000",
         "DARWAZA_LOG_LEVEL": "WARNING",
     }
     darwaza = Path(sys.executable).parent / "darwaza"

@@ -12,7 +12,7 @@ from darwaza.identity import service
 from darwaza.identity.numbers import mask_cnic
 from darwaza.notifications.sms import sms_gateway_for
 from darwaza.web.api import API_DEPENDENCIES, error_responses
-from darwaza.web.context import DbDep, LanguageDep, PrincipalDep, SettingsDep
+from darwaza.web.context import DbDep, LanguageDep, PrincipalDep, SettingsDep, client_address
 
 router = APIRouter(prefix="/api/v1/auth", tags=["sign-in"], dependencies=API_DEPENDENCIES)
 
@@ -60,7 +60,11 @@ class MeRead(BaseModel):
 
 @router.post("/sign-up", status_code=202, responses=error_responses(429))
 def sign_up(
-    body: SignUpRequest, db: DbDep, settings: SettingsDep, language: LanguageDep
+    body: SignUpRequest,
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    language: LanguageDep,
 ) -> ChallengeRead:
     """Ask for a code to confirm a new account's mobile number."""
     issued = service.start_citizen_sign_up(
@@ -71,23 +75,35 @@ def sign_up(
         full_name=body.full_name,
         mobile=body.mobile,
         language=language,
+        client_address=client_address(request),
     )
     return ChallengeRead(challenge_token=issued.challenge_token, expires_at=issued.expires_at)
 
 
 @router.post("/sign-in", status_code=202, responses=error_responses(429))
 def sign_in(
-    body: SignInRequest, db: DbDep, settings: SettingsDep, language: LanguageDep
+    body: SignInRequest,
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    language: LanguageDep,
 ) -> ChallengeRead:
     """Ask for a code sent to the account's mobile number (the same answer for any CNIC)."""
     issued = service.start_citizen_sign_in(
-        db, settings=settings, sms=sms_gateway_for(settings), cnic=body.cnic, language=language
+        db,
+        settings=settings,
+        sms=sms_gateway_for(settings),
+        cnic=body.cnic,
+        language=language,
+        client_address=client_address(request),
     )
     return ChallengeRead(challenge_token=issued.challenge_token, expires_at=issued.expires_at)
 
 
 @router.post("/staff/sign-in", status_code=202, responses=error_responses(429))
-def staff_sign_in(body: StaffSignInRequest, db: DbDep, settings: SettingsDep) -> ChallengeRead:
+def staff_sign_in(
+    body: StaffSignInRequest, request: Request, db: DbDep, settings: SettingsDep
+) -> ChallengeRead:
     """Check a staff password, then send a code to the registered phone."""
     issued = service.start_staff_sign_in(
         db,
@@ -95,6 +111,7 @@ def staff_sign_in(body: StaffSignInRequest, db: DbDep, settings: SettingsDep) ->
         sms=sms_gateway_for(settings),
         username=body.username,
         password=body.password,
+        client_address=client_address(request),
     )
     return ChallengeRead(challenge_token=issued.challenge_token, expires_at=issued.expires_at)
 
@@ -110,6 +127,7 @@ def confirm(
         challenge_token=body.challenge_token,
         code=body.code,
         purposes=(service.PURPOSE_SIGN_IN, service.PURPOSE_SIGN_UP, service.PURPOSE_STAFF),
+        client_address=client_address(request),
     )
     if signed_in is None:
         db.commit()  # keep the count of wrong tries

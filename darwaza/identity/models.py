@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from darwaza.database import Base, UTCDateTime, new_public_id, utcnow
@@ -65,6 +65,8 @@ class SignInChallenge(Base):
     purpose: Mapped[str] = mapped_column(String(20))
     # A keyed hash of the CNIC or staff id: lets throttling treat known and unknown alike.
     subject_hash: Mapped[str] = mapped_column(String(64), index=True)
+    # A keyed hash of the network address that asked, for throttling per address.
+    client_hash: Mapped[str] = mapped_column(String(64), index=True, default="")
     citizen_id: Mapped[str | None] = mapped_column(ForeignKey("citizens.id"))
     staff_member_id: Mapped[str | None] = mapped_column(ForeignKey("staff_members.id"))
     pending_full_name: Mapped[str | None] = mapped_column(String(200))
@@ -92,3 +94,22 @@ class UserSession(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     user_agent: Mapped[str] = mapped_column(String(300), default="")
+
+
+class ApiToken(Base):
+    """A token an agency's own system uses on the API: scoped, expiring, revocable.
+
+    Only a hash is stored; the token itself is shown once, when it is made.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_public_id)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

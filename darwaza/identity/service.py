@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -65,17 +65,61 @@ def _new_code() -> str:
     return f"{secrets.randbelow(1_000_000):06d}"
 
 
-def _throttle(db: Session, *, settings: Settings, subject_hash: str) -> None:
-    """One code per person per cool-down, whether or not the account exists."""
-    since = utcnow() - timedelta(seconds=settings.otp_resend_cooldown_seconds)
-    recent = db.scalar(
+# Limits on asking for codes and guessing them. Growing back-off: after every five wrong
+# codes for one person within a day, the wait before the next code doubles.
+ADDRESS_WINDOW = timedelta(minutes=10)
+FAILURE_WINDOW = timedelta(hours=24)
+FAILURES_BEFORE_BACKOFF = 5
+MAX_BACKOFF = timedelta(hours=24)
+
+
+def client_hash(settings: Settings, address: str) -> str:
+    """A keyed hash of a network address: enough to count, not to identify."""
+    return _keyed_hash(settings, "client", address or "unknown")
+
+
+def backoff_for(failures: int) -> timedelta:
+    """How long one person waits for a new code after ``failures`` wrong codes in a day."""
+    if failures < FAILURES_BEFORE_BACKOFF:
+        return timedelta(0)
+    steps = (failures - FAILURES_BEFORE_BACKOFF) // FAILURES_BEFORE_BACKOFF
+    return min(timedelta(minutes=1) * (1 << min(steps, 20)), MAX_BACKOFF)
+
+
+def _throttle(db: Session, *, settings: Settings, subject_hash: str, client: str) -> None:
+    """Refuse a new code too soon, whether or not the account exists."""
+    now = utcnow()
+    from_address = db.scalar(
         select(func.count())
         .select_from(SignInChallenge)
-        .where(SignInChallenge.subject_hash == subject_hash, SignInChallenge.created_at > since)
+        .where(
+            SignInChallenge.client_hash == client, SignInChallenge.created_at > now - ADDRESS_WINDOW
+        )
     )
-    if recent:
+    if (from_address or 0) >= settings.otp_codes_per_address:
+        raise TooManyRequests()
+    recent = db.execute(
+        select(
+            func.coalesce(func.sum(SignInChallenge.failed_attempts), 0),
+            func.max(SignInChallenge.created_at),
+        ).where(
+            SignInChallenge.subject_hash == subject_hash,
+            SignInChallenge.created_at > now - FAILURE_WINDOW,
+        )
+    ).one()
+    failures, last_asked = int(recent[0] or 0), recent[1]
+    if last_asked is None:
+        return
+    if isinstance(last_asked, str):  # some drivers return an aggregate's time as text
+        last_asked = datetime.fromisoformat(last_asked)
+    if last_asked.tzinfo is None:
+        last_asked = last_asked.replace(tzinfo=UTC)
+    wait = max(timedelta(seconds=settings.otp_resend_cooldown_seconds), backoff_for(failures))
+    if last_asked + wait > now:
         raise TooManyRequests(
             N_("A code was sent a moment ago. Please wait a minute before asking again.")
+            if failures < FAILURES_BEFORE_BACKOFF
+            else N_("Too many wrong codes. Please wait a while before asking for a new one.")
         )
 
 
@@ -85,6 +129,7 @@ def _create_challenge(
     settings: Settings,
     purpose: str,
     subject_hash: str,
+    client: str,
     code: str,
     citizen_id: str | None = None,
     staff_member_id: str | None = None,
@@ -94,6 +139,7 @@ def _create_challenge(
     challenge = SignInChallenge(
         purpose=purpose,
         subject_hash=subject_hash,
+        client_hash=client,
         citizen_id=citizen_id,
         staff_member_id=staff_member_id,
         binding_hash=token_hash(token),
@@ -128,6 +174,7 @@ def start_citizen_sign_up(
     full_name: str,
     mobile: str,
     language: str,
+    client_address: str = "",
 ) -> ChallengeIssued:
     """Ask for a code to confirm a new account's mobile number."""
     errors: dict[str, Message] = {}
@@ -148,7 +195,8 @@ def start_citizen_sign_up(
         raise _field_errors(**errors)
 
     subject = _keyed_hash(settings, "cnic", cnic_digits)
-    _throttle(db, settings=settings, subject_hash=subject)
+    client = client_hash(settings, client_address)
+    _throttle(db, settings=settings, subject_hash=subject, client=client)
     code = _new_code()
     existing = db.scalar(select(Citizen).where(Citizen.cnic == cnic_digits))
     if existing is not None:
@@ -165,13 +213,19 @@ def start_citizen_sign_up(
             ),
         )
         return _create_challenge(
-            db, settings=settings, purpose=PURPOSE_SIGN_UP, subject_hash=subject, code=code
+            db,
+            settings=settings,
+            purpose=PURPOSE_SIGN_UP,
+            subject_hash=subject,
+            client=client,
+            code=code,
         )
     issued = _create_challenge(
         db,
         settings=settings,
         purpose=PURPOSE_SIGN_UP,
         subject_hash=subject,
+        client=client,
         code=code,
         pending=(cnic_digits, name, mobile_e164),
     )
@@ -180,7 +234,13 @@ def start_citizen_sign_up(
 
 
 def start_citizen_sign_in(
-    db: Session, *, settings: Settings, sms: SmsGateway, cnic: str, language: str
+    db: Session,
+    *,
+    settings: Settings,
+    sms: SmsGateway,
+    cnic: str,
+    language: str,
+    client_address: str = "",
 ) -> ChallengeIssued:
     """Ask for a code sent to the mobile number of the account with this CNIC."""
     try:
@@ -188,7 +248,8 @@ def start_citizen_sign_in(
     except InvalidCnic as exc:
         raise _field_errors(cnic=exc.message) from exc
     subject = _keyed_hash(settings, "cnic", cnic_digits)
-    _throttle(db, settings=settings, subject_hash=subject)
+    client = client_hash(settings, client_address)
+    _throttle(db, settings=settings, subject_hash=subject, client=client)
     code = _new_code()
     citizen = db.scalar(select(Citizen).where(Citizen.cnic == cnic_digits))
     issued = _create_challenge(
@@ -196,6 +257,7 @@ def start_citizen_sign_in(
         settings=settings,
         purpose=PURPOSE_SIGN_IN,
         subject_hash=subject,
+        client=client,
         code=code,
         citizen_id=citizen.id if citizen else None,
     )
@@ -216,6 +278,7 @@ def start_staff_sign_in(
     sms: SmsGateway,
     username: str,
     password: str,
+    client_address: str = "",
 ) -> ChallengeIssued:
     """Check a staff member's password, then send a code to their registered phone."""
     staff = db.scalar(select(StaffMember).where(StaffMember.username == username.strip().lower()))
@@ -228,13 +291,15 @@ def start_staff_sign_in(
     if staff is None or not password_ok or staff.disabled_at is not None:
         raise InvalidInput(N_("The username or password is not right."))
     subject = _keyed_hash(settings, "staff", staff.id)
-    _throttle(db, settings=settings, subject_hash=subject)
+    client = client_hash(settings, client_address)
+    _throttle(db, settings=settings, subject_hash=subject, client=client)
     code = _new_code()
     issued = _create_challenge(
         db,
         settings=settings,
         purpose=PURPOSE_STAFF,
         subject_hash=subject,
+        client=client,
         code=code,
         staff_member_id=staff.id,
     )
@@ -251,7 +316,13 @@ class SignedIn:
 
 
 def confirm_code(
-    db: Session, *, settings: Settings, challenge_token: str, code: str, purposes: tuple[str, ...]
+    db: Session,
+    *,
+    settings: Settings,
+    challenge_token: str,
+    code: str,
+    purposes: tuple[str, ...],
+    client_address: str = "",
 ) -> SignedIn | None:
     """Check a code against its challenge. ``None`` means no, for whatever reason.
 
@@ -274,7 +345,13 @@ def confirm_code(
         and challenge.expires_at > utcnow()
         and challenge.failed_attempts < settings.otp_max_attempts
     )
-    if not usable:
+    wrong_from_address = db.scalar(
+        select(func.coalesce(func.sum(SignInChallenge.failed_attempts), 0)).where(
+            SignInChallenge.client_hash == client_hash(settings, client_address),
+            SignInChallenge.created_at > utcnow() - timedelta(hours=1),
+        )
+    )
+    if not usable or int(wrong_from_address or 0) >= settings.otp_wrong_codes_per_address:
         return None
     if not matches:
         challenge.failed_attempts += 1

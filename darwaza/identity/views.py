@@ -17,6 +17,7 @@ from darwaza.web.context import (
     LanguageDep,
     PrincipalDep,
     SettingsDep,
+    client_address,
 )
 from darwaza.web.pages import PAGE_DEPENDENCIES, FormDep, errors_of, form_text, redirect, safe_next
 from darwaza.web.templating import render
@@ -69,6 +70,7 @@ async def sign_up(
             full_name=values["full_name"],
             mobile=values["mobile"],
             language=language,
+            client_address=client_address(request),
         )
     except DarwazaError as error:
         return render(
@@ -99,6 +101,7 @@ async def sign_in(
             sms=sms_gateway_for(settings),
             cnic=values["cnic"],
             language=language,
+            client_address=client_address(request),
         )
     except DarwazaError as error:
         return render(
@@ -144,6 +147,7 @@ async def _confirm(
         challenge_token=request.cookies.get(SIGN_IN_COOKIE, ""),
         code=form_text(form, "code"),
         purposes=purposes,
+        client_address=client_address(request),
     )
     if signed_in is None:
         db.commit()  # keep the count of wrong tries
@@ -187,6 +191,7 @@ async def staff_sign_in(
             sms=sms_gateway_for(settings),
             username=values["username"],
             password=form_text(form, "password"),
+            client_address=client_address(request),
         )
     except DarwazaError as error:
         return render(

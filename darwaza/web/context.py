@@ -69,6 +69,11 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
+def client_address(request: Request) -> str:
+    """The caller's network address (as the trusted proxy reports it), for throttling."""
+    return request.client.host if request.client else ""
+
+
 def session_token(request: Request) -> str | None:
     return bearer_token(request) or request.cookies.get(SESSION_COOKIE)
 
