@@ -98,6 +98,7 @@ def test_a_used_code_cannot_be_used_again(make_client: ClientFactory, settings: 
     sign_up(browser, settings, cnic="35202-6060606-6", full_name="Once Only", mobile="0331 6060606")
     api = make_client()
     status, token = ask(api, "35202-6060606-6")
+    assert status == 202
     code = latest_code(settings, "+923316060606")
     assert guess(api, token, code) == 200
     assert guess(api, token, code) == 400
