@@ -127,16 +127,42 @@ def audit() -> None:
 @audit.command("verify")
 def audit_verify() -> None:
     """Check the hash chain; report the first edited, deleted or inserted event."""
-    from darwaza.audit.trail import verify_chain
+    from darwaza.agencies.key_material import public_key_from_jwk
+    from darwaza.agencies.models import SigningKeyRecord
+    from darwaza.audit.trail import verify_chain, verify_checkpoints
     from darwaza.database import transaction
 
     with transaction(_settings()) as session:
         result = verify_chain(session)
-    if result.intact:
+
+        def root_key_for(kid: object) -> object:
+            record = session.get(SigningKeyRecord, kid) if isinstance(kid, str) else None
+            if record is None or record.agency_id is not None:
+                return None
+            return public_key_from_jwk(record.public_jwk)
+
+        checkpoint_problem = verify_checkpoints(session, public_key_for_kid=root_key_for)
+    problem = result.first_problem or checkpoint_problem
+    if problem is None:
         click.echo(f"Audit trail intact: {result.events_checked} events checked.")
         return
-    click.echo(f"Audit trail broken: {result.first_problem}", err=True)
+    click.echo(f"Audit trail broken: {problem}", err=True)
     sys.exit(1)
+
+
+@audit.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign the trail's current head with the root key (run it regularly, e.g. hourly)."""
+    from darwaza.agencies.keys import root_key
+    from darwaza.audit.trail import create_checkpoint
+    from darwaza.database import transaction
+
+    settings = _settings()
+    with transaction(settings) as session:
+        key = root_key(session, settings=settings)
+        checkpoint = create_checkpoint(session, signing_key=key.private_key, kid=key.kid)
+        at = checkpoint.last_event_id if checkpoint else None
+    click.echo(f"Signed a checkpoint at event {at}." if at else "Nothing new to sign.")
 
 
 @main.group()
@@ -325,6 +351,67 @@ def keys_rotate(agency_id: str) -> None:
     except DarwazaError as error:
         raise _fail(error) from error
     click.echo(f"Agency {agency_id} now signs with key {kid}.")
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens for agencies' own systems."""
+
+
+@tokens.command("create")
+@click.option("--agency", "agency_id", required=True)
+@click.option("--name", required=True, help="What system the token is for")
+@click.option(
+    "--scopes",
+    required=True,
+    help="Comma-separated: documents:issue, documents:status, applications:read",
+)
+@click.option("--days", default=90, show_default=True, type=int, help="Days until it expires")
+def tokens_create(agency_id: str, name: str, scopes: str, days: int) -> None:
+    """Make a token; it is shown once and stored only as a hash."""
+    from datetime import timedelta
+
+    from darwaza.agencies.models import Agency
+    from darwaza.audit.trail import Actor
+    from darwaza.database import transaction
+    from darwaza.identity.tokens import create_api_token
+
+    try:
+        with transaction(_settings()) as session:
+            if session.get(Agency, agency_id) is None:
+                raise click.ClickException(
+                    f"no agency {agency_id} (run `darwaza demo` or check the id)"
+                )
+            created = create_api_token(
+                session,
+                agency_id=agency_id,
+                name=name,
+                scopes=[part.strip() for part in scopes.split(",") if part.strip()],
+                lifetime=timedelta(days=days),
+                actor=Actor.operator(),
+            )
+            token_id, expires = created.record.id, created.record.expires_at
+    except DarwazaError as error:
+        raise _fail(error) from error
+    click.echo(f"Token {token_id} for {agency_id}, valid until {expires:%Y-%m-%d}.")
+    click.echo("Keep it secret; it is not shown again:")
+    click.echo(created.secret)
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+def tokens_revoke(token_id: str) -> None:
+    """End a token at once."""
+    from darwaza.audit.trail import Actor
+    from darwaza.database import transaction
+    from darwaza.identity.tokens import revoke_api_token
+
+    try:
+        with transaction(_settings()) as session:
+            revoke_api_token(session, token_id=token_id, actor=Actor.operator())
+    except DarwazaError as error:
+        raise _fail(error) from error
+    click.echo(f"Token {token_id} is revoked.")
 
 
 @main.group("trust-bundle")

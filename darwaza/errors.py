@@ -52,6 +52,14 @@ class NotFound(DarwazaError):
     default_message = N_("We could not find that page or record.")
 
 
+class Forbidden(DarwazaError):
+    """Known caller, but this action is outside what they were given (e.g. a token's scopes)."""
+
+    status_code = 403
+    code = "forbidden"
+    default_message = N_("You are not allowed to do that.")
+
+
 class NotSignedIn(DarwazaError):
     status_code = 401
     code = "not_signed_in"

@@ -12,6 +12,7 @@ from darwaza.applications import service, workflow
 from darwaza.applications.models import Application, ApplicationEvent, Attachment
 from darwaza.applications.storage import AttachmentStore
 from darwaza.applications.views import attachment_response
+from darwaza.audit.access import record_staff_view
 from darwaza.documents.flows import approve_and_issue
 from darwaza.errors import InvalidInput, Message
 from darwaza.i18n import translate
@@ -322,6 +323,13 @@ def officer_get_application(
 ) -> ApplicationRead:
     """An application of the officer's agency."""
     application = service.officer_application(db, officer=officer, application_id=application_id)
+    record_staff_view(
+        db,
+        staff_id=officer.id,
+        agency_id=officer.agency_id,
+        object_type="application",
+        object_id=application.id,
+    )
     return _read(db, application, by=workflow.OFFICER, language=language)
 
 
@@ -335,6 +343,13 @@ def officer_download_attachment(
 ) -> Response:
     """The bytes of an attachment of the officer's agency."""
     application = service.officer_application(db, officer=officer, application_id=application_id)
+    record_staff_view(
+        db,
+        staff_id=officer.id,
+        agency_id=officer.agency_id,
+        object_type="attachment",
+        object_id=application.id,
+    )
     attachment = service.attachment_of(db, application=application, attachment_id=attachment_id)
     return attachment_response(AttachmentStore(settings.uploads_dir), attachment)
 

@@ -12,6 +12,7 @@ from darwaza.applications import service, workflow
 from darwaza.applications.models import Application
 from darwaza.applications.storage import AttachmentStore
 from darwaza.applications.views import attachment_response
+from darwaza.audit.access import record_staff_view
 from darwaza.documents.flows import approve_and_issue
 from darwaza.errors import DarwazaError, Message
 from darwaza.identity.models import Citizen, StaffMember
@@ -89,6 +90,13 @@ def application_page(
     request: Request, application_id: str, db: DbDep, officer: OfficerDep, catalogue: CatalogueDep
 ) -> Response:
     application = service.officer_application(db, officer=officer, application_id=application_id)
+    record_staff_view(
+        db,
+        staff_id=officer.id,
+        agency_id=officer.agency_id,
+        object_type="application",
+        object_id=application.id,
+    )
     return _application_page(request, db, officer, application, catalogue)
 
 
@@ -98,6 +106,13 @@ def download_attachment(
 ) -> Response:
     application = service.officer_application(db, officer=officer, application_id=application_id)
     attachment = service.attachment_of(db, application=application, attachment_id=attachment_id)
+    record_staff_view(
+        db,
+        staff_id=officer.id,
+        agency_id=officer.agency_id,
+        object_type="attachment",
+        object_id=application.id,
+    )
     return attachment_response(AttachmentStore(settings.uploads_dir), attachment)
 
 

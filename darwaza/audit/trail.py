@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from darwaza.audit.models import AuditChainHead, AuditEvent
+from darwaza.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
 from darwaza.database import utcnow
 
 GENESIS_HASH = "0" * 64
@@ -188,3 +188,65 @@ def verify_chain(db: Session, *, batch_size: int = 5000) -> ChainCheck:
             checked, f"events after {checked} were deleted (the head names {head.last_event_id})"
         )
     return ChainCheck(checked, None)
+
+
+CHECKPOINT_TYP = "darwaza-audit-checkpoint+jwt"
+
+
+def create_checkpoint(db: Session, *, signing_key: Any, kid: str) -> AuditCheckpoint | None:
+    """Sign the chain's current head with the platform's root key (``None`` if nothing new).
+
+    A checkpoint pins the chain up to that event: rewriting history behind it, even with
+    every later hash recomputed, no longer matches the signature.
+    """
+    from darwaza.documents.formats.jws import sign_compact_jws
+
+    head = db.get(AuditChainHead, 1)
+    if head is None or head.last_event_id == 0:
+        return None
+    if db.scalar(
+        select(AuditCheckpoint).where(AuditCheckpoint.last_event_id == head.last_event_id)
+    ):
+        return None
+    signature = sign_compact_jws(
+        {"alg": "ES256", "typ": CHECKPOINT_TYP, "kid": kid},
+        {
+            "last_event_id": head.last_event_id,
+            "last_hash": head.last_hash,
+            "iat": int(utcnow().timestamp()),
+        },
+        signing_key,
+    )
+    checkpoint = AuditCheckpoint(
+        last_event_id=head.last_event_id, last_hash=head.last_hash, signature=signature
+    )
+    db.add(checkpoint)
+    db.flush()
+    return checkpoint
+
+
+def verify_checkpoints(db: Session, *, public_key_for_kid: Any) -> str | None:
+    """The first checkpoint that no longer matches the chain or its signature, if any."""
+    from darwaza.documents.formats.jws import MalformedJws, parse_compact_jws
+
+    for checkpoint in db.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id)):
+        try:
+            jws = parse_compact_jws(checkpoint.signature)
+        except MalformedJws:
+            return f"checkpoint at event {checkpoint.last_event_id} cannot be read"
+        key = public_key_for_kid(jws.header.get("kid"))
+        if key is None or not jws.signature_valid(key):
+            return f"checkpoint at event {checkpoint.last_event_id} has a bad signature"
+        signed = jws.payload
+        if (signed.get("last_event_id"), signed.get("last_hash")) != (
+            checkpoint.last_event_id,
+            checkpoint.last_hash,
+        ):
+            return f"checkpoint at event {checkpoint.last_event_id} was edited"
+        event = db.get(AuditEvent, checkpoint.last_event_id)
+        if event is None or event.event_hash != checkpoint.last_hash:
+            return (
+                f"the chain was rewritten before event {checkpoint.last_event_id} "
+                "(it no longer matches the signed checkpoint)"
+            )
+    return None

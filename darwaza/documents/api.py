@@ -5,13 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, Field
 
 from darwaza.documents import service
 from darwaza.documents.models import Document
+from darwaza.identity.tokens import SCOPE_ISSUE, SCOPE_STATUS
 from darwaza.web.api import API_DEPENDENCIES, error_responses
-from darwaza.web.context import CatalogueDep, DbDep, OfficerDep, SettingsDep
+from darwaza.web.context import AgencyCaller, CatalogueDep, DbDep, SettingsDep, agency_caller
+
+Issuer = Annotated[AgencyCaller, Depends(agency_caller(SCOPE_ISSUE))]
+StatusKeeper = Annotated[AgencyCaller, Depends(agency_caller(SCOPE_STATUS))]
 
 router = APIRouter(prefix="/api/v1/documents", tags=["documents"], dependencies=API_DEPENDENCIES)
 
@@ -57,40 +61,39 @@ def _read(document: Document, settings: SettingsDep) -> DocumentRead:
     )
 
 
-@router.post("", status_code=201, responses=error_responses(401, 404))
+@router.post("", status_code=201, responses=error_responses(401, 403, 404))
 def issue(
     body: DocumentIssue,
     db: DbDep,
     settings: SettingsDep,
     catalogue: CatalogueDep,
-    officer: OfficerDep,
+    caller: Issuer,
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
 ) -> DocumentRead:
-    """Issue a document of the officer's agency directly. A retried key issues nothing new."""
-    from darwaza.audit.trail import Actor
+    """Issue a document of the caller's agency directly (scope ``documents:issue``).
 
+    A retry with the same ``Idempotency-Key`` returns the first document, issuing nothing new.
+    """
     document = service.issue_document(
         db,
         settings=settings,
         catalogue=catalogue,
-        agency_id=officer.agency_id or "",
+        agency_id=caller.agency_id,
         document_type_id=body.document_type,
         holder_cnic=body.cnic,
         given_claims=body.claims,
         idempotency_key=idempotency_key,
-        actor=Actor("staff", officer.id),
+        actor=caller.actor,
     )
     return _read(document, settings)
 
 
 @router.get("/{document_id}", responses=error_responses(401, 404))
 def get_document(
-    document_id: str, db: DbDep, settings: SettingsDep, officer: OfficerDep
+    document_id: str, db: DbDep, settings: SettingsDep, caller: StatusKeeper
 ) -> DocumentRead:
-    """A document the officer's agency issued."""
-    document = service.agency_document(
-        db, agency_id=officer.agency_id or "", document_id=document_id
-    )
+    """A document the caller's agency issued."""
+    document = service.agency_document(db, agency_id=caller.agency_id, document_id=document_id)
     return _read(document, settings)
 
 
@@ -101,15 +104,14 @@ def change_status(
     body: StatusChange,
     db: DbDep,
     settings: SettingsDep,
-    officer: OfficerDep,
+    caller: StatusKeeper,
 ) -> DocumentRead:
-    """Suspend, reinstate or revoke a document; verifiers see the change at once."""
-    from darwaza.audit.trail import Actor
+    """Suspend, reinstate or revoke a document (scope ``documents:status``).
 
-    document = service.agency_document(
-        db, agency_id=officer.agency_id or "", document_id=document_id
-    )
+    Verifiers see the change at their next fetch of the status list.
+    """
+    document = service.agency_document(db, agency_id=caller.agency_id, document_id=document_id)
     service.change_document_status(
-        db, document=document, action=action, reason=body.reason, actor=Actor("staff", officer.id)
+        db, document=document, action=action, reason=body.reason, actor=caller.actor
     )
     return _read(document, settings)

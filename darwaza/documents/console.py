@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
+from darwaza.audit.access import record_staff_view
 from darwaza.audit.trail import Actor
 from darwaza.documents import service
 from darwaza.documents.models import Document
@@ -64,6 +65,13 @@ def document_page(
 ) -> Response:
     document = service.agency_document(
         db, agency_id=officer.agency_id or "", document_id=document_id
+    )
+    record_staff_view(
+        db,
+        staff_id=officer.id,
+        agency_id=officer.agency_id,
+        object_type="document",
+        object_id=document.id,
     )
     return _page(request, document, catalogue)
 

@@ -34,7 +34,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     descriptions = {
         400: "Bad request",
         401: "Not signed in",
-        403: "Missing or wrong CSRF token (cookie sessions only)",
+        403: "Missing or wrong CSRF token (cookie sessions only), or a token without the scope",
         404: "Not found, or not yours to see",
         409: "Not allowed in the current state",
         413: "Too large",

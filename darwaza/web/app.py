@@ -197,6 +197,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from darwaza.catalogue import views as catalogue_views
     from darwaza.documents import api as documents_api
     from darwaza.documents import console as documents_console
+    from darwaza.identity import account as identity_account
     from darwaza.identity import api as identity_api
     from darwaza.identity import views as identity_views
     from darwaza.verification import api as verification_api
@@ -211,6 +212,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         verification_api.router,
         verification_views.public,
         identity_views.router,
+        identity_account.router,
         catalogue_views.router,
         application_views.router,
         documents_console.router,

@@ -9,19 +9,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from darwaza.audit.trail import Actor
 from darwaza.catalogue.definitions import Catalogue
 from darwaza.database import session_factory
-from darwaza.errors import CsrfFailed, NotFound, NotSignedIn
+from darwaza.errors import CsrfFailed, Forbidden, NotFound, NotSignedIn
 from darwaza.i18n import LANGUAGES, normalise_language
 from darwaza.identity.models import Citizen, Role, StaffMember
 from darwaza.identity.service import Principal, resolve_session
+from darwaza.identity.tokens import TOKEN_PREFIX, record_token_use, resolve_api_token
 from darwaza.settings import Settings
 
 SESSION_COOKIE = "dz_session"
@@ -184,3 +186,30 @@ async def csrf_protect(request: Request) -> None:
     expected = hmac.new(secret, f"csrf:{seed}".encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, sent):
         raise CsrfFailed()
+
+
+@dataclass(frozen=True)
+class AgencyCaller:
+    """Who acts for an agency on the API: an officer's session or an agency system's token."""
+
+    agency_id: str
+    actor: Actor
+
+
+def agency_caller(scope: str) -> Callable[..., AgencyCaller]:
+    """A dependency admitting an officer, or an API token of the agency that has ``scope``."""
+
+    def dependency(request: Request, db: DbDep, principal: PrincipalDep) -> AgencyCaller:
+        secret = bearer_token(request)
+        if secret and secret.startswith(TOKEN_PREFIX):
+            token = resolve_api_token(db, secret=secret)
+            if token is None:
+                raise NotSignedIn()
+            if scope not in token.scopes:
+                raise Forbidden()
+            record_token_use(db, token=token, method=request.method, path=request.url.path)
+            return AgencyCaller(token.agency_id, Actor("api_token", token.id))
+        officer = require_officer(require_staff(principal))
+        return AgencyCaller(officer.agency_id or "", Actor("staff", officer.id))
+
+    return dependency

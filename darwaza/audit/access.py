@@ -1,0 +1,66 @@
+"""Staff looking at a citizen's records: each look is an audit event the citizen can read."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from darwaza.audit.models import AuditEvent
+from darwaza.audit.trail import Actor, record_event
+from darwaza.i18n import N_
+
+VIEW_ACTIONS = ("application.viewed", "document.viewed", "attachment.viewed")
+OBJECT_LABELS = {
+    "application": N_("opened an application"),
+    "attachment": N_("opened an attached file"),
+    "document": N_("opened a document"),
+}
+
+
+def record_staff_view(
+    db: Session, *, staff_id: str, agency_id: str | None, object_type: str, object_id: str
+) -> None:
+    """Note that a staff member opened a citizen's application, attachment or document."""
+    record_event(
+        db,
+        actor=Actor("staff", staff_id),
+        action=f"{object_type}.viewed",
+        object_type=object_type,
+        object_id=object_id,
+        after={"agency_id": agency_id},
+    )
+
+
+@dataclass(frozen=True)
+class StaffView:
+    at: datetime
+    staff_id: str | None
+    agency_id: str | None
+    object_type: str
+    object_id: str | None
+
+
+def views_of(db: Session, *, object_ids: Sequence[str], limit: int = 200) -> list[StaffView]:
+    """Who from which agency opened these records, newest first."""
+    if not object_ids:
+        return []
+    events = db.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.object_id.in_(list(object_ids)), AuditEvent.action.in_(VIEW_ACTIONS))
+        .order_by(AuditEvent.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        StaffView(
+            at=event.at,
+            staff_id=event.actor_id,
+            agency_id=(event.after or {}).get("agency_id"),
+            object_type=event.object_type,
+            object_id=event.object_id,
+        )
+        for event in events
+    ]

@@ -1,0 +1,211 @@
+"""Tokens for agency systems, sessions a person controls, staff looks the citizen can see,
+and an audit trail that a rewritten history cannot fool."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from darwaza.audit.models import AuditEvent
+from darwaza.audit.trail import event_hash
+from darwaza.cli import main
+from darwaza.identity.models import ApiToken
+from darwaza.settings import Settings, get_settings
+from tests.journeys import (
+    create_officer,
+    csrf_of,
+    post_form,
+    sign_in_officer,
+    sign_up,
+    sms_messages,
+)
+from tests.test_application_journeys import fill_and_submit, start_degree_application
+
+ClientFactory = Callable[[], TestClient]
+
+
+@pytest.fixture
+def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
+    monkeypatch.setenv("DARWAZA_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("DARWAZA_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("DARWAZA_SECRET_KEY", settings.secret_key)
+    monkeypatch.setenv("DARWAZA_KEY_SEALING_SECRET", settings.key_sealing_secret)
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+def make_token(cli: CliRunner, scopes: str) -> tuple[str, str]:
+    created = cli.invoke(
+        main,
+        [
+            "tokens",
+            "create",
+            "--agency",
+            "hec",
+            "--name",
+            "Registry",
+            "--scopes",
+            scopes,
+            "--days",
+            "30",
+        ],
+    )
+    assert created.exit_code == 0, created.output
+    lines = created.output.strip().splitlines()
+    return lines[0].split()[1], lines[-1]
+
+
+def test_an_agency_system_issues_with_a_scoped_token_until_it_is_revoked(
+    cli: CliRunner, app_client: TestClient, db: Session
+) -> None:
+    token_id, secret = make_token(cli, "documents:issue")
+    assert secret.startswith("dzt_")
+    stored = db.get(ApiToken, token_id)
+    assert stored is not None and secret not in stored.token_hash
+    bearer = {"Authorization": f"Bearer {secret}"}
+    body = {
+        "document_type": "hec-degree-attestation",
+        "cnic": "35202-9090909-1",
+        "claims": {
+            "full_name": "Registry Graduate",
+            "degree_title": "BS",
+            "programme": "CS",
+            "university": "LUMS",
+            "year_of_completion": 2021,
+        },
+    }
+    key = {"Idempotency-Key": "row-17"}
+    first = app_client.post("/api/v1/documents", json=body, headers=bearer | key)
+    again = app_client.post("/api/v1/documents", json=body, headers=bearer | key)
+    assert first.status_code == again.status_code == 201, first.text
+    assert first.json()["id"] == again.json()["id"]
+    document_id = first.json()["id"]
+
+    # The token may issue but not revoke.
+    refused = app_client.post(
+        f"/api/v1/documents/{document_id}/revoke", json={"reason": "x"}, headers=bearer
+    )
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+
+    db.commit()
+    db.expire_all()
+    used = db.get(ApiToken, token_id)
+    assert used is not None and used.last_used_at is not None
+    uses = db.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "api_token.used", AuditEvent.object_id == token_id
+        )
+    ).all()
+    assert len(uses) >= 2
+
+    assert cli.invoke(main, ["tokens", "revoke", token_id]).exit_code == 0
+    gone = app_client.post("/api/v1/documents", json=body, headers=bearer)
+    assert gone.status_code == 401
+
+
+def test_sign_out_everywhere_ends_every_session(
+    make_client: ClientFactory, settings: Settings
+) -> None:
+    phone = make_client()
+    sign_up(phone, settings, cnic="35202-7070707-7", full_name="Two Devices", mobile="0332 7070707")
+    laptop = make_client()
+    post_form(laptop, "/sign-in", {"cnic": "35202-7070707-7"})
+    code = sms_messages(settings)[-1]["text"].split("code is ")[1][:6]
+    assert post_form(laptop, "/sign-in/code", {"code": code}).status_code == 303
+    page = phone.get("/account")
+    assert page.text.count("Sign out there") == 2
+    assert post_form(phone, "/account/sessions/end-all", {}, page="/account").status_code == 303
+    for device in (phone, laptop):
+        assert device.get("/applications", follow_redirects=False).status_code == 303
+
+
+def test_citizen_sees_which_officer_opened_their_application(
+    make_client: ClientFactory, settings: Settings, db: Session
+) -> None:
+    citizen = make_client()
+    sign_up(
+        citizen, settings, cnic="35202-8080808-8", full_name="Watched Person", mobile="0333 8080808"
+    )
+    application_id = start_degree_application(citizen)
+    fill_and_submit(citizen, application_id)
+    officer_row = create_officer(db, username="hec.looker", agency_id="hec", mobile="03009990099")
+    officer = make_client()
+    sign_in_officer(officer, settings, officer_row, "officer-pass-123")
+    assert "Nobody has opened your records yet." in citizen.get("/account").text
+    officer.get(f"/console/applications/{application_id}")
+    account = citizen.get("/account").text
+    assert "Hec.Looker" in account and "opened an application" in account
+
+
+def test_a_rewritten_audit_chain_is_caught_by_the_signed_checkpoint(
+    cli: CliRunner, db: Session, app_client: TestClient
+) -> None:
+    app_client.get("/trust-bundle")  # makes keys: a few audit events
+    assert cli.invoke(main, ["audit", "checkpoint"]).exit_code == 0
+    assert cli.invoke(main, ["audit", "verify"]).exit_code == 0
+    # An insider edits the first event and recomputes every hash after it.
+    events = db.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    previous = "0" * 64
+    for index, event in enumerate(events):
+        action = "agency.renamed" if index == 0 else event.action
+        digest = event_hash(
+            previous_hash=previous,
+            event_id=event.id,
+            at=event.at,
+            actor_kind=event.actor_kind,
+            actor_id=event.actor_id,
+            action=action,
+            object_type=event.object_type,
+            object_id=event.object_id,
+            before=event.before,
+            after=event.after,
+        )
+        db.execute(
+            text(
+                "UPDATE audit_events SET action = :a, previous_hash = :p, "
+                "event_hash = :h WHERE id = :i"
+            ),
+            {"a": action, "p": previous, "h": digest, "i": event.id},
+        )
+        previous = digest
+    db.execute(text("UPDATE audit_chain_head SET last_hash = :h"), {"h": previous})
+    db.commit()
+    result = cli.invoke(main, ["audit", "verify"])
+    assert result.exit_code == 1
+    assert "rewritten" in result.output
+
+
+def test_secrets_never_reach_the_logs(
+    make_client: ClientFactory,
+    settings: Settings,
+    db: Session,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    citizen = make_client()
+    sign_up(
+        citizen, settings, cnic="35202-1357913-5", full_name="Private Person", mobile="0334 1357913"
+    )
+    application_id = start_degree_application(citizen)
+    fill_and_submit(citizen, application_id)
+    code = sms_messages(settings)[-1]["text"].split("code is ")[1][:6]
+    session_token = citizen.cookies.get("dz_session") or ""
+    logged = caplog.text + json.dumps([r.getMessage() for r in caplog.records])
+    for secret in (
+        "3520213579135",
+        "35202-1357913-5",
+        code,
+        session_token,
+        hashlib.sha256(session_token.encode()).hexdigest(),
+    ):
+        assert secret and secret not in logged
+    assert csrf_of(citizen.get("/account"))
