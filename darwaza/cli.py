@@ -85,7 +85,7 @@ def demo() -> None:
         raise click.ClickException("demo data is never loaded in production")
     catalogue = load_catalogue(settings.catalogue_dir)
     with transaction(settings) as session:
-        created = load_demo_data(session, catalogue=catalogue)
+        created = load_demo_data(session, settings=settings, catalogue=catalogue)
     click.echo(
         f"Demo data: {len(created)} created" + (": " + ", ".join(created) if created else "")
     )
@@ -95,6 +95,28 @@ def demo() -> None:
         click.echo(f"  citizen  CNIC {format_cnic(citizen.cnic)}  ({citizen.full_name})")
     for person in demo_staff(catalogue):
         click.echo(f"  officer  {person.username} / {person.password}  ({person.agency_id})")
+    click.echo("")
+    click.echo("Officers' second factor is an authenticator app; for the demo accounts,")
+    click.echo("`.venv/bin/darwaza demo-code USERNAME` prints the current code.")
+
+
+@main.command("demo-code")
+@click.argument("username")
+def demo_code(username: str) -> None:
+    """Print a demo officer's current authenticator code (never in production)."""
+    import pyotp
+
+    from darwaza.catalogue import load_catalogue
+    from darwaza.demo.accounts import demo_staff
+
+    settings = _settings()
+    if settings.env == "production":
+        raise click.ClickException("demo accounts do not exist in production")
+    for person in demo_staff(load_catalogue(settings.catalogue_dir)):
+        if person.username == username:
+            click.echo(pyotp.TOTP(person.authenticator_seed).now())
+            return
+    raise click.ClickException(f"{username} is not a demo account")
 
 
 @main.group()
@@ -189,12 +211,14 @@ def staff_create(
     from darwaza.database import transaction
     from darwaza.errors import DarwazaError
     from darwaza.i18n import translate
-    from darwaza.identity.service import create_staff_member
+    from darwaza.identity.service import authenticator_uri, create_staff_member
 
+    settings = _settings()
     try:
-        with transaction(_settings()) as session:
-            create_staff_member(
+        with transaction(settings) as session:
+            enrolment = create_staff_member(
                 session,
+                settings=settings,
                 username=username,
                 full_name=full_name,
                 role=role,
@@ -208,6 +232,9 @@ def staff_create(
             translate("en", error.message.msgid, error.message.params)
         ) from error
     click.echo(f"Created {role} {username}.")
+    click.echo("Add this to their authenticator app (shown once):")
+    click.echo(f"  key: {enrolment.authenticator_seed}")
+    click.echo(f"  uri: {authenticator_uri(enrolment.staff, enrolment.authenticator_seed)}")
 
 
 def _app_parts() -> tuple[Settings, Catalogue]:

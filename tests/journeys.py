@@ -6,6 +6,7 @@ import json
 import re
 from typing import Any
 
+import pyotp
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy.orm import Session
@@ -16,6 +17,9 @@ from darwaza.demo.accounts import load_demo_data
 from darwaza.identity.models import StaffMember
 from darwaza.identity.service import create_staff_member
 from darwaza.settings import Settings
+from tests.conftest import TEST_SECRET
+
+TEST_SEALING = TEST_SECRET + "-sealing"
 
 CSRF_PATTERN = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 
@@ -87,6 +91,11 @@ def sign_up(
     return post_form(client, "/sign-in/code", {"code": latest_code(settings, e164)})
 
 
+def authenticator_code(staff: StaffMember) -> str:
+    """The officer's current authenticator-app code (the test keeps the seed it enrolled)."""
+    return pyotp.TOTP(AUTHENTICATOR_SEEDS[staff.id]).now()
+
+
 def sign_in_officer(
     client: TestClient, settings: Settings, staff: StaffMember, password: str
 ) -> None:
@@ -94,17 +103,19 @@ def sign_in_officer(
         client, "/console/sign-in", {"username": staff.username, "password": password}
     )
     assert response.status_code == 303, response.text
-    response = post_form(
-        client, "/console/sign-in/code", {"code": latest_code(settings, staff.mobile)}
-    )
+    response = post_form(client, "/console/sign-in/code", {"code": authenticator_code(staff)})
     assert response.status_code == 303, response.text
+
+
+AUTHENTICATOR_SEEDS: dict[str, str] = {}
 
 
 def create_officer(
     db: Session, *, username: str, agency_id: str, mobile: str, password: str = "officer-pass-123"
 ) -> StaffMember:
-    staff = create_staff_member(
+    enrolment = create_staff_member(
         db,
+        settings=Settings(key_sealing_secret=TEST_SEALING),
         username=username,
         full_name=username.title(),
         role="officer",
@@ -114,11 +125,12 @@ def create_officer(
         actor=Actor.operator(),
     )
     db.commit()
-    return staff
+    AUTHENTICATOR_SEEDS[enrolment.staff.id] = enrolment.authenticator_seed
+    return enrolment.staff
 
 
 def load_demo(db: Session, settings: Settings) -> None:
-    load_demo_data(db, catalogue=load_catalogue(settings.catalogue_dir))
+    load_demo_data(db, settings=settings, catalogue=load_catalogue(settings.catalogue_dir))
     db.commit()
 
 

@@ -17,9 +17,11 @@ from sqlalchemy.orm import Session
 from darwaza.audit.models import AuditEvent
 from darwaza.audit.trail import event_hash
 from darwaza.cli import main
-from darwaza.identity.models import ApiToken
+from darwaza.database import utcnow
+from darwaza.identity.models import ApiToken, StaffMember
 from darwaza.settings import Settings, get_settings
 from tests.journeys import (
+    authenticator_code,
     create_officer,
     csrf_of,
     post_form,
@@ -209,3 +211,37 @@ def test_secrets_never_reach_the_logs(
     ):
         assert secret and secret not in logged
     assert csrf_of(citizen.get("/account"))
+
+
+def test_staff_need_their_authenticator_and_a_code_works_once(
+    make_client: ClientFactory, settings: Settings, db: Session
+) -> None:
+    browser = make_client()  # starting the app brings the catalogue's agencies in
+    officer = create_officer(db, username="hec.totp", agency_id="hec", mobile="03009990077")
+    sent_before = len(sms_messages(settings))
+    asked = post_form(
+        browser, "/console/sign-in", {"username": "hec.totp", "password": "officer-pass-123"}
+    )
+    assert asked.status_code == 303
+    assert len(sms_messages(settings)) == sent_before  # no text message for staff
+    code = authenticator_code(officer)
+    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    assert post_form(browser, "/console/sign-in/code", {"code": wrong}).status_code == 400
+    assert post_form(browser, "/console/sign-in/code", {"code": code}).status_code == 303
+
+    # The same code cannot sign in a second browser (replay).
+    other = make_client()
+    post_form(other, "/console/sign-in", {"username": "hec.totp", "password": "officer-pass-123"})
+    assert post_form(other, "/console/sign-in/code", {"code": code}).status_code == 400
+
+    # A disabled officer's session stops working at once.
+    db.commit()
+    officer_row = db.get(StaffMember, officer.id)
+    assert officer_row is not None
+    officer_row.disabled_at = utcnow()
+    db.commit()
+    assert browser.get("/console", follow_redirects=False).status_code == 303
+    wrong_password = post_form(
+        make_client(), "/console/sign-in", {"username": "hec.totp", "password": "officer-pass-123"}
+    )
+    assert wrong_password.status_code == 422

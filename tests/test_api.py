@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from darwaza.settings import Settings
-from tests.journeys import PDF_BYTES, PNG_BYTES, create_officer, latest_code
+from tests.journeys import PDF_BYTES, PNG_BYTES, authenticator_code, create_officer, latest_code
 
 ClientFactory = Callable[[], TestClient]
 ANSWERS = {
@@ -51,7 +51,7 @@ def api_officer(
         "/api/v1/auth/confirm",
         json={
             "challenge_token": challenge.json()["challenge_token"],
-            "code": latest_code(settings, officer.mobile),
+            "code": authenticator_code(officer),
         },
     )
     return {"Authorization": f"Bearer {session.json()['session_token']}"}

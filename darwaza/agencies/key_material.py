@@ -217,3 +217,28 @@ def unseal_private_key(blob: bytes, sealing_secret: str) -> SigningKey:
         raise KeySealingError("the sealed key is not an EC key")
     _require_p256(private_key)
     return private_key
+
+
+SEALED_SECRET_PREFIX: Final = b"DZS1"
+
+
+def seal_secret(secret: bytes, sealing_secret: str) -> bytes:
+    """Encrypt a small secret (e.g. an authenticator seed) for storage, like a private key."""
+    salt = os.urandom(_SALT_LENGTH)
+    nonce = os.urandom(_NONCE_LENGTH)
+    sealed = AESGCM(_sealing_key(sealing_secret, salt)).encrypt(nonce, secret, SEALED_SECRET_PREFIX)
+    return SEALED_SECRET_PREFIX + salt + nonce + sealed
+
+
+def unseal_secret(blob: bytes, sealing_secret: str) -> bytes:
+    """Open a blob made by :func:`seal_secret`; raises :class:`KeySealingError`."""
+    header_length = len(SEALED_SECRET_PREFIX) + _SALT_LENGTH + _NONCE_LENGTH
+    if not blob.startswith(SEALED_SECRET_PREFIX) or len(blob) <= header_length:
+        raise KeySealingError("not a sealed secret of a known version")
+    salt_end = len(SEALED_SECRET_PREFIX) + _SALT_LENGTH
+    try:
+        return AESGCM(
+            _sealing_key(sealing_secret, blob[len(SEALED_SECRET_PREFIX) : salt_end])
+        ).decrypt(blob[salt_end:header_length], blob[header_length:], SEALED_SECRET_PREFIX)
+    except InvalidTag as error:
+        raise KeySealingError("the secret cannot be opened with this sealing secret") from error

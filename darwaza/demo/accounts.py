@@ -17,6 +17,7 @@ from darwaza.catalogue.definitions import Catalogue
 from darwaza.identity.models import Citizen, Role, StaffMember
 from darwaza.identity.numbers import parse_mobile
 from darwaza.identity.service import create_staff_member
+from darwaza.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,12 @@ class DemoStaff:
     role: str
     agency_id: str | None
     mobile: str
+
+    @property
+    def authenticator_seed(self) -> str:
+        """A fixed seed, so `darwaza demo-code` can show the demo officer's current code."""
+        letters = "".join(ch for ch in self.username.upper() if ch.isalpha())
+        return (letters + "DARWAZADEMOSEED" * 3)[:32]
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,7 @@ def demo_staff(catalogue: Catalogue) -> list[DemoStaff]:
     return staff
 
 
-def load_demo_data(db: Session, *, catalogue: Catalogue) -> list[str]:
+def load_demo_data(db: Session, *, settings: Settings, catalogue: Catalogue) -> list[str]:
     """Create the demo agencies, staff and citizens that do not exist yet."""
     created = [f"agency {agency_id}" for agency_id in sync_agencies(db, catalogue=catalogue)]
     for person in demo_staff(catalogue):
@@ -77,6 +84,8 @@ def load_demo_data(db: Session, *, catalogue: Catalogue) -> list[str]:
             continue
         create_staff_member(
             db,
+            settings=settings,
+            authenticator_seed=person.authenticator_seed,
             username=person.username,
             full_name=person.full_name,
             role=person.role,

@@ -108,7 +108,6 @@ def staff_sign_in(
     issued = service.start_staff_sign_in(
         db,
         settings=settings,
-        sms=sms_gateway_for(settings),
         username=body.username,
         password=body.password,
         client_address=client_address(request),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from darwaza.database import Base, UTCDateTime, new_public_id, utcnow
@@ -48,6 +48,10 @@ class StaffMember(Base):
     agency_id: Mapped[str | None] = mapped_column(ForeignKey("agencies.id"))
     mobile: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(Text)
+    # The authenticator-app seed, sealed like signing keys; the second factor for staff.
+    totp_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The last time step accepted, so one code cannot be used twice.
+    totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

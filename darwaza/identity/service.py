@@ -14,11 +14,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from darwaza.agencies.key_material import seal_secret, unseal_secret
 from darwaza.audit.trail import Actor, record_event
 from darwaza.database import utcnow
 from darwaza.errors import InvalidInput, Message, SignInFailed, TooManyRequests
@@ -275,7 +277,6 @@ def start_staff_sign_in(
     db: Session,
     *,
     settings: Settings,
-    sms: SmsGateway,
     username: str,
     password: str,
     client_address: str = "",
@@ -303,7 +304,8 @@ def start_staff_sign_in(
         code=code,
         staff_member_id=staff.id,
     )
-    sms.send(to=staff.mobile, text=_code_message("en", code, settings.otp_ttl_seconds // 60))
+    # Staff prove the second factor with their authenticator app: no text message is sent,
+    # because an SMS code alone must never sign in staff.
     return issued
 
 
@@ -313,6 +315,51 @@ class SignedIn:
 
     citizen: Citizen | None = None
     staff_member: StaffMember | None = None
+
+
+TOTP_STEP_SECONDS = 30
+
+
+def _authenticator_code_matches(
+    db: Session, *, settings: Settings, challenge: SignInChallenge, typed: str
+) -> bool:
+    """Check a staff member's authenticator code, allowing one step of clock drift, once."""
+    staff = db.get(StaffMember, challenge.staff_member_id) if challenge.staff_member_id else None
+    if staff is None or staff.totp_secret_sealed is None:
+        return False
+    seed = unseal_secret(staff.totp_secret_sealed, settings.key_sealing_secret).decode()
+    authenticator = pyotp.TOTP(seed, interval=TOTP_STEP_SECONDS)
+    current = int(utcnow().timestamp()) // TOTP_STEP_SECONDS
+    for step in (current - 1, current, current + 1):
+        expected = authenticator.at(step * TOTP_STEP_SECONDS)
+        if hmac.compare_digest(expected, typed) and step > staff.totp_last_step:
+            staff.totp_last_step = step
+            return True
+    return False
+
+
+def enrol_authenticator(
+    db: Session, *, settings: Settings, staff: StaffMember, seed: str | None = None
+) -> str:
+    """Give a staff member a new authenticator seed; returns it once, to show as a QR/URI."""
+    seed = seed or pyotp.random_base32()
+    staff.totp_secret_sealed = seal_secret(seed.encode(), settings.key_sealing_secret)
+    staff.totp_last_step = 0
+    record_event(
+        db,
+        actor=Actor.operator(),
+        action="staff.authenticator_enrolled",
+        object_type="staff_member",
+        object_id=staff.id,
+    )
+    return seed
+
+
+def authenticator_uri(staff: StaffMember, seed: str) -> str:
+    """The ``otpauth://`` address an authenticator app reads (usually from a QR code)."""
+    return pyotp.TOTP(seed, interval=TOTP_STEP_SECONDS).provisioning_uri(
+        name=staff.username, issuer_name="Darwaza"
+    )
 
 
 def confirm_code(
@@ -338,8 +385,13 @@ def confirm_code(
     if challenge is None or challenge.purpose not in purposes:
         _keyed_hash(settings, "0", typed)  # same work as a real check
         return None
-    expected = challenge.code_hash
-    matches = hmac.compare_digest(expected, _keyed_hash(settings, challenge.id, typed))
+    if challenge.purpose == PURPOSE_STAFF:
+        matches = _authenticator_code_matches(
+            db, settings=settings, challenge=challenge, typed=typed
+        )
+    else:
+        expected = challenge.code_hash
+        matches = hmac.compare_digest(expected, _keyed_hash(settings, challenge.id, typed))
     usable = (
         challenge.used_at is None
         and challenge.expires_at > utcnow()
@@ -496,9 +548,18 @@ def set_preferred_language(db: Session, *, citizen: Citizen, language: str) -> N
         citizen.preferred_language = language
 
 
+@dataclass(frozen=True)
+class StaffEnrolment:
+    """A new staff account and its authenticator seed (shown once, never again)."""
+
+    staff: StaffMember
+    authenticator_seed: str
+
+
 def create_staff_member(
     db: Session,
     *,
+    settings: Settings,
     username: str,
     full_name: str,
     role: str,
@@ -506,8 +567,9 @@ def create_staff_member(
     mobile: str,
     password: str,
     actor: Actor,
-) -> StaffMember:
-    """Create a staff account (only operators and admins do this, never sign-up)."""
+    authenticator_seed: str | None = None,
+) -> StaffEnrolment:
+    """Create a staff account with its authenticator (only operators and admins do this)."""
     if role not in Role.STAFF:
         raise InvalidInput(N_("Unknown role {role}."), {"role": role})
     if role in (Role.OFFICER, Role.AGENCY_ADMIN) and not agency_id:
@@ -530,4 +592,5 @@ def create_staff_member(
         object_id=staff.id,
         after={"username": staff.username, "role": role, "agency_id": agency_id},
     )
-    return staff
+    seed = enrol_authenticator(db, settings=settings, staff=staff, seed=authenticator_seed)
+    return StaffEnrolment(staff=staff, authenticator_seed=seed)

@@ -122,6 +122,7 @@ def _code_page(
         request,
         "identity/code.html",
         {
+            "staff": staff,
             "errors": errors,
             "action": "/console/sign-in/code" if staff else "/sign-in/code",
             "restart": "/console/sign-in" if staff else "/sign-in",
@@ -188,7 +189,6 @@ async def staff_sign_in(
         issued = service.start_staff_sign_in(
             db,
             settings=settings,
-            sms=sms_gateway_for(settings),
             username=values["username"],
             password=form_text(form, "password"),
             client_address=client_address(request),
