@@ -15,6 +15,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from darwaza.agencies.service import sync_agencies
+from darwaza.catalogue import load_catalogue
 from darwaza.database import engine_for, session_factory
 from darwaza.migrate import upgrade_database
 from darwaza.models import Base
@@ -66,6 +68,9 @@ def db(settings: Settings) -> Iterator[Session]:
     # Deferred transactions: the test's own reads must not hold SQLite's write lock
     # while the application under test writes.
     session = session_factory(settings, immediate=False)()
+    # The catalogue's agencies exist before a test creates staff for them.
+    sync_agencies(session, catalogue=load_catalogue(settings.catalogue_dir))
+    session.commit()
     try:
         yield session
         session.commit()

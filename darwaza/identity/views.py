@@ -160,9 +160,11 @@ async def _confirm(
         signed_in=signed_in,
         user_agent=request.headers.get("user-agent", ""),
     )
-    response = redirect(
-        "/console" if staff else safe_next(form_text(form, "next"), "/applications")
-    )
+    if signed_in.staff_member is not None:
+        landing = {"auditor": "/audit", "platform_admin": "/admin"}
+        response = redirect(landing.get(signed_in.staff_member.role, "/console"))
+    else:
+        response = redirect(safe_next(form_text(form, "next"), "/applications"))
     response.delete_cookie(SIGN_IN_COOKIE, path="/")
     set_session_cookie(response, issued.token, settings)
     return response

@@ -57,7 +57,8 @@ def _error_json(request: Request, error: DarwazaError) -> JSONResponse:
 
 def _error_page(request: Request, error: DarwazaError) -> Response:
     if isinstance(error, NotSignedIn):
-        target = "/console/sign-in" if request.url.path.startswith("/console") else "/sign-in"
+        staff_paths = ("/console", "/admin", "/audit")
+        target = "/console/sign-in" if request.url.path.startswith(staff_paths) else "/sign-in"
         return Response(status_code=303, headers={"Location": target})
     language = request_language(request)
     titles = {
@@ -198,6 +199,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from darwaza.documents import api as documents_api
     from darwaza.documents import console as documents_console
     from darwaza.identity import account as identity_account
+    from darwaza.identity import admin as identity_admin
     from darwaza.identity import api as identity_api
     from darwaza.identity import views as identity_views
     from darwaza.verification import api as verification_api
@@ -213,6 +215,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         verification_views.public,
         identity_views.router,
         identity_account.router,
+        identity_admin.router,
         catalogue_views.router,
         application_views.router,
         documents_console.router,

@@ -87,6 +87,7 @@ class Viewer:
     kind: str
     display_name: str
     language: str | None
+    role: str = "citizen"
 
 
 def get_principal(request: Request, db: DbDep, settings: SettingsDep) -> Principal | None:
@@ -95,7 +96,8 @@ def get_principal(request: Request, db: DbDep, settings: SettingsDep) -> Princip
         principal = resolve_session(db, settings=settings, token=session_token(request))
         request.state.principal = principal
         if principal is not None and principal.staff_member is not None:
-            request.state.viewer = Viewer("staff", principal.staff_member.full_name, None)
+            staff = principal.staff_member
+            request.state.viewer = Viewer("staff", staff.full_name, None, staff.role)
         elif principal is not None and principal.citizen is not None:
             citizen = principal.citizen
             request.state.viewer = Viewer("citizen", citizen.full_name, citizen.preferred_language)
