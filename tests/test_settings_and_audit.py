@@ -36,7 +36,10 @@ def test_cli_refuses_production_with_default_secrets(monkeypatch: pytest.MonkeyP
     assert "DARWAZA_SECRET_KEY" in result.output
 
 
-def _three_events(db: Session) -> None:
+def _three_events(db: Session) -> int:
+    """Append three events; returns how many the trail held before them."""
+    before = verify_chain(db).events_checked
+    db.commit()
     for number in range(3):
         record_event(
             db,
@@ -48,31 +51,32 @@ def _three_events(db: Session) -> None:
             after={"n": number + 1},
         )
     db.commit()
+    return before
 
 
 def test_an_untouched_trail_verifies(db: Session) -> None:
-    _three_events(db)
+    before = _three_events(db)
     result = verify_chain(db)
-    assert result.intact and result.events_checked == 3
+    assert result.intact and result.events_checked == before + 3
 
 
 def test_an_edited_event_is_named(db: Session) -> None:
-    _three_events(db)
-    db.execute(update(AuditEvent).where(AuditEvent.id == 2).values(action="test.forged"))
+    second = _three_events(db) + 2
+    db.execute(update(AuditEvent).where(AuditEvent.id == second).values(action="test.forged"))
     db.commit()
     result = verify_chain(db)
-    assert result.first_problem == "event 2 was edited"
+    assert result.first_problem == f"event {second} was edited"
 
 
 def test_a_deleted_event_is_named(db: Session) -> None:
-    _three_events(db)
-    db.execute(text("DELETE FROM audit_events WHERE id = 2"))
+    second = _three_events(db) + 2
+    db.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": second})
     db.commit()
-    assert verify_chain(db).first_problem == "event 2 is missing (found 3 next)"
+    assert verify_chain(db).first_problem == f"event {second} is missing (found {second + 1} next)"
 
 
 def test_a_deleted_last_event_is_noticed(db: Session) -> None:
-    _three_events(db)
-    db.execute(text("DELETE FROM audit_events WHERE id = 3"))
+    last = _three_events(db) + 3
+    db.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": last})
     db.commit()
     assert "deleted" in (verify_chain(db).first_problem or "")
