@@ -441,6 +441,41 @@ def tokens_revoke(token_id: str) -> None:
     click.echo(f"Token {token_id} is revoked.")
 
 
+@main.group()
+def passkeys() -> None:
+    """Citizens' passkeys."""
+
+
+@passkeys.command("remove")
+@click.option("--cnic", required=True)
+@click.option(
+    "--confirm-identity-checked",
+    is_flag=True,
+    required=True,
+    help="Say that the person's identity was checked in person",
+)
+def passkeys_remove(cnic: str, confirm_identity_checked: bool) -> None:
+    """Recovery: remove every passkey of a citizen, after checking who they are in person."""
+    from sqlalchemy import select
+
+    from darwaza.audit.trail import Actor
+    from darwaza.database import transaction
+    from darwaza.identity.models import Citizen
+    from darwaza.identity.numbers import InvalidCnic, parse_cnic
+    from darwaza.identity.passkeys import remove_passkeys
+
+    try:
+        digits = parse_cnic(cnic)
+    except InvalidCnic as error:
+        raise _fail(error) from error
+    with transaction(_settings()) as session:
+        citizen = session.scalar(select(Citizen).where(Citizen.cnic == digits))
+        if citizen is None:
+            raise click.ClickException("no account with that CNIC")
+        removed = remove_passkeys(session, citizen=citizen, actor=Actor.operator())
+    click.echo(f"Removed {removed} passkeys; codes by SMS sign this citizen in again.")
+
+
 @main.group("trust-bundle")
 def trust_bundle() -> None:
     """The signed list of trusted issuers, for offline verifiers."""

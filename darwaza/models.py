@@ -8,6 +8,7 @@ from darwaza.documents.models import Document, StatusList
 from darwaza.identity.models import (
     ApiToken,
     Citizen,
+    Passkey,
     SignInChallenge,
     StaffMember,
     UserSession,
@@ -26,6 +27,7 @@ __all__ = [
     "Base",
     "Citizen",
     "Document",
+    "Passkey",
     "Share",
     "ShareOpening",
     "SignInChallenge",

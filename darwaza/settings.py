@@ -31,7 +31,8 @@ class Settings(BaseSettings):
     database_url: str = ""
     secret_key: str = DEVELOPMENT_SECRET_KEY
     key_sealing_secret: str = DEVELOPMENT_KEY_SEALING_SECRET
-    base_url: str = "http://127.0.0.1:8000"
+    # "localhost", not an IP address: passkeys need a host name.
+    base_url: str = "http://localhost:8000"
     catalogue_dir: Path = PACKAGE_DIR / "demo" / "catalogue"
     sms_gateway: Literal["outbox"] = "outbox"
     default_language: Literal["en", "ur"] = "en"

@@ -55,6 +55,7 @@ def settings(migrated: str, tmp_path: Path) -> Iterator[Settings]:
         secret_key=TEST_SECRET,
         key_sealing_secret=TEST_SECRET + "-sealing",
         otp_resend_cooldown_seconds=0,
+        base_url="http://127.0.0.1:8000",
     )
     yield configured
     engine = engine_for(configured.resolved_database_url)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from darwaza.applications.models import Application
@@ -15,7 +15,7 @@ from darwaza.audit.trail import record_event
 from darwaza.database import utcnow
 from darwaza.documents.models import Document
 from darwaza.errors import NotFound, NotSignedIn
-from darwaza.identity.models import Citizen, StaffMember, UserSession
+from darwaza.identity.models import Citizen, Passkey, StaffMember, UserSession
 from darwaza.identity.service import Principal
 from darwaza.web.context import SESSION_COOKIE, CatalogueDep, DbDep, PrincipalDep
 from darwaza.web.pages import PAGE_DEPENDENCIES, redirect
@@ -84,10 +84,19 @@ def account(
             agency = catalogue.agencies.get(view.agency_id or "")
             label = OBJECT_LABELS.get(view.object_type, view.object_type)
             looks.append({"view": view, "staff": staff, "agency": agency, "label": label})
+    passkey_count = (
+        db.scalar(
+            select(func.count()).select_from(Passkey).where(Passkey.citizen_id == me.citizen.id)
+        )
+        if me.citizen is not None
+        else 0
+    )
     return render(
         request,
         "identity/account.html",
         {
+            "passkey_count": passkey_count,
+            "passkey_added": request.query_params.get("passkey") == "added",
             "sessions": live_sessions(db, principal=me),
             "current_id": me.session.id,
             "looks": looks,

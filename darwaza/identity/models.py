@@ -117,3 +117,19 @@ class ApiToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class Passkey(Base):
+    """A WebAuthn credential (passkey) that signs a person in without a text message."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_public_id)
+    citizen_id: Mapped[str | None] = mapped_column(ForeignKey("citizens.id"), index=True)
+    staff_member_id: Mapped[str | None] = mapped_column(ForeignKey("staff_members.id"), index=True)
+    credential_id: Mapped[str] = mapped_column(String(700), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -25,7 +25,14 @@ from darwaza.audit.trail import Actor, record_event
 from darwaza.database import utcnow
 from darwaza.errors import InvalidInput, Message, SignInFailed, TooManyRequests
 from darwaza.i18n import N_, translate
-from darwaza.identity.models import Citizen, Role, SignInChallenge, StaffMember, UserSession
+from darwaza.identity.models import (
+    Citizen,
+    Passkey,
+    Role,
+    SignInChallenge,
+    StaffMember,
+    UserSession,
+)
 from darwaza.identity.numbers import InvalidCnic, InvalidMobile, parse_cnic, parse_mobile
 from darwaza.notifications.sms import SmsGateway
 from darwaza.settings import Settings
@@ -432,6 +439,12 @@ def confirm_code(
         )
         return SignedIn(citizen=citizen)
     if challenge.purpose == PURPOSE_SIGN_IN and challenge.citizen_id:
+        if db.scalar(
+            select(func.count())
+            .select_from(Passkey)
+            .where(Passkey.citizen_id == challenge.citizen_id)
+        ):
+            return None  # with a passkey, a code by SMS (perhaps to a swapped SIM) is not enough
         signed_in_citizen = db.get(Citizen, challenge.citizen_id)
         return SignedIn(citizen=signed_in_citizen) if signed_in_citizen else None
     if challenge.purpose == PURPOSE_STAFF and challenge.staff_member_id:

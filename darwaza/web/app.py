@@ -36,7 +36,8 @@ CONTENT_SECURITY_POLICY = (
 
 
 def _is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    path = request.url.path
+    return path.startswith("/api/") or "passkey" in path
 
 
 def _error_json(request: Request, error: DarwazaError) -> JSONResponse:
@@ -201,6 +202,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from darwaza.identity import account as identity_account
     from darwaza.identity import admin as identity_admin
     from darwaza.identity import api as identity_api
+    from darwaza.identity import passkey_routes
     from darwaza.identity import views as identity_views
     from darwaza.verification import api as verification_api
     from darwaza.verification import views as verification_views
@@ -216,6 +218,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         identity_views.router,
         identity_account.router,
         identity_admin.router,
+        passkey_routes.router,
         catalogue_views.router,
         application_views.router,
         documents_console.router,

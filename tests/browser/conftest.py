@@ -39,7 +39,7 @@ def _free_port() -> int:
 def live_server(settings: Settings) -> Iterator[str]:
     """Serve the application on a free local port for the length of one test."""
     port = _free_port()
-    base_url = f"http://127.0.0.1:{port}"
+    base_url = f"http://localhost:{port}"  # a host name: passkeys refuse IP addresses
     app = create_app(settings.model_copy(update={"base_url": base_url}))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

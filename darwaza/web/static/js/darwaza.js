@@ -7,6 +7,86 @@
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
   }
 
+  // Passkeys: shown only where the browser supports them.
+  function fromBase64url(text) {
+    var base64 = text.replace(/-/g, "+").replace(/_/g, "/");
+    while (base64.length % 4) base64 += "=";
+    var binary = atob(base64);
+    var bytes = new Uint8Array(binary.length);
+    for (var i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+    return bytes.buffer;
+  }
+  function toBase64url(buffer) {
+    var bytes = new Uint8Array(buffer);
+    var binary = "";
+    for (var i = 0; i < bytes.length; i++) binary += String.fromCharCode(bytes[i]);
+    return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+  function post(url, body) {
+    var token = document.querySelector("meta[name=csrf-token]").content;
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": token },
+      body: JSON.stringify(body || {})
+    }).then(function (response) {
+      if (!response.ok) throw new Error("refused");
+      return response.json();
+    });
+  }
+  function showError() {
+    var error = document.getElementById("passkey-error");
+    if (error) error.hidden = false;
+  }
+  if (window.PublicKeyCredential) {
+    document.querySelectorAll(".passkey-only").forEach(function (element) { element.hidden = false; });
+  }
+  var addButton = document.getElementById("passkey-add");
+  if (addButton && window.PublicKeyCredential) {
+    addButton.addEventListener("click", function () {
+      post("/account/passkeys/options").then(function (answer) {
+        var options = answer.options;
+        options.challenge = fromBase64url(options.challenge);
+        options.user.id = fromBase64url(options.user.id);
+        (options.excludeCredentials || []).forEach(function (c) { c.id = fromBase64url(c.id); });
+        return navigator.credentials.create({ publicKey: options });
+      }).then(function (credential) {
+        return post("/account/passkeys", { credential: {
+          id: credential.id,
+          rawId: toBase64url(credential.rawId),
+          type: credential.type,
+          response: {
+            clientDataJSON: toBase64url(credential.response.clientDataJSON),
+            attestationObject: toBase64url(credential.response.attestationObject)
+          }
+        } });
+      }).then(function (answer) { window.location.href = answer.redirect; }).catch(showError);
+    });
+  }
+  var signInButton = document.getElementById("passkey-sign-in");
+  if (signInButton && window.PublicKeyCredential) {
+    signInButton.addEventListener("click", function () {
+      post("/sign-in/passkey/options").then(function (answer) {
+        var options = answer.options;
+        options.challenge = fromBase64url(options.challenge);
+        (options.allowCredentials || []).forEach(function (c) { c.id = fromBase64url(c.id); });
+        return navigator.credentials.get({ publicKey: options });
+      }).then(function (credential) {
+        return post("/sign-in/passkey", { credential: {
+          id: credential.id,
+          rawId: toBase64url(credential.rawId),
+          type: credential.type,
+          response: {
+            clientDataJSON: toBase64url(credential.response.clientDataJSON),
+            authenticatorData: toBase64url(credential.response.authenticatorData),
+            signature: toBase64url(credential.response.signature),
+            userHandle: credential.response.userHandle ? toBase64url(credential.response.userHandle) : null
+          }
+        } });
+      }).then(function (answer) { window.location.href = answer.redirect; }).catch(showError);
+    });
+  }
+
   // On the verify page, scan a QR code with the camera where the browser can detect one.
   var scanButton = document.getElementById("scan-camera");
   if (scanButton && "BarcodeDetector" in window && navigator.mediaDevices) {

@@ -1,0 +1,90 @@
+"""The browser's side of passkeys: JSON calls made by ``darwaza.js`` (CSRF token in a header)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Request
+from fastapi.responses import JSONResponse
+
+from darwaza.identity import passkeys
+from darwaza.identity.service import start_session
+from darwaza.identity.views import set_session_cookie
+from darwaza.notifications.sms import sms_gateway_for
+from darwaza.web.context import CitizenDep, DbDep, SettingsDep
+from darwaza.web.pages import PAGE_DEPENDENCIES
+
+router = APIRouter(dependencies=PAGE_DEPENDENCIES, include_in_schema=False)
+
+CEREMONY_COOKIE = "dz_passkey"
+
+
+def _with_ceremony(body: dict[str, Any], token: str, settings: SettingsDep) -> JSONResponse:
+    response = JSONResponse(body)
+    response.set_cookie(
+        CEREMONY_COOKIE,
+        token,
+        max_age=300,
+        httponly=True,
+        samesite="strict",
+        secure=settings.secure_cookies,
+        path="/",
+    )
+    return response
+
+
+@router.post("/account/passkeys/options")
+def passkey_registration_options(
+    db: DbDep, settings: SettingsDep, citizen: CitizenDep
+) -> JSONResponse:
+    options, token = passkeys.registration_options(db, settings=settings, citizen=citizen)
+    return _with_ceremony({"options": options}, token, settings)
+
+
+@router.post("/account/passkeys")
+def passkey_register(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    citizen: CitizenDep,
+    credential: dict[str, Any] = Body(embed=True),  # noqa: B008 (FastAPI's way to read JSON)
+) -> JSONResponse:
+    passkeys.add_passkey(
+        db,
+        settings=settings,
+        sms=sms_gateway_for(settings),
+        citizen=citizen,
+        ceremony_token=request.cookies.get(CEREMONY_COOKIE, ""),
+        credential=credential,
+    )
+    response = JSONResponse({"redirect": "/account?passkey=added"}, status_code=201)
+    response.delete_cookie(CEREMONY_COOKIE, path="/")
+    return response
+
+
+@router.post("/sign-in/passkey/options")
+def passkey_sign_in_options(db: DbDep, settings: SettingsDep) -> JSONResponse:
+    options, token = passkeys.sign_in_options(db, settings=settings)
+    return _with_ceremony({"options": options}, token, settings)
+
+
+@router.post("/sign-in/passkey")
+def passkey_sign_in(
+    request: Request,
+    db: DbDep,
+    settings: SettingsDep,
+    credential: dict[str, Any] = Body(embed=True),  # noqa: B008
+) -> JSONResponse:
+    signed_in = passkeys.sign_in_with_passkey(
+        db,
+        settings=settings,
+        ceremony_token=request.cookies.get(CEREMONY_COOKIE, ""),
+        credential=credential,
+    )
+    issued = start_session(
+        db, settings=settings, signed_in=signed_in, user_agent=request.headers.get("user-agent", "")
+    )
+    response = JSONResponse({"redirect": "/applications"})
+    response.delete_cookie(CEREMONY_COOKIE, path="/")
+    set_session_cookie(response, issued.token, settings)
+    return response

@@ -1,0 +1,241 @@
+"""Passkeys (WebAuthn): citizens add them and then sign in without a text message.
+
+Once a citizen has a passkey, codes sent by SMS no longer sign them in, so a swapped SIM
+card cannot take the account over. Someone who lost every passkey recovers in person:
+after checking their identity, an operator removes the passkeys (``darwaza passkeys
+remove``) and SMS sign-in works again.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from webauthn import (
+    generate_authentication_options,
+    generate_registration_options,
+    options_to_json,
+    verify_authentication_response,
+    verify_registration_response,
+)
+from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
+from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
+from webauthn.helpers.structs import (
+    AuthenticatorSelectionCriteria,
+    PublicKeyCredentialDescriptor,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+
+from darwaza.audit.trail import Actor, record_event
+from darwaza.database import utcnow
+from darwaza.errors import SignInFailed
+from darwaza.i18n import N_, translate
+from darwaza.identity.models import Citizen, Passkey, SignInChallenge
+from darwaza.identity.service import SignedIn, token_hash
+from darwaza.notifications.sms import SmsGateway
+from darwaza.settings import Settings
+
+PURPOSE_REGISTER = "passkey_register"
+PURPOSE_SIGN_IN = "passkey_sign_in"
+CEREMONY_TIMEOUT = timedelta(minutes=5)
+
+
+def relying_party(settings: Settings) -> tuple[str, str]:
+    """The relying party id (a host name) and the expected origin, from the base URL."""
+    parts = urlsplit(settings.base_url)
+    return parts.hostname or "localhost", f"{parts.scheme}://{parts.netloc}"
+
+
+def has_passkey(db: Session, *, citizen_id: str) -> bool:
+    return bool(
+        db.scalar(select(func.count()).select_from(Passkey).where(Passkey.citizen_id == citizen_id))
+    )
+
+
+def _start_ceremony(db: Session, *, purpose: str, challenge: bytes, citizen_id: str | None) -> str:
+    token = secrets.token_urlsafe(32)
+    db.add(
+        SignInChallenge(
+            purpose=purpose,
+            subject_hash="passkey",
+            client_hash="",
+            citizen_id=citizen_id,
+            binding_hash=token_hash(token),
+            code_hash=challenge.hex(),
+            expires_at=utcnow() + CEREMONY_TIMEOUT,
+        )
+    )
+    db.flush()
+    return token
+
+
+def _finish_ceremony(db: Session, *, purpose: str, ceremony_token: str) -> SignInChallenge | None:
+    ceremony = db.scalar(
+        select(SignInChallenge)
+        .where(SignInChallenge.binding_hash == token_hash(ceremony_token))
+        .with_for_update()
+    )
+    if (
+        ceremony is None
+        or ceremony.purpose != purpose
+        or ceremony.used_at is not None
+        or ceremony.expires_at <= utcnow()
+    ):
+        return None
+    ceremony.used_at = utcnow()
+    return ceremony
+
+
+def registration_options(
+    db: Session, *, settings: Settings, citizen: Citizen
+) -> tuple[dict[str, Any], str]:
+    """Options for the browser to create a passkey, and the token binding this ceremony."""
+    rp_id, _origin = relying_party(settings)
+    existing = db.scalars(select(Passkey.credential_id).where(Passkey.citizen_id == citizen.id))
+    options = generate_registration_options(
+        rp_id=rp_id,
+        rp_name="Darwaza",
+        user_id=citizen.id.encode(),
+        user_name=citizen.full_name or "Darwaza",
+        user_display_name=citizen.full_name or "Darwaza",
+        exclude_credentials=[
+            PublicKeyCredentialDescriptor(id=base64url_to_bytes(c)) for c in existing
+        ],
+        authenticator_selection=AuthenticatorSelectionCriteria(
+            resident_key=ResidentKeyRequirement.REQUIRED,
+            user_verification=UserVerificationRequirement.REQUIRED,
+        ),
+    )
+    token = _start_ceremony(
+        db, purpose=PURPOSE_REGISTER, challenge=options.challenge, citizen_id=citizen.id
+    )
+    return json.loads(options_to_json(options)), token
+
+
+def add_passkey(
+    db: Session,
+    *,
+    settings: Settings,
+    sms: SmsGateway,
+    citizen: Citizen,
+    ceremony_token: str,
+    credential: dict[str, Any],
+) -> Passkey:
+    """Verify the browser's new credential and keep it; tell the citizen by SMS."""
+    ceremony = _finish_ceremony(db, purpose=PURPOSE_REGISTER, ceremony_token=ceremony_token)
+    if ceremony is None or ceremony.citizen_id != citizen.id:
+        raise SignInFailed(N_("That took too long or was interrupted. Please try again."))
+    rp_id, origin = relying_party(settings)
+    try:
+        verified = verify_registration_response(
+            credential=credential,
+            expected_challenge=bytes.fromhex(ceremony.code_hash),
+            expected_rp_id=rp_id,
+            expected_origin=origin,
+            require_user_verification=True,
+        )
+    except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as error:
+        raise SignInFailed(N_("The passkey could not be added. Please try again.")) from error
+    passkey = Passkey(
+        citizen_id=citizen.id,
+        credential_id=bytes_to_base64url(verified.credential_id),
+        public_key=verified.credential_public_key,
+        sign_count=verified.sign_count,
+        name=str(credential.get("name") or "")[:100],
+    )
+    db.add(passkey)
+    db.flush()
+    record_event(
+        db,
+        actor=Actor("citizen", citizen.id),
+        action="passkey.added",
+        object_type="passkey",
+        object_id=passkey.id,
+    )
+    sms.send(
+        to=citizen.mobile,
+        text=translate(
+            citizen.preferred_language,
+            N_(
+                "A passkey was added to your Darwaza account. If this was not you, visit a NADRA "
+                "centre at once."
+            ),
+        ),
+    )
+    return passkey
+
+
+def sign_in_options(db: Session, *, settings: Settings) -> tuple[dict[str, Any], str]:
+    """Options to sign in with any passkey of this site (the browser offers the person's own)."""
+    rp_id, _origin = relying_party(settings)
+    options = generate_authentication_options(
+        rp_id=rp_id, user_verification=UserVerificationRequirement.REQUIRED
+    )
+    token = _start_ceremony(
+        db, purpose=PURPOSE_SIGN_IN, challenge=options.challenge, citizen_id=None
+    )
+    return json.loads(options_to_json(options)), token
+
+
+def sign_in_with_passkey(
+    db: Session, *, settings: Settings, ceremony_token: str, credential: dict[str, Any]
+) -> SignedIn:
+    """Check the browser's assertion; the same failure answer for every kind of problem."""
+    ceremony = _finish_ceremony(db, purpose=PURPOSE_SIGN_IN, ceremony_token=ceremony_token)
+    raw_id = credential.get("rawId") or credential.get("id")
+    passkey = (
+        db.scalar(select(Passkey).where(Passkey.credential_id == raw_id))
+        if isinstance(raw_id, str)
+        else None
+    )
+    if ceremony is None or passkey is None:
+        raise SignInFailed(N_("This passkey did not sign you in. Please try again."))
+    rp_id, origin = relying_party(settings)
+    try:
+        verified = verify_authentication_response(
+            credential=credential,
+            expected_challenge=bytes.fromhex(ceremony.code_hash),
+            expected_rp_id=rp_id,
+            expected_origin=origin,
+            credential_public_key=passkey.public_key,
+            credential_current_sign_count=passkey.sign_count,
+            require_user_verification=True,
+        )
+    except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as error:
+        raise SignInFailed(N_("This passkey did not sign you in. Please try again.")) from error
+    passkey.sign_count = verified.new_sign_count
+    passkey.last_used_at = utcnow()
+    citizen = db.get(Citizen, passkey.citizen_id) if passkey.citizen_id else None
+    if citizen is None:
+        raise SignInFailed(N_("This passkey did not sign you in. Please try again."))
+    record_event(
+        db,
+        actor=Actor("citizen", citizen.id),
+        action="passkey.used",
+        object_type="passkey",
+        object_id=passkey.id,
+    )
+    return SignedIn(citizen=citizen)
+
+
+def remove_passkeys(db: Session, *, citizen: Citizen, actor: Actor) -> int:
+    """Recovery after an identity check in person: remove every passkey of the citizen."""
+    removed = 0
+    for passkey in db.scalars(select(Passkey).where(Passkey.citizen_id == citizen.id)):
+        db.delete(passkey)
+        removed += 1
+    record_event(
+        db,
+        actor=actor,
+        action="passkey.removed_all",
+        object_type="citizen",
+        object_id=citizen.id,
+        after={"removed": removed},
+    )
+    return removed
