@@ -54,6 +54,8 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
         reload=reload,
         proxy_headers=True,
         log_level=settings.log_level.lower(),
+        # The application logs each request itself, without the secrets some paths carry.
+        access_log=False,
     )
 
 

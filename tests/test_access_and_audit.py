@@ -30,6 +30,7 @@ from tests.journeys import (
     sms_messages,
 )
 from tests.test_application_journeys import fill_and_submit, start_degree_application
+from tests.test_roles import staff_browser
 
 ClientFactory = Callable[[], TestClient]
 
@@ -245,3 +246,45 @@ def test_staff_need_their_authenticator_and_a_code_works_once(
         make_client(), "/console/sign-in", {"username": "hec.totp", "password": "officer-pass-123"}
     )
     assert wrong_password.status_code == 422
+
+
+def test_share_secrets_are_kept_out_of_the_access_log(
+    app_client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="darwaza.access")
+    app_client.get("/s/a-secret-share-token")
+    app_client.get("/api/v1/shares/another-secret-token")
+    assert "a-secret-share-token" not in caplog.text
+    assert "another-secret-token" not in caplog.text
+    assert "GET /s/… 404" in caplog.text
+
+
+def test_other_peoples_shares_sessions_and_tokens_answer_404(
+    make_client: ClientFactory, settings: Settings, db: Session, cli: CliRunner
+) -> None:
+    stranger = make_client()
+    sign_up(stranger, settings, cnic="35202-1122334-4", full_name="Stranger", mobile="0337 1122334")
+    owner = make_client()
+    sign_up(owner, settings, cnic="35202-5566778-8", full_name="Owner", mobile="0338 5566778")
+    owner_session = owner.get("/account").text.split("/account/sessions/")[1].split("/end")[0]
+    assert (
+        post_form(
+            stranger, f"/account/sessions/{owner_session}/end", {}, page="/account"
+        ).status_code
+        == 404
+    )
+    assert owner.get("/account").status_code == 200  # still signed in
+    assert (
+        post_form(
+            stranger, "/wallet/shares/00000000-0000-4000-8000-000000000000/end", {}, page="/account"
+        ).status_code
+        == 404
+    )
+    token_id, _secret = make_token(cli, "documents:issue")
+    nadra_admin = staff_browser(
+        make_client, settings, db, username="x.nadraadmin", role="agency_admin", agency_id="nadra"
+    )
+    assert (
+        post_form(nadra_admin, f"/admin/tokens/{token_id}/revoke", {}, page="/admin").status_code
+        == 404
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import re
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -25,6 +27,9 @@ from darwaza.web.context import request_language
 from darwaza.web.templating import render
 
 log = logging.getLogger("darwaza")
+access_logger = logging.getLogger("darwaza.access")
+# Share links carry their secret in the path; logs keep only the route.
+SHARE_TOKEN_IN_PATH = re.compile(r"(/s/|/api/v1/shares/)[^/]+")
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -107,6 +112,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.catalogue = catalogue
+
+    @app.middleware("http")
+    async def access_log(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        """One line per request, with share-link secrets taken out of the path."""
+        started = time.perf_counter()
+        response = await call_next(request)
+        access_logger.info(
+            "%s %s %s %.1fms",
+            request.method,
+            SHARE_TOKEN_IN_PATH.sub(r"\1…", request.url.path),
+            response.status_code,
+            (time.perf_counter() - started) * 1000,
+        )
+        return response
 
     @app.middleware("http")
     async def security_headers(
