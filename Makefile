@@ -22,11 +22,11 @@ $(VENV)/.test-deps: $(BIN)/darwaza
 
 install: $(BIN)/darwaza ## Create the virtual environment and install Darwaza
 
-run: install ## Migrate, load demo data and serve on http://127.0.0.1:8000
+run: install ## Migrate, load demo data and serve on http://localhost:8000
 	$(BIN)/darwaza db upgrade
 	$(BIN)/darwaza demo
 	@echo ""
-	@echo "Darwaza is starting on http://127.0.0.1:8000 (Ctrl-C stops it)"
+	@echo "Darwaza is starting on http://localhost:8000 (Ctrl-C stops it)"
 	$(BIN)/darwaza serve --host 127.0.0.1 --port 8000
 
 test: $(VENV)/.test-deps ## Install test dependencies and run the whole suite (lint, types, tests)
