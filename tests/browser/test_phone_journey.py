@@ -35,6 +35,10 @@ def test_citizen_signs_up_applies_and_submits_in_urdu_on_a_phone(
         has_touch=True,
     )
     page = context.new_page()
+    # In English too, nothing is wider than the phone's screen.
+    for path in ("/", "/services", "/services/hec-degree-attestation", "/sign-up", "/verify"):
+        page.goto(live_server + path)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360, path
     page.goto(live_server + "/")
     page.click("button[name=language][value=ur]")
     assert page.locator("html").get_attribute("dir") == "rtl"
