@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -18,7 +19,7 @@ from darwaza.audit.models import AuditEvent
 from darwaza.audit.trail import event_hash
 from darwaza.cli import main
 from darwaza.database import utcnow
-from darwaza.identity.models import ApiToken, StaffMember
+from darwaza.identity.models import ApiToken, StaffMember, UserSession
 from darwaza.settings import Settings, get_settings
 from tests.journeys import (
     authenticator_code,
@@ -288,3 +289,31 @@ def test_other_peoples_shares_sessions_and_tokens_answer_404(
         post_form(nadra_admin, f"/admin/tokens/{token_id}/revoke", {}, page="/admin").status_code
         == 404
     )
+
+
+def test_a_session_id_brought_by_the_browser_is_never_kept(
+    make_client: ClientFactory, settings: Settings
+) -> None:
+    browser = make_client()
+    browser.cookies.set("dz_session", "attacker-chosen-session-id", domain="127.0.0.1", path="/")
+    sign_up(
+        browser,
+        settings,
+        cnic="35202-2323232-3",
+        full_name="Fixation Target",
+        mobile="0339 2323232",
+    )
+    assert browser.cookies.get("dz_session") not in (None, "attacker-chosen-session-id")
+
+
+def test_an_idle_session_ends(make_client: ClientFactory, settings: Settings, db: Session) -> None:
+    browser = make_client()
+    sign_up(
+        browser, settings, cnic="35202-3434343-4", full_name="Idle Person", mobile="0339 3434343"
+    )
+    assert browser.get("/applications", follow_redirects=False).status_code == 200
+    db.commit()
+    for session in db.scalars(select(UserSession)):
+        session.last_seen_at -= timedelta(minutes=settings.citizen_session_idle_minutes + 1)
+    db.commit()
+    assert browser.get("/applications", follow_redirects=False).status_code == 303
