@@ -84,13 +84,12 @@ def account(
             agency = catalogue.agencies.get(view.agency_id or "")
             label = OBJECT_LABELS.get(view.object_type, view.object_type)
             looks.append({"view": view, "staff": staff, "agency": agency, "label": label})
-    passkey_count = (
-        db.scalar(
-            select(func.count()).select_from(Passkey).where(Passkey.citizen_id == me.citizen.id)
-        )
-        if me.citizen is not None
-        else 0
+    owner_column = (
+        Passkey.staff_member_id == me.staff_member.id
+        if me.staff_member is not None
+        else Passkey.citizen_id == (me.citizen.id if me.citizen else "")
     )
+    passkey_count = db.scalar(select(func.count()).select_from(Passkey).where(owner_column))
     return render(
         request,
         "identity/account.html",

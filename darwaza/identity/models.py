@@ -77,6 +77,8 @@ class SignInChallenge(Base):
     pending_cnic: Mapped[str | None] = mapped_column(String(13))
     pending_mobile: Mapped[str | None] = mapped_column(String(16))
     binding_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # For passkey ceremonies: whose passkey is being added or proved.
+    ceremony_owner_id: Mapped[str | None] = mapped_column(String(36))
     code_hash: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

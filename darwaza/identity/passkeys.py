@@ -36,8 +36,8 @@ from darwaza.audit.trail import Actor, record_event
 from darwaza.database import utcnow
 from darwaza.errors import SignInFailed
 from darwaza.i18n import N_, translate
-from darwaza.identity.models import Citizen, Passkey, SignInChallenge
-from darwaza.identity.service import SignedIn, token_hash
+from darwaza.identity.models import Citizen, Passkey, SignInChallenge, StaffMember
+from darwaza.identity.service import PURPOSE_STAFF, SignedIn, token_hash
 from darwaza.notifications.sms import SmsGateway
 from darwaza.settings import Settings
 
@@ -58,14 +58,15 @@ def has_passkey(db: Session, *, citizen_id: str) -> bool:
     )
 
 
-def _start_ceremony(db: Session, *, purpose: str, challenge: bytes, citizen_id: str | None) -> str:
+def _start_ceremony(db: Session, *, purpose: str, challenge: bytes, owner_id: str | None) -> str:
+    """Remember a WebAuthn challenge and, where known, whose ceremony it is."""
     token = secrets.token_urlsafe(32)
     db.add(
         SignInChallenge(
             purpose=purpose,
             subject_hash="passkey",
             client_hash="",
-            citizen_id=citizen_id,
+            ceremony_owner_id=owner_id,
             binding_hash=token_hash(token),
             code_hash=challenge.hex(),
             expires_at=utcnow() + CEREMONY_TIMEOUT,
@@ -92,18 +93,25 @@ def _finish_ceremony(db: Session, *, purpose: str, ceremony_token: str) -> SignI
     return ceremony
 
 
+def _owner_filter(owner: Citizen | StaffMember) -> Any:
+    if isinstance(owner, StaffMember):
+        return Passkey.staff_member_id == owner.id
+    return Passkey.citizen_id == owner.id
+
+
 def registration_options(
-    db: Session, *, settings: Settings, citizen: Citizen
+    db: Session, *, settings: Settings, owner: Citizen | StaffMember
 ) -> tuple[dict[str, Any], str]:
     """Options for the browser to create a passkey, and the token binding this ceremony."""
     rp_id, _origin = relying_party(settings)
-    existing = db.scalars(select(Passkey.credential_id).where(Passkey.citizen_id == citizen.id))
+    existing = db.scalars(select(Passkey.credential_id).where(_owner_filter(owner)))
+    name = owner.username if isinstance(owner, StaffMember) else owner.full_name
     options = generate_registration_options(
         rp_id=rp_id,
         rp_name="Darwaza",
-        user_id=citizen.id.encode(),
-        user_name=citizen.full_name or "Darwaza",
-        user_display_name=citizen.full_name or "Darwaza",
+        user_id=owner.id.encode(),
+        user_name=name or "Darwaza",
+        user_display_name=owner.full_name or "Darwaza",
         exclude_credentials=[
             PublicKeyCredentialDescriptor(id=base64url_to_bytes(c)) for c in existing
         ],
@@ -113,7 +121,7 @@ def registration_options(
         ),
     )
     token = _start_ceremony(
-        db, purpose=PURPOSE_REGISTER, challenge=options.challenge, citizen_id=citizen.id
+        db, purpose=PURPOSE_REGISTER, challenge=options.challenge, owner_id=owner.id
     )
     return json.loads(options_to_json(options)), token
 
@@ -123,13 +131,13 @@ def add_passkey(
     *,
     settings: Settings,
     sms: SmsGateway,
-    citizen: Citizen,
+    owner: Citizen | StaffMember,
     ceremony_token: str,
     credential: dict[str, Any],
 ) -> Passkey:
-    """Verify the browser's new credential and keep it; tell the citizen by SMS."""
+    """Verify the browser's new credential and keep it; tell the owner by SMS."""
     ceremony = _finish_ceremony(db, purpose=PURPOSE_REGISTER, ceremony_token=ceremony_token)
-    if ceremony is None or ceremony.citizen_id != citizen.id:
+    if ceremony is None or ceremony.ceremony_owner_id != owner.id:
         raise SignInFailed(N_("That took too long or was interrupted. Please try again."))
     rp_id, origin = relying_party(settings)
     try:
@@ -142,8 +150,10 @@ def add_passkey(
         )
     except (InvalidRegistrationResponse, ValueError, KeyError, TypeError) as error:
         raise SignInFailed(N_("The passkey could not be added. Please try again.")) from error
+    is_staff = isinstance(owner, StaffMember)
     passkey = Passkey(
-        citizen_id=citizen.id,
+        citizen_id=None if is_staff else owner.id,
+        staff_member_id=owner.id if is_staff else None,
         credential_id=bytes_to_base64url(verified.credential_id),
         public_key=verified.credential_public_key,
         sign_count=verified.sign_count,
@@ -153,15 +163,16 @@ def add_passkey(
     db.flush()
     record_event(
         db,
-        actor=Actor("citizen", citizen.id),
+        actor=Actor("staff" if is_staff else "citizen", owner.id),
         action="passkey.added",
         object_type="passkey",
         object_id=passkey.id,
     )
+    language = owner.preferred_language if isinstance(owner, Citizen) else "en"
     sms.send(
-        to=citizen.mobile,
+        to=owner.mobile,
         text=translate(
-            citizen.preferred_language,
+            language,
             N_(
                 "A passkey was added to your Darwaza account. If this was not you, visit a NADRA "
                 "centre at once."
@@ -177,9 +188,7 @@ def sign_in_options(db: Session, *, settings: Settings) -> tuple[dict[str, Any],
     options = generate_authentication_options(
         rp_id=rp_id, user_verification=UserVerificationRequirement.REQUIRED
     )
-    token = _start_ceremony(
-        db, purpose=PURPOSE_SIGN_IN, challenge=options.challenge, citizen_id=None
-    )
+    token = _start_ceremony(db, purpose=PURPOSE_SIGN_IN, challenge=options.challenge, owner_id=None)
     return json.loads(options_to_json(options)), token
 
 
@@ -212,7 +221,7 @@ def sign_in_with_passkey(
     passkey.sign_count = verified.new_sign_count
     passkey.last_used_at = utcnow()
     citizen = db.get(Citizen, passkey.citizen_id) if passkey.citizen_id else None
-    if citizen is None:
+    if citizen is None:  # staff passkeys are a second factor, never a sign-in on their own
         raise SignInFailed(N_("This passkey did not sign you in. Please try again."))
     record_event(
         db,
@@ -239,3 +248,101 @@ def remove_passkeys(db: Session, *, citizen: Citizen, actor: Actor) -> int:
         after={"removed": removed},
     )
     return removed
+
+
+def staff_second_factor_options(
+    db: Session, *, settings: Settings, staff_challenge_token: str
+) -> tuple[dict[str, Any], str]:
+    """After a correct password: options to prove the second factor with a staff passkey."""
+    challenge = db.scalar(
+        select(SignInChallenge).where(
+            SignInChallenge.binding_hash == token_hash(staff_challenge_token)
+        )
+    )
+    if (
+        challenge is None
+        or challenge.purpose != PURPOSE_STAFF
+        or challenge.used_at is not None
+        or challenge.expires_at <= utcnow()
+        or challenge.staff_member_id is None
+    ):
+        raise SignInFailed(N_("That took too long or was interrupted. Please try again."))
+    rp_id, _origin = relying_party(settings)
+    credentials = db.scalars(
+        select(Passkey.credential_id).where(Passkey.staff_member_id == challenge.staff_member_id)
+    ).all()
+    if not credentials:
+        raise SignInFailed(N_("You have no passkey yet. Use your authenticator app."))
+    options = generate_authentication_options(
+        rp_id=rp_id,
+        user_verification=UserVerificationRequirement.REQUIRED,
+        allow_credentials=[
+            PublicKeyCredentialDescriptor(id=base64url_to_bytes(c)) for c in credentials
+        ],
+    )
+    token = _start_ceremony(
+        db, purpose=PURPOSE_SIGN_IN, challenge=options.challenge, owner_id=challenge.staff_member_id
+    )
+    return json.loads(options_to_json(options)), token
+
+
+def staff_second_factor(
+    db: Session,
+    *,
+    settings: Settings,
+    staff_challenge_token: str,
+    ceremony_token: str,
+    credential: dict[str, Any],
+) -> SignedIn:
+    """Finish a staff sign-in with a passkey of that same staff member."""
+    challenge = db.scalar(
+        select(SignInChallenge)
+        .where(SignInChallenge.binding_hash == token_hash(staff_challenge_token))
+        .with_for_update()
+    )
+    ceremony = _finish_ceremony(db, purpose=PURPOSE_SIGN_IN, ceremony_token=ceremony_token)
+    raw_id = credential.get("rawId") or credential.get("id")
+    passkey = (
+        db.scalar(select(Passkey).where(Passkey.credential_id == raw_id))
+        if isinstance(raw_id, str)
+        else None
+    )
+    failure = SignInFailed(N_("This passkey did not sign you in. Please try again."))
+    if (
+        challenge is None
+        or ceremony is None
+        or passkey is None
+        or challenge.purpose != PURPOSE_STAFF
+        or challenge.used_at is not None
+        or challenge.expires_at <= utcnow()
+        or passkey.staff_member_id != challenge.staff_member_id
+        or ceremony.ceremony_owner_id != challenge.staff_member_id
+    ):
+        raise failure
+    rp_id, origin = relying_party(settings)
+    try:
+        verified = verify_authentication_response(
+            credential=credential,
+            expected_challenge=bytes.fromhex(ceremony.code_hash),
+            expected_rp_id=rp_id,
+            expected_origin=origin,
+            credential_public_key=passkey.public_key,
+            credential_current_sign_count=passkey.sign_count,
+            require_user_verification=True,
+        )
+    except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as error:
+        raise failure from error
+    passkey.sign_count = verified.new_sign_count
+    passkey.last_used_at = utcnow()
+    challenge.used_at = utcnow()
+    staff = db.get(StaffMember, challenge.staff_member_id)
+    if staff is None or staff.disabled_at is not None:
+        raise failure
+    record_event(
+        db,
+        actor=Actor("staff", staff.id),
+        action="passkey.used",
+        object_type="passkey",
+        object_id=passkey.id,
+    )
+    return SignedIn(staff_member=staff)

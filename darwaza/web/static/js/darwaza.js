@@ -66,13 +66,13 @@
   var signInButton = document.getElementById("passkey-sign-in");
   if (signInButton && window.PublicKeyCredential) {
     signInButton.addEventListener("click", function () {
-      post("/sign-in/passkey/options").then(function (answer) {
+      post(signInButton.dataset.options).then(function (answer) {
         var options = answer.options;
         options.challenge = fromBase64url(options.challenge);
         (options.allowCredentials || []).forEach(function (c) { c.id = fromBase64url(c.id); });
         return navigator.credentials.get({ publicKey: options });
       }).then(function (credential) {
-        return post("/sign-in/passkey", { credential: {
+        return post(signInButton.dataset.finish, { credential: {
           id: credential.id,
           rawId: toBase64url(credential.rawId),
           type: credential.type,
