@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+import darwaza.models  # noqa: F401 (every table known before any session is used)
 from darwaza.errors import DarwazaError
 from darwaza.settings import InsecureSettings, Settings, get_settings
 

@@ -40,6 +40,7 @@ ClientFactory = Callable[[], TestClient]
 def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
     monkeypatch.setenv("DARWAZA_DATABASE_URL", settings.resolved_database_url)
     monkeypatch.setenv("DARWAZA_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("DARWAZA_BASE_URL", settings.base_url)
     monkeypatch.setenv("DARWAZA_SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("DARWAZA_KEY_SEALING_SECRET", settings.key_sealing_secret)
     get_settings.cache_clear()

@@ -66,7 +66,7 @@ def test_a_wrong_code_and_an_unknown_cnic_get_the_same_answer(
         assert asked.status_code == 303 and asked.headers["location"] == "/sign-in/code"
         answer = post_form(browser, "/sign-in/code", {"code": "000000"})
         # Each browser has its own CSRF token; everything else must be identical.
-        answers.append((answer.status_code, re.sub(r'value="[0-9a-f]{64}"', "", answer.text)))
+        answers.append((answer.status_code, re.sub(r"[0-9a-f]{64}", "", answer.text)))
     assert answers[0] == answers[1]
     assert answers[0][0] == 400
     assert "That code is not right, or it has expired." in answers[0][1]

@@ -60,7 +60,9 @@ def get_db(request: Request) -> Iterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
-DbDep = Annotated[Session, Depends(get_db)]
+# "function" scope: the transaction commits before the response is sent, so a failed
+# commit is an error the client sees, and the next request sees what this one wrote.
+DbDep = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def bearer_token(request: Request) -> str | None:
