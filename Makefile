@@ -40,8 +40,8 @@ lint: $(VENV)/.test-deps ## Lint and type-check only
 	$(BIN)/mypy darwaza
 
 messages: $(VENV)/.test-deps ## Extract translatable text and update the Urdu catalogue
-	$(BIN)/pybabel extract -F babel.cfg -o darwaza/translations/messages.pot --no-location --sort-output .
-	$(BIN)/pybabel update -i darwaza/translations/messages.pot -d darwaza/translations -l ur --no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k ngettext:2,3 -o /tmp/darwaza-messages.pot --no-location --sort-output .
+	$(BIN)/pybabel update -i /tmp/darwaza-messages.pot -d darwaza/translations -l ur --no-fuzzy-matching --ignore-obsolete
 
 clean: ## Remove the virtual environment and local data
 	rm -rf $(VENV) data

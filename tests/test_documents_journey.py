@@ -83,7 +83,7 @@ def test_degree_attestation_from_approval_to_revocation(
     assert "Fatima Khan" in seen.text and "Bachelor of Science (Honours)" in seen.text
     assert "1997-03-14" not in seen.text  # date of birth was not shared
     assert "3141592" not in seen.text  # nor the CNIC
-    assert "Opened 1 times" in citizen.get(f"/wallet/{document.id}").text
+    assert "Times opened: 1" in citizen.get(f"/wallet/{document.id}").text
 
     # HEC revokes it: the same link, the QR text and a photo of the QR now say Revoked.
     case = f"/console/documents/{document.id}"

@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         description="One door to every public service: the JSON API of Darwaza.",
         lifespan=lifespan,
-        docs_url="/api/docs",
+        docs_url=None,  # Swagger UI needs third-party and inline scripts the CSP refuses
         redoc_url=None,
     )
     app.state.settings = settings

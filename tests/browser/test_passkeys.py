@@ -45,7 +45,7 @@ def test_citizen_adds_a_passkey_and_signs_in_with_it_without_sms(
     page.goto(live_server + "/account")
     page.click("#passkey-add")
     page.wait_for_url(re.compile(r".*/account\?passkey=added$"))
-    assert "You have 1 passkeys." in page.inner_text("main")
+    assert "Passkeys: 1" in page.inner_text("main")
     # The account holder is told by SMS that a passkey was added.
     assert "passkey was added" in sms_messages(settings)[-1]["text"]
 
