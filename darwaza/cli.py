@@ -496,6 +496,7 @@ def trust_bundle_save(path: Path) -> None:
         package = offline_package(session, settings=settings, catalogue=catalogue)
     path.write_text(json.dumps(package, indent=1), encoding="utf-8")
     click.echo(f"Saved the trust bundle and {len(package['status_lists'])} status lists to {path}.")
+    click.echo(f"Root key id (pin it with --root-kid): {package['root_kid']}")
 
 
 @main.command()
@@ -507,11 +508,24 @@ def trust_bundle_save(path: Path) -> None:
 @click.option(
     "--trust-bundle", "bundle_path", type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
+@click.option(
+    "--root-kid",
+    default=None,
+    help="Pin the platform's root key id (printed by `trust-bundle save`)",
+)
 @click.option("--language", default="en", type=click.Choice(["en", "ur"]))
 def verify(
-    credential: str, as_json: bool, offline: bool, bundle_path: Path | None, language: str
+    credential: str,
+    as_json: bool,
+    offline: bool,
+    bundle_path: Path | None,
+    root_kid: str | None,
+    language: str,
 ) -> None:
-    """Check a document: QR text, an SD-JWT, a share link, or an image file of a QR code."""
+    """Check a document: QR text, an SD-JWT, a share link, or an image file of a QR code.
+
+    Exits 0 only when the document is valid and its status was checked; 1 otherwise.
+    """
     from darwaza.verification.offline import verify_offline, verify_online
 
     text = credential
@@ -529,13 +543,13 @@ def verify(
     if offline:
         if bundle_path is None:
             raise click.UsageError("--offline needs --trust-bundle FILE")
-        result = verify_offline(text, bundle_path)
+        result = verify_offline(text, bundle_path, root_kid)
     else:
-        result = verify_online(text)
+        result = verify_online(text, root_kid=root_kid)
     from darwaza.verification.offline import render_result
 
     click.echo(render_result(result, language=language, as_json=as_json))
-    sys.exit(0 if result.verdict.value == "valid" else 2)
+    sys.exit(0 if result.verdict.value == "valid" and result.status_checked else 1)
 
 
 if __name__ == "__main__":

@@ -218,6 +218,36 @@ def test_cli_issues_checks_offline_rotates_and_revokes(
     bundle = tmp_path / "trust.json"
     saved = cli_env.invoke(main, ["trust-bundle", "save", str(bundle)])
     assert saved.exit_code == 0, saved.output
+    root_kid = saved.output.split("--root-kid): ")[1].strip()
+    pinned = cli_env.invoke(
+        main,
+        [
+            "verify",
+            "--json",
+            "--offline",
+            "--trust-bundle",
+            str(bundle),
+            "--root-kid",
+            root_kid,
+            document["qr"],
+        ],
+    )
+    assert pinned.exit_code == 0 and json.loads(pinned.output)["verdict"] == "valid"
+    wrong_root = cli_env.invoke(
+        main,
+        [
+            "verify",
+            "--json",
+            "--offline",
+            "--trust-bundle",
+            str(bundle),
+            "--root-kid",
+            "AAAAAAAAAAA",
+            document["qr"],
+        ],
+    )
+    assert wrong_root.exit_code == 1
+    assert json.loads(wrong_root.output)["verdict"] == "unknown_issuer"
     for credential in (document["qr"], document["sd_jwt"]):
         checked = cli_env.invoke(
             main, ["verify", "--json", "--offline", "--trust-bundle", str(bundle), credential]
@@ -246,7 +276,7 @@ def test_cli_issues_checks_offline_rotates_and_revokes(
     fresh = cli_env.invoke(
         main, ["verify", "--json", "--offline", "--trust-bundle", str(bundle), document["qr"]]
     )
-    assert fresh.exit_code == 2 and json.loads(fresh.output)["verdict"] == "revoked"
+    assert fresh.exit_code == 1 and json.loads(fresh.output)["verdict"] == "revoked"
     forged = document["qr"][:-3] + ("A" if document["qr"][-3] != "A" else "B") + document["qr"][-2:]
     checked = cli_env.invoke(
         main, ["verify", "--json", "--offline", "--trust-bundle", str(bundle), forged]

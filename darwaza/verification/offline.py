@@ -34,19 +34,31 @@ def _refusal(reason: str) -> VerificationResult:
     return VerificationResult(verdict=Verdict.UNKNOWN_ISSUER, reasons=[reason])
 
 
-def _with_bundle(text: str, bundle_token: str, status_lists: dict[str, str]) -> VerificationResult:
+def _with_bundle(
+    text: str, bundle_token: str, status_lists: dict[str, str], root_kid: str | None
+) -> VerificationResult:
     now = utcnow()
     try:
-        # The bundle names its root key; operators compare its kid with the published one.
-        bundle = verify_trust_bundle(bundle_token, unverified_root_jwk(bundle_token), now)
+        root_jwk = unverified_root_jwk(bundle_token)
+        if root_kid is not None and root_jwk.get("kid") != root_kid:
+            return _refusal(N_("The trust bundle is not signed by the pinned root key."))
+        bundle = verify_trust_bundle(bundle_token, root_jwk, now)
     except TrustBundleError as problem:
         return _refusal(problem.reason)
     trust = BundleTrustSource(bundle, status_lists, now)
-    return verify_credential(text, trust=trust, now=now)
+    result = verify_credential(text, trust=trust, now=now)
+    if root_kid is None:
+        result.reasons.append(
+            N_("The root key was not pinned: compare its id with the one the platform publishes.")
+        )
+    return result
 
 
-def verify_offline(text: str, bundle_path: Path) -> VerificationResult:
-    """Verify with only a file saved earlier by ``darwaza trust-bundle save``."""
+def verify_offline(text: str, bundle_path: Path, root_kid: str | None = None) -> VerificationResult:
+    """Verify with only a file saved earlier by ``darwaza trust-bundle save``.
+
+    ``root_kid`` pins the platform's root key: a bundle signed by any other key is refused.
+    """
     try:
         package = json.loads(bundle_path.read_text(encoding="utf-8"))
         bundle_token = package["trust_bundle"]
@@ -57,7 +69,7 @@ def verify_offline(text: str, bundle_path: Path) -> VerificationResult:
         return VerificationResult(
             verdict=Verdict.MALFORMED, reasons=[N_("A shared link can only be checked online.")]
         )
-    return _with_bundle(text.strip(), bundle_token, status_lists)
+    return _with_bundle(text.strip(), bundle_token, status_lists, root_kid)
 
 
 def status_uri_of(text: str) -> str | None:
@@ -72,7 +84,9 @@ def status_uri_of(text: str) -> str | None:
         return None
 
 
-def verify_online(text: str, base_url: str | None = None) -> VerificationResult:
+def verify_online(
+    text: str, base_url: str | None = None, root_kid: str | None = None
+) -> VerificationResult:
     """Fetch the trust bundle and the document's status list over HTTP, then verify here."""
     candidate = text.strip()
     base = (base_url or get_settings().base_url).rstrip("/")
@@ -98,7 +112,7 @@ def verify_online(text: str, base_url: str | None = None) -> VerificationResult:
                     status_lists[uri] = fetched.text
         except (httpx.HTTPError, ValueError, KeyError):
             return _refusal(N_("The platform could not be reached to check this document."))
-    return _with_bundle(candidate, bundle.text, status_lists)
+    return _with_bundle(candidate, bundle.text, status_lists, root_kid)
 
 
 def result_as_json(result: VerificationResult, language: str) -> dict[str, Any]:

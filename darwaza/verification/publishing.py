@@ -121,6 +121,7 @@ def offline_package(db: Session, *, settings: Settings, catalogue: Catalogue) ->
     """What an offline verifier saves: the trust bundle and every current status list."""
     shards = db.scalars(select(StatusList.id)).all()
     return {
+        "root_kid": root_key(db, settings=settings).kid,
         "trust_bundle": trust_bundle_token(db, settings=settings, catalogue=catalogue),
         "status_lists": {
             status_list_url(settings, shard_id): status_list_token(
