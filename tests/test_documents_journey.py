@@ -327,3 +327,50 @@ def test_printed_pdf_in_both_languages_carries_a_qr_that_follows_revocation(
     assert verifier.post("/api/v1/verify", json={"credential": printed}).json()["verdict"] == (
         "revoked"
     )
+
+
+def test_the_wallet_and_sharing_work_through_the_api(
+    make_client: ClientFactory, settings: Settings, db: Session
+) -> None:
+    _citizen, _officer, document = approved_degree(
+        make_client, settings, db, "35202-8642097-5", "0318 8642097"
+    )
+    api = make_client()
+    challenge = api.post("/api/v1/auth/sign-in", json={"cnic": "35202-8642097-5"}).json()
+    from tests.journeys import latest_code
+
+    session = api.post(
+        "/api/v1/auth/confirm",
+        json={
+            "challenge_token": challenge["challenge_token"],
+            "code": latest_code(settings, "+923188642097"),
+        },
+    ).json()
+    bearer = {"Authorization": f"Bearer {session['session_token']}"}
+    held = api.get("/api/v1/wallet/documents", headers=bearer).json()
+    assert [d["id"] for d in held] == [document.id]
+    created = api.post(
+        f"/api/v1/wallet/documents/{document.id}/shares",
+        headers=bearer,
+        json={"claims": ["full_name", "university"], "lifetime": "7d"},
+    )
+    assert created.status_code == 201
+    url = created.json()["url"]
+    token = url.rsplit("/s/", 1)[1]
+    presentation = make_client().get(f"/api/v1/shares/{token}").json()["presentation"]
+    checked = make_client().post("/api/v1/verify", json={"credential": presentation}).json()
+    assert checked["verdict"] == "valid"
+    # The chosen personal claims, plus what the issuer never made personal; nothing else.
+    assert {"full_name", "university"} <= set(checked["claims"])
+    assert not {"cnic", "degree_title", "programme"} & set(checked["claims"])
+    shares = api.get(f"/api/v1/wallet/documents/{document.id}/shares", headers=bearer).json()
+    assert len(shares[0]["openings"]) == 1
+    ended = api.post(f"/api/v1/wallet/shares/{shares[0]['id']}/end", headers=bearer)
+    assert ended.status_code == 204
+    assert make_client().get(f"/api/v1/shares/{token}").status_code == 404
+    bad = api.post(
+        f"/api/v1/wallet/documents/{document.id}/shares",
+        headers=bearer,
+        json={"claims": ["full_name"], "lifetime": "90d"},
+    )
+    assert bad.status_code == 422 and "lifetime" in bad.json()["error"]["fields"]

@@ -227,6 +227,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     from darwaza.identity import views as identity_views
     from darwaza.verification import api as verification_api
     from darwaza.verification import views as verification_views
+    from darwaza.wallet import api as wallet_api
     from darwaza.wallet import views as wallet_views
 
     for router in (
@@ -235,6 +236,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         applications_api.router,
         documents_api.router,
         verification_api.router,
+        wallet_api.router,
         verification_views.public,
         identity_views.router,
         identity_account.router,
