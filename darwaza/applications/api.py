@@ -15,7 +15,7 @@ from darwaza.applications.views import attachment_response
 from darwaza.audit.access import record_staff_view
 from darwaza.documents.flows import approve_and_issue
 from darwaza.errors import InvalidInput, Message
-from darwaza.i18n import translate
+from darwaza.i18n import N_, translate
 from darwaza.web.api import API_DEPENDENCIES, FieldProblem, error_responses
 from darwaza.web.context import (
     CatalogueDep,
@@ -307,7 +307,7 @@ def officer_queue(
 ) -> list[ApplicationRead]:
     """The officer's agency queue, due soonest first."""
     if state is not None and state not in workflow.STATES:
-        raise InvalidInput(fields={"state": Message("Choose one of the options.")})
+        raise InvalidInput(fields={"state": Message(N_("Choose one of the options."))})
     queue_filter = service.QueueFilter(
         state=state, service_id=service_id, overdue_only=overdue, mine_only=mine
     )

@@ -104,7 +104,7 @@ def sign_in(
 def staff_sign_in(
     body: StaffSignInRequest, request: Request, db: DbDep, settings: SettingsDep
 ) -> ChallengeRead:
-    """Check a staff password, then send a code to the registered phone."""
+    """Check a staff password; then confirm with the authenticator-app code."""
     issued = service.start_staff_sign_in(
         db,
         settings=settings,

@@ -217,7 +217,7 @@ def start_citizen_sign_up(
                 existing.preferred_language,
                 N_(
                     "Someone tried to create a Darwaza account with your CNIC. "
-                    "If it was you, sign in instead. If not, you need do nothing."
+                    "If it was you, sign in instead. If not, you do not need to do anything."
                 ),
             ),
         )
@@ -288,7 +288,7 @@ def start_staff_sign_in(
     password: str,
     client_address: str = "",
 ) -> ChallengeIssued:
-    """Check a staff member's password, then send a code to their registered phone."""
+    """Check a staff member's password; the second factor (authenticator or passkey) follows."""
     staff = db.scalar(select(StaffMember).where(StaffMember.username == username.strip().lower()))
     stored_hash = staff.password_hash if staff else _DUMMY_PASSWORD_HASH
     password_ok: bool

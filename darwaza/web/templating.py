@@ -25,6 +25,7 @@ from darwaza.identity.numbers import format_cnic, mask_cnic
 from darwaza.web.context import CSRF_COOKIE, CSRF_FIELD, csrf_token_for, request_language
 
 KARACHI = ZoneInfo("Asia/Karachi")
+FILE_KINDS = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG"}
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -94,6 +95,7 @@ def render(
         "format_cnic": format_cnic,
         "mask_cnic": mask_cnic,
         "current_path": request.url.path,
+        "file_kinds": lambda types: ", ".join(FILE_KINDS.get(t, t) for t in types),
         "state_label": lambda state: translate(language, STATE_LABELS.get(state) or state),
         "step_label": lambda kind: translate(language, STEP_LABELS.get(kind) or kind),
     }
