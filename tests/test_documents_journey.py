@@ -374,3 +374,54 @@ def test_the_wallet_and_sharing_work_through_the_api(
         json={"claims": ["full_name"], "lifetime": "90d"},
     )
     assert bad.status_code == 422 and "lifetime" in bad.json()["error"]["fields"]
+
+
+def test_the_identity_card_in_the_wallet_is_attached_without_an_upload(
+    make_client: ClientFactory, settings: Settings, db: Session
+) -> None:
+    from darwaza.audit.trail import Actor
+    from darwaza.catalogue import load_catalogue
+    from darwaza.documents.service import issue_document
+    from tests.test_application_journeys import GOOD_ANSWERS, start_degree_application
+
+    citizen = make_client()
+    sign_up(citizen, settings, cnic="35202-1928374-6", full_name="Once Only", mobile="0319 1928374")
+    db.commit()
+    card = issue_document(
+        db,
+        settings=settings,
+        catalogue=load_catalogue(settings.catalogue_dir),
+        agency_id="nadra",
+        document_type_id="nadra-identity-card",
+        holder_cnic="3520219283746",
+        given_claims={"father_name": "Akbar", "gender": "F", "date_of_birth": "1990-01-01"},
+        actor=Actor.operator(),
+    )
+    db.commit()
+    application_id = start_degree_application(citizen)
+    page = f"/applications/{application_id}"
+    draft = citizen.get(page)
+    assert f'value="{card.id}"' in draft.text  # offered from the wallet
+    from tests.journeys import PDF_BYTES
+
+    response = citizen.post(
+        page,
+        data={
+            **GOOD_ANSWERS,
+            "wallet:identity_card": card.id,
+            "action": "submit",
+            "csrf_token": csrf_of(draft),
+        },
+        files={
+            "file:degree": ("degree.pdf", PDF_BYTES, "application/pdf"),
+            "file:transcript": ("t.pdf", PDF_BYTES, "application/pdf"),
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    assert "From your wallet:" in citizen.get(page).text
+    officer_row = create_officer(db, username="hec.wallet", agency_id="hec", mobile="03009990066")
+    officer = make_client()
+    sign_in_officer(officer, settings, officer_row, "officer-pass-123")
+    case = officer.get(f"/console/applications/{application_id}").text
+    assert "From the applicant&#39;s wallet:" in case and "Valid" in case

@@ -76,6 +76,8 @@ def _application_page(
         "service": definition,
         "citizen": db.get(Citizen, application.citizen_id),
         "attachments": service.attachments_of(db, application=application),
+        "wallet_attached": service.wallet_documents_of(db, application=application),
+        "document_types": catalogue.document_types,
         "timeline": service.timeline_of(db, application=application),
         "actions": workflow.allowed_actions(application.state, workflow.OFFICER),
         "assigned_to_me": application.assigned_officer_id == officer.id,

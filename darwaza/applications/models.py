@@ -27,6 +27,11 @@ class Application(Base):
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
     state: Mapped[str] = mapped_column(String(20))
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Documents the citizen attached from their wallet, by required-document name: once-only,
+    # nothing is uploaded again.
+    wallet_documents: Mapped[dict[str, str]] = mapped_column(
+        JSON, default=dict, server_default="{}"
+    )
     fee_paisa: Mapped[int] = mapped_column(BigInteger, default=0)
     assigned_officer_id: Mapped[str | None] = mapped_column(ForeignKey("staff_members.id"))
     submit_idempotency_key: Mapped[str | None] = mapped_column(String(100))

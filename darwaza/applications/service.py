@@ -26,9 +26,11 @@ from darwaza.audit.trail import Actor, record_event
 from darwaza.catalogue.answers import check_upload, validate_answers
 from darwaza.catalogue.definitions import Catalogue, ServiceDefinition
 from darwaza.database import utcnow
+from darwaza.documents.models import Document, DocumentStatus
 from darwaza.errors import IllegalTransition, InvalidInput, Message, NotFound
 from darwaza.i18n import N_
 from darwaza.identity.models import Citizen, Role, StaffMember
+from darwaza.wallet import service as wallet
 
 KARACHI = ZoneInfo("Asia/Karachi")
 MAX_MESSAGE_LENGTH = 4000
@@ -264,6 +266,55 @@ def add_attachment(
     return attachment
 
 
+def choose_wallet_document(
+    db: Session,
+    *,
+    citizen: Citizen,
+    application: Application,
+    service: ServiceDefinition,
+    requirement_name: str,
+    document_id: str | None,
+) -> None:
+    """Attach (or, with ``None``, detach) a document the citizen already holds: once-only."""
+    _editable_by_citizen(application)
+    requirement = next(
+        (doc for doc in service.required_documents if doc.name == requirement_name), None
+    )
+    if requirement is None or requirement.wallet_document_type is None:
+        raise InvalidInput(fields={requirement_name: Message(N_("Choose one of the options."))})
+    chosen = dict(application.wallet_documents or {})
+    if document_id:
+        document = wallet.citizen_document(db, citizen=citizen, document_id=document_id)
+        if (
+            document.document_type != requirement.wallet_document_type
+            or document.status != DocumentStatus.VALID
+        ):
+            raise InvalidInput(fields={requirement_name: Message(N_("Choose one of the options."))})
+        chosen[requirement_name] = document.id
+    else:
+        chosen.pop(requirement_name, None)
+    if chosen != (application.wallet_documents or {}):
+        application.wallet_documents = chosen
+        record_event(
+            db,
+            actor=Actor("citizen", citizen.id),
+            action="application.wallet_document_chosen",
+            object_type="application",
+            object_id=application.id,
+            after={"requirement": requirement_name, "document_id": document_id},
+        )
+
+
+def wallet_documents_of(db: Session, *, application: Application) -> list[tuple[str, Document]]:
+    """The wallet documents attached to an application, by requirement name."""
+    attached = []
+    for name, document_id in (application.wallet_documents or {}).items():
+        document = db.get(Document, document_id)
+        if document is not None:
+            attached.append((name, document))
+    return attached
+
+
 def attachments_of(db: Session, *, application: Application) -> Sequence[Attachment]:
     """An application's attachments, oldest first."""
     return (
@@ -328,8 +379,9 @@ def submit_application(
     check = validate_answers(service, stored, today=today_in_pakistan(), partial=False)
     errors = {name: Message(error.msgid, error.params) for name, error in check.errors.items()}
     present = {attachment.requirement for attachment in attachments_of(db, application=application)}
+    present |= set(application.wallet_documents or {})
     for document in service.required_documents:
-        if document.required and document.upload is not None and document.name not in present:
+        if document.required and document.name not in present:
             errors[document.name] = Message(
                 N_("Attach {label}."), {"label": document.label.model_dump()}
             )

@@ -12,6 +12,7 @@ from darwaza.applications import service, workflow
 from darwaza.applications.models import Application, Attachment
 from darwaza.applications.storage import AttachmentStore
 from darwaza.catalogue.definitions import ServiceDefinition
+from darwaza.documents.service import documents_of
 from darwaza.errors import DarwazaError, IllegalTransition, Message
 from darwaza.identity.models import Citizen
 from darwaza.web.context import CatalogueDep, CitizenDep, DbDep, SettingsDep
@@ -67,11 +68,24 @@ def _page(
     status_code: int = 200,
     **extra: Any,
 ) -> Response:
+    owner = db.get(Citizen, application.citizen_id)
+    held = documents_of(db, citizen=owner) if owner is not None else []
     context: dict[str, Any] = {
         "application": application,
         "service": definition,
         "agency": catalogue.agencies[definition.agency],
         "attachments": service.attachments_of(db, application=application),
+        "wallet_attached": service.wallet_documents_of(db, application=application),
+        "wallet_choices": {
+            document.name: [
+                d
+                for d in held
+                if d.document_type == document.wallet_document_type and d.status == "valid"
+            ]
+            for document in definition.required_documents
+            if document.wallet_document_type
+        },
+        "document_types": catalogue.document_types,
         "errors": errors or {},
         "answers": application.answers or {},
     }
@@ -158,6 +172,19 @@ async def save_or_submit(
         db, citizen=citizen, application=application, service=definition, raw_answers=typed
     )
     errors.update(await _attach_files(form, db, settings, citizen, application, definition))
+    for document in definition.required_documents:
+        if document.wallet_document_type is not None and f"wallet:{document.name}" in form:
+            try:
+                service.choose_wallet_document(
+                    db,
+                    citizen=citizen,
+                    application=application,
+                    service=definition,
+                    requirement_name=document.name,
+                    document_id=form_text(form, f"wallet:{document.name}") or None,
+                )
+            except DarwazaError as error:
+                errors.update(errors_of(error))
     if removal:
         attachment = service.attachment_of(db, application=application, attachment_id=removal)
         service.remove_attachment(
