@@ -182,6 +182,27 @@ def add_passkey(
     return passkey
 
 
+def _check_assertion(
+    *, settings: Settings, ceremony: SignInChallenge, passkey: Passkey, credential: dict[str, Any]
+) -> None:
+    """Verify a browser's passkey assertion against the ceremony; count the use."""
+    rp_id, origin = relying_party(settings)
+    try:
+        verified = verify_authentication_response(
+            credential=credential,
+            expected_challenge=bytes.fromhex(ceremony.code_hash),
+            expected_rp_id=rp_id,
+            expected_origin=origin,
+            credential_public_key=passkey.public_key,
+            credential_current_sign_count=passkey.sign_count,
+            require_user_verification=True,
+        )
+    except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as error:
+        raise SignInFailed(N_("This passkey did not sign you in. Please try again.")) from error
+    passkey.sign_count = verified.new_sign_count
+    passkey.last_used_at = utcnow()
+
+
 def sign_in_options(db: Session, *, settings: Settings) -> tuple[dict[str, Any], str]:
     """Options to sign in with any passkey of this site (the browser offers the person's own)."""
     rp_id, _origin = relying_party(settings)
@@ -205,21 +226,7 @@ def sign_in_with_passkey(
     )
     if ceremony is None or passkey is None:
         raise SignInFailed(N_("This passkey did not sign you in. Please try again."))
-    rp_id, origin = relying_party(settings)
-    try:
-        verified = verify_authentication_response(
-            credential=credential,
-            expected_challenge=bytes.fromhex(ceremony.code_hash),
-            expected_rp_id=rp_id,
-            expected_origin=origin,
-            credential_public_key=passkey.public_key,
-            credential_current_sign_count=passkey.sign_count,
-            require_user_verification=True,
-        )
-    except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as error:
-        raise SignInFailed(N_("This passkey did not sign you in. Please try again.")) from error
-    passkey.sign_count = verified.new_sign_count
-    passkey.last_used_at = utcnow()
+    _check_assertion(settings=settings, ceremony=ceremony, passkey=passkey, credential=credential)
     citizen = db.get(Citizen, passkey.citizen_id) if passkey.citizen_id else None
     if citizen is None:  # staff passkeys are a second factor, never a sign-in on their own
         raise SignInFailed(N_("This passkey did not sign you in. Please try again."))
@@ -319,21 +326,7 @@ def staff_second_factor(
         or ceremony.ceremony_owner_id != challenge.staff_member_id
     ):
         raise failure
-    rp_id, origin = relying_party(settings)
-    try:
-        verified = verify_authentication_response(
-            credential=credential,
-            expected_challenge=bytes.fromhex(ceremony.code_hash),
-            expected_rp_id=rp_id,
-            expected_origin=origin,
-            credential_public_key=passkey.public_key,
-            credential_current_sign_count=passkey.sign_count,
-            require_user_verification=True,
-        )
-    except (InvalidAuthenticationResponse, ValueError, KeyError, TypeError) as error:
-        raise failure from error
-    passkey.sign_count = verified.new_sign_count
-    passkey.last_used_at = utcnow()
+    _check_assertion(settings=settings, ceremony=ceremony, passkey=passkey, credential=credential)
     challenge.used_at = utcnow()
     staff = db.get(StaffMember, challenge.staff_member_id)
     if staff is None or staff.disabled_at is not None:
