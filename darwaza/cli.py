@@ -394,7 +394,7 @@ def tokens() -> None:
 @click.option(
     "--scopes",
     required=True,
-    help="Comma-separated: documents:issue, documents:status, applications:read",
+    help="Comma-separated: documents:issue, documents:status",
 )
 @click.option("--days", default=90, show_default=True, type=int, help="Days until it expires")
 def tokens_create(agency_id: str, name: str, scopes: str, days: int) -> None:

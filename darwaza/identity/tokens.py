@@ -23,8 +23,7 @@ from darwaza.identity.service import token_hash
 TOKEN_PREFIX: Final = "dzt_"  # noqa: S105 (a marker, not a secret)
 SCOPE_ISSUE: Final = "documents:issue"
 SCOPE_STATUS: Final = "documents:status"
-SCOPE_READ_APPLICATIONS: Final = "applications:read"
-SCOPES: Final = (SCOPE_ISSUE, SCOPE_STATUS, SCOPE_READ_APPLICATIONS)
+SCOPES: Final = (SCOPE_ISSUE, SCOPE_STATUS)
 MAX_LIFETIME: Final = timedelta(days=366)
 
 
