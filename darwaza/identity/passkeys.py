@@ -58,6 +58,11 @@ def has_passkey(db: Session, *, citizen_id: str) -> bool:
     )
 
 
+def _new_challenge() -> bytes:
+    """32 random bytes: as strong as needed, and its hex fits the challenge column."""
+    return secrets.token_bytes(32)
+
+
 def _start_ceremony(db: Session, *, purpose: str, challenge: bytes, owner_id: str | None) -> str:
     """Remember a WebAuthn challenge and, where known, whose ceremony it is."""
     token = secrets.token_urlsafe(32)
@@ -107,6 +112,7 @@ def registration_options(
     existing = db.scalars(select(Passkey.credential_id).where(_owner_filter(owner)))
     name = owner.username if isinstance(owner, StaffMember) else owner.full_name
     options = generate_registration_options(
+        challenge=_new_challenge(),
         rp_id=rp_id,
         rp_name="Darwaza",
         user_id=owner.id.encode(),
@@ -207,7 +213,9 @@ def sign_in_options(db: Session, *, settings: Settings) -> tuple[dict[str, Any],
     """Options to sign in with any passkey of this site (the browser offers the person's own)."""
     rp_id, _origin = relying_party(settings)
     options = generate_authentication_options(
-        rp_id=rp_id, user_verification=UserVerificationRequirement.REQUIRED
+        challenge=_new_challenge(),
+        rp_id=rp_id,
+        user_verification=UserVerificationRequirement.REQUIRED,
     )
     token = _start_ceremony(db, purpose=PURPOSE_SIGN_IN, challenge=options.challenge, owner_id=None)
     return json.loads(options_to_json(options)), token
@@ -281,6 +289,7 @@ def staff_second_factor_options(
     if not credentials:
         raise SignInFailed(N_("You have no passkey yet. Use your authenticator app."))
     options = generate_authentication_options(
+        challenge=_new_challenge(),
         rp_id=rp_id,
         user_verification=UserVerificationRequirement.REQUIRED,
         allow_credentials=[
