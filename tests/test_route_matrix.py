@@ -1,0 +1,208 @@
+"""Every route that takes an id, tried with ids of someone else's objects.
+
+Another citizen, an officer of another agency, and an anonymous caller each try every
+such route against one citizen's application, attachment, document, share, session and
+API token. None of them may succeed, and the owner's objects stay as they were.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from darwaza.applications import api as applications_api
+from darwaza.applications import console as applications_console
+from darwaza.applications import views as applications_views
+from darwaza.applications.models import Application, Attachment
+from darwaza.audit.trail import Actor
+from darwaza.documents import api as documents_api
+from darwaza.documents import console as documents_console
+from darwaza.documents.models import Document
+from darwaza.identity import account, admin, passkey_routes
+from darwaza.identity.models import ApiToken, StaffMember, UserSession
+from darwaza.identity.tokens import create_api_token
+from darwaza.settings import Settings
+from darwaza.wallet import api as wallet_api
+from darwaza.wallet import views as wallet_views
+from darwaza.wallet.models import Share
+from tests.journeys import create_officer, csrf_of, sign_in_officer, sign_up
+from tests.test_documents_journey import approved_degree
+
+ClientFactory = Callable[[], TestClient]
+
+# Routes whose ids are public by design: the catalogue, issuers' keys, status lists and
+# share links (whose id is the secret itself).
+PUBLIC = {
+    "/services/{service_id}",
+    "/services/{service_id}/apply",
+    "/api/v1/services/{service_id}",
+}
+
+ROUTES: list[tuple[str, str]] = [
+    ("GET", "/applications/{application_id}"),
+    ("POST", "/applications/{application_id}"),
+    ("POST", "/applications/{application_id}/respond"),
+    ("POST", "/applications/{application_id}/withdraw"),
+    ("GET", "/applications/{application_id}/attachments/{attachment_id}"),
+    ("GET", "/api/v1/applications/{application_id}"),
+    ("PATCH", "/api/v1/applications/{application_id}"),
+    ("POST", "/api/v1/applications/{application_id}/attachments"),
+    ("GET", "/api/v1/applications/{application_id}/attachments/{attachment_id}"),
+    ("DELETE", "/api/v1/applications/{application_id}/attachments/{attachment_id}"),
+    ("POST", "/api/v1/applications/{application_id}/submit"),
+    ("POST", "/api/v1/applications/{application_id}/withdraw"),
+    ("POST", "/api/v1/applications/{application_id}/respond"),
+    ("GET", "/console/applications/{application_id}"),
+    ("GET", "/console/applications/{application_id}/attachments/{attachment_id}"),
+    ("POST", "/console/applications/{application_id}/{action}"),
+    ("GET", "/api/v1/console/applications/{application_id}"),
+    ("GET", "/api/v1/console/applications/{application_id}/attachments/{attachment_id}"),
+    ("POST", "/api/v1/console/applications/{application_id}/claim"),
+    ("POST", "/api/v1/console/applications/{application_id}/release"),
+    ("POST", "/api/v1/console/applications/{application_id}/request-info"),
+    ("POST", "/api/v1/console/applications/{application_id}/approve"),
+    ("POST", "/api/v1/console/applications/{application_id}/reject"),
+    ("GET", "/console/documents/{document_id}"),
+    ("POST", "/console/documents/{document_id}/{action}"),
+    ("GET", "/api/v1/documents/{document_id}"),
+    ("POST", "/api/v1/documents/{document_id}/{action}"),
+    ("GET", "/wallet/{document_id}"),
+    ("GET", "/wallet/{document_id}/document.sd-jwt"),
+    ("GET", "/wallet/{document_id}/qr.png"),
+    ("GET", "/wallet/{document_id}/document.pdf"),
+    ("POST", "/wallet/{document_id}/shares"),
+    ("POST", "/wallet/shares/{share_id}/end"),
+    ("GET", "/api/v1/wallet/documents/{document_id}"),
+    ("GET", "/api/v1/wallet/documents/{document_id}/shares"),
+    ("POST", "/api/v1/wallet/documents/{document_id}/shares"),
+    ("POST", "/api/v1/wallet/shares/{share_id}/end"),
+    ("POST", "/account/sessions/{session_id}/end"),
+    ("POST", "/admin/staff/{staff_id}/{action}"),
+    ("POST", "/admin/tokens/{token_id}/revoke"),
+]
+
+ROUTERS = [
+    applications_api.router,
+    applications_views.router,
+    applications_console.router,
+    documents_api.router,
+    documents_console.router,
+    wallet_api.router,
+    wallet_views.router,
+    account.router,
+    admin.router,
+    passkey_routes.router,
+]
+
+
+def test_the_table_names_every_route_that_takes_an_id() -> None:
+    with_ids = {
+        (method, route.path)
+        for router in ROUTERS
+        for route in router.routes
+        for method in getattr(route, "methods", set())
+        if "{" in route.path and route.path not in PUBLIC
+    }
+    assert with_ids == set(ROUTES)
+
+
+def test_nobody_else_reaches_a_citizens_objects(
+    make_client: ClientFactory, settings: Settings, db: Session
+) -> None:
+    owner, _hec_officer, document = approved_degree(
+        make_client, settings, db, "35202-1357924-6", "0340 1357924"
+    )
+    db.commit()
+    application = db.get(Application, document.application_id)
+    assert application is not None
+    attachment = db.scalar(select(Attachment).where(Attachment.application_id == application.id))
+    assert attachment is not None
+    page = owner.get(f"/wallet/{document.id}")
+    owner.post(
+        f"/wallet/{document.id}/shares",
+        data={"claims": ["full_name"], "lifetime": "1d", "csrf_token": csrf_of(page)},
+    )
+    db.commit()
+    share = db.scalar(select(Share).where(Share.document_id == document.id))
+    session = db.scalar(select(UserSession).where(UserSession.citizen_id == application.citizen_id))
+    assert share is not None and session is not None
+    hec_staff_id = db.scalar(select(StaffMember.id).where(StaffMember.agency_id == "hec"))
+    api_token = create_api_token(
+        db,
+        agency_id="hec",
+        name="Registry",
+        scopes=["documents:issue"],
+        lifetime=timedelta(days=1),
+        actor=Actor.operator(),
+    )
+    db.commit()  # end this snapshot before anyone else writes
+    ids = {
+        "application_id": application.id,
+        "attachment_id": attachment.id,
+        "document_id": document.id,
+        "share_id": share.id,
+        "session_id": session.id,
+        "staff_id": hec_staff_id,
+        "token_id": api_token.record.id,
+        "action": "approve",
+    }
+
+    other_citizen = make_client()
+    sign_up(
+        other_citizen,
+        settings,
+        cnic="35202-2468135-7",
+        full_name="Other Citizen",
+        mobile="0341 2468135",
+    )
+    nadra_officer = make_client()
+    sign_in_officer(
+        nadra_officer,
+        settings,
+        create_officer(db, username="matrix.nadra", agency_id="nadra", mobile="03001112222"),
+        "officer-pass-123",
+    )
+    anonymous = make_client()
+    anonymous.get("/")
+
+    for who, client in (
+        ("other citizen", other_citizen),
+        ("nadra officer", nadra_officer),
+        ("anonymous", anonymous),
+    ):
+        token = re.search(r'name="csrf-token" content="([0-9a-f]+)"', client.get("/").text)
+        assert token
+        for method, template in ROUTES:
+            path = template.format(**ids)
+            if path.startswith("/api/"):
+                response = client.request(
+                    method, path, json={}, headers={"X-CSRF-Token": token.group(1)}
+                )
+            else:
+                response = client.request(
+                    method, path, data={"csrf_token": token.group(1)}, follow_redirects=False
+                )
+            assert response.status_code in (303, 401, 403, 404, 422), (
+                who,
+                method,
+                path,
+                response.status_code,
+            )
+            if response.status_code == 422:  # a body check ran first: the id still stays unseen
+                assert application.id not in response.text
+
+    db.expire_all()
+    assert db.get(Application, application.id).state == "approved"  # type: ignore[union-attr]
+    assert db.get(Document, document.id).status == "valid"  # type: ignore[union-attr]
+    still = db.get(Share, share.id)
+    assert still is not None and still.ended_at is None
+    live = db.get(UserSession, session.token_hash)
+    assert live is not None and live.revoked_at is None
+    kept = db.get(ApiToken, api_token.record.id)
+    assert kept is not None and kept.revoked_at is None
+    assert owner.get(f"/wallet/{document.id}").status_code == 200
