@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 import pyotp
@@ -69,14 +70,21 @@ def sms_messages(settings: Settings) -> list[dict[str, str]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def latest_code(settings: Settings, to: str) -> str:
-    """The code in the newest message to ``to`` (E.164)."""
-    for message in reversed(sms_messages(settings)):
-        if message["to"] == to:
-            match = re.search(r"\b(\d{6})\b", message["text"])
-            assert match, message
-            return match.group(1)
-    raise AssertionError(f"no message was sent to {to}")
+def latest_code(settings: Settings, to: str, *, wait_seconds: float = 5.0) -> str:
+    """The code in the newest message to ``to`` (E.164).
+
+    Messages go out just after the answer, so a live server may need a moment.
+    """
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        for message in reversed(sms_messages(settings)):
+            if message["to"] == to:
+                match = re.search(r"\b(\d{6})\b", message["text"])
+                assert match, message
+                return match.group(1)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no message was sent to {to}")
+        time.sleep(0.05)
 
 
 def sign_up(

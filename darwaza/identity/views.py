@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
+from starlette.background import BackgroundTask
 
 from darwaza.errors import DarwazaError, Message, SignInFailed
 from darwaza.i18n import LANGUAGES
 from darwaza.identity import service
-from darwaza.notifications.sms import sms_gateway_for
+from darwaza.notifications.sms import MessagesAfterResponse, sms_gateway_for
 from darwaza.web.context import (
     LANGUAGE_COOKIE,
     SESSION_COOKIE,
@@ -61,11 +62,12 @@ async def sign_up(
     request: Request, form: FormDep, db: DbDep, settings: SettingsDep, language: LanguageDep
 ) -> Response:
     values = {name: form_text(form, name) for name in ("cnic", "full_name", "mobile")}
+    outgoing = MessagesAfterResponse(sms_gateway_for(settings))
     try:
         issued = service.start_citizen_sign_up(
             db,
             settings=settings,
-            sms=sms_gateway_for(settings),
+            sms=outgoing,
             cnic=values["cnic"],
             full_name=values["full_name"],
             mobile=values["mobile"],
@@ -81,6 +83,7 @@ async def sign_up(
         )
     response = redirect("/sign-in/code")
     _set_challenge_cookie(response, issued.challenge_token, settings)
+    response.background = BackgroundTask(outgoing.deliver)
     return response
 
 
@@ -94,11 +97,12 @@ async def sign_in(
     request: Request, form: FormDep, db: DbDep, settings: SettingsDep, language: LanguageDep
 ) -> Response:
     values = {"cnic": form_text(form, "cnic")}
+    outgoing = MessagesAfterResponse(sms_gateway_for(settings))
     try:
         issued = service.start_citizen_sign_in(
             db,
             settings=settings,
-            sms=sms_gateway_for(settings),
+            sms=outgoing,
             cnic=values["cnic"],
             language=language,
             client_address=client_address(request),
@@ -112,6 +116,7 @@ async def sign_in(
         )
     response = redirect("/sign-in/code")
     _set_challenge_cookie(response, issued.challenge_token, settings)
+    response.background = BackgroundTask(outgoing.deliver)
     return response
 
 

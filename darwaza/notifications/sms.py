@@ -48,3 +48,24 @@ class OutboxSmsGateway:
 def sms_gateway_for(settings: Settings) -> SmsGateway:
     """The gateway the settings name (only the outbox ships with the platform)."""
     return OutboxSmsGateway(settings.outbox_dir)
+
+
+class MessagesAfterResponse:
+    """Collects messages during a request and sends them once the answer has gone out.
+
+    Whether a message is sent (a known account) or not (an unknown one) then makes no
+    difference to how long the answer takes.
+    """
+
+    def __init__(self, gateway: SmsGateway) -> None:
+        self.gateway = gateway
+        self.pending: list[tuple[str, str]] = []
+
+    def send(self, *, to: str, text: str) -> None:
+        self.pending.append((to, text))
+
+    def deliver(self) -> None:
+        """Hand every collected message to the real gateway."""
+        for to, text in self.pending:
+            self.gateway.send(to=to, text=text)
+        self.pending.clear()
