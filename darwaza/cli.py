@@ -177,16 +177,10 @@ def audit_verify() -> None:
 
 @audit.command("checkpoint")
 def audit_checkpoint() -> None:
-    """Sign the trail's current head with the root key (run it regularly, e.g. hourly)."""
-    from darwaza.agencies.keys import root_key
-    from darwaza.audit.trail import create_checkpoint
-    from darwaza.database import transaction
+    """Sign the trail's current head with the root key now (the server also does it hourly)."""
+    from darwaza.audit.trail import checkpoint_now
 
-    settings = _settings()
-    with transaction(settings) as session:
-        key = root_key(session, settings=settings)
-        checkpoint = create_checkpoint(session, signing_key=key.private_key, kid=key.kid)
-        at = checkpoint.last_event_id if checkpoint else None
+    at = checkpoint_now(_settings())
     click.echo(f"Signed a checkpoint at event {at}." if at else "Nothing new to sign.")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -318,3 +319,17 @@ def test_an_idle_session_ends(make_client: ClientFactory, settings: Settings, db
         session.last_seen_at -= timedelta(minutes=settings.citizen_session_idle_minutes + 1)
     db.commit()
     assert browser.get("/applications", follow_redirects=False).status_code == 303
+
+
+def test_the_server_signs_checkpoints_by_itself(settings: Settings, db: Session) -> None:
+    from darwaza.audit.models import AuditCheckpoint
+    from darwaza.web.app import create_app
+
+    quick = settings.model_copy(update={"audit_checkpoint_minutes": 0.002})  # every 0.12 s
+    with TestClient(create_app(quick)) as client:
+        client.get("/trust-bundle")  # a few events to sign
+        deadline = time.monotonic() + 10
+        while not db.scalars(select(AuditCheckpoint)).first():
+            db.commit()
+            assert time.monotonic() < deadline, "no checkpoint was signed"
+            time.sleep(0.1)

@@ -250,3 +250,22 @@ def verify_checkpoints(db: Session, *, public_key_for_kid: Any) -> str | None:
                 "(it no longer matches the signed checkpoint)"
             )
     return None
+
+
+def checkpoint_now(settings: Any) -> int | None:
+    """Sign a checkpoint in its own transaction; returns the event it covers, if any.
+
+    Safe to call from several processes at once: only one checkpoint per head is kept.
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    from darwaza.agencies.keys import root_key
+    from darwaza.database import transaction
+
+    try:
+        with transaction(settings) as session:
+            key = root_key(session, settings=settings)
+            checkpoint = create_checkpoint(session, signing_key=key.private_key, kid=key.kid)
+            return checkpoint.last_event_id if checkpoint else None
+    except IntegrityError:  # another process signed the same head a moment ago
+        return None

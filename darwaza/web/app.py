@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -18,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from darwaza.agencies.service import sync_agencies
+from darwaza.audit.trail import checkpoint_now
 from darwaza.catalogue.loading import load_catalogue
 from darwaza.database import engine_for, transaction
 from darwaza.errors import DarwazaError, Message, NotFound, NotSignedIn, PayloadTooLarge
@@ -85,6 +87,16 @@ def _error_page(request: Request, error: DarwazaError) -> Response:
     )
 
 
+async def sign_audit_checkpoints(settings: Settings) -> None:
+    """Sign the audit trail's head at the configured interval, for as long as the app runs."""
+    while True:
+        await asyncio.sleep(settings.audit_checkpoint_minutes * 60)
+        try:
+            await asyncio.to_thread(checkpoint_now, settings)
+        except SQLAlchemyError:
+            log.exception("could not sign an audit checkpoint")
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application. It refuses to start on an invalid catalogue."""
     settings = settings or get_settings()
@@ -100,7 +112,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.exception(
                 "could not bring agencies in step with the catalogue; run `darwaza db upgrade`"
             )
+        signer = (
+            asyncio.create_task(sign_audit_checkpoints(settings))
+            if settings.audit_checkpoint_minutes
+            else None
+        )
         yield
+        if signer is not None:
+            signer.cancel()
 
     app = FastAPI(
         title="Darwaza",
