@@ -64,3 +64,29 @@ def views_of(db: Session, *, object_ids: Sequence[str], limit: int = 200) -> lis
         )
         for event in events
     ]
+
+
+SECURITY_EVENTS = {
+    "citizen.signed_up": N_("Account created"),
+    "session.started": N_("Signed in"),
+    "session.ended_by_owner": N_("Signed out elsewhere"),
+    "passkey.added": N_("A passkey was added"),
+    "passkey.used": N_("Signed in with a passkey"),
+    "passkey.removed_all": N_("Passkeys removed after an identity check"),
+    "staff.authenticator_enrolled": N_("Authenticator app set up"),
+}
+
+
+def security_events_of(db: Session, *, person_id: str, limit: int = 20) -> list[AuditEvent]:
+    """What happened to a person's account: sign-ins, passkeys, sessions ended."""
+    return list(
+        db.scalars(
+            select(AuditEvent)
+            .where(
+                AuditEvent.action.in_(list(SECURITY_EVENTS)),
+                (AuditEvent.actor_id == person_id) | (AuditEvent.object_id == person_id),
+            )
+            .order_by(AuditEvent.id.desc())
+            .limit(limit)
+        )
+    )

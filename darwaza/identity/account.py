@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from darwaza.applications.models import Application
-from darwaza.audit.access import OBJECT_LABELS, views_of
+from darwaza.audit.access import OBJECT_LABELS, SECURITY_EVENTS, security_events_of, views_of
 from darwaza.audit.trail import record_event
 from darwaza.database import utcnow
 from darwaza.documents.models import Document
@@ -95,6 +95,13 @@ def account(
         "identity/account.html",
         {
             "passkey_count": passkey_count,
+            "security_events": [
+                (event.at, SECURITY_EVENTS[event.action])
+                for event in security_events_of(
+                    db,
+                    person_id=(me.staff_member or me.citizen).id,  # type: ignore[union-attr]
+                )
+            ],
             "passkey_added": request.query_params.get("passkey") == "added",
             "sessions": live_sessions(db, principal=me),
             "current_id": me.session.id,

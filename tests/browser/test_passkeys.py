@@ -46,6 +46,7 @@ def test_citizen_adds_a_passkey_and_signs_in_with_it_without_sms(
     page.click("#passkey-add")
     page.wait_for_url(re.compile(r".*/account\?passkey=added$"))
     assert "Passkeys: 1" in page.inner_text("main")
+    assert "A passkey was added" in page.inner_text("main")  # told in the app too
     # The account holder is told by SMS that a passkey was added.
     assert "passkey was added" in sms_messages(settings)[-1]["text"]
 
