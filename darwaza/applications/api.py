@@ -13,7 +13,7 @@ from darwaza.applications.models import Application, ApplicationEvent, Attachmen
 from darwaza.applications.storage import AttachmentStore
 from darwaza.applications.views import attachment_response
 from darwaza.audit.access import record_staff_view
-from darwaza.documents.flows import approve_and_issue
+from darwaza.documents.flows import officer_acts
 from darwaza.errors import InvalidInput, Message
 from darwaza.i18n import N_, translate
 from darwaza.web.api import API_DEPENDENCIES, FieldProblem, error_responses
@@ -361,27 +361,18 @@ def _officer_action(
     db: DbDep,
     officer: OfficerDep,
     language: str,
-    **text: str,
+    text: str = "",
 ) -> ApplicationRead:
     application = service.officer_application(db, officer=officer, application_id=application_id)
-    if action == "approve":
-        # Approval issues the service's document in the same transaction.
-        approve_and_issue(
-            db,
-            settings=request.app.state.settings,
-            catalogue=request.app.state.catalogue,
-            officer=officer,
-            application=application,
-            note=text.get("note"),
-        )
-        return _read(db, application, by=workflow.OFFICER, language=language)
-    perform = {
-        "claim": service.claim_application,
-        "release": service.release_application,
-        "request_info": service.request_information,
-        "reject": service.reject_application,
-    }[action]
-    perform(db, officer=officer, application=application, **text)  # type: ignore[operator]
+    officer_acts(
+        db,
+        settings=request.app.state.settings,
+        catalogue=request.app.state.catalogue,
+        officer=officer,
+        application=application,
+        action=action,
+        text=text,
+    )
     return _read(db, application, by=workflow.OFFICER, language=language)
 
 
@@ -418,7 +409,7 @@ def request_info(
 ) -> ApplicationRead:
     """Ask the citizen for more information."""
     return _officer_action(
-        request, "request_info", application_id, db, officer, language, message=body.message
+        request, "request_info", application_id, db, officer, language, text=body.message
     )
 
 
@@ -435,7 +426,7 @@ def approve(
 ) -> ApplicationRead:
     """Approve a claimed application."""
     return _officer_action(
-        request, "approve", application_id, db, officer, language, note=body.reason
+        request, "approve", application_id, db, officer, language, text=body.reason
     )
 
 
@@ -452,5 +443,5 @@ def reject(
 ) -> ApplicationRead:
     """Reject a claimed application with a reason the citizen sees."""
     return _officer_action(
-        request, "reject", application_id, db, officer, language, reason=body.reason
+        request, "reject", application_id, db, officer, language, text=body.reason
     )

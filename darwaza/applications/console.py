@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -13,7 +12,7 @@ from darwaza.applications.models import Application
 from darwaza.applications.storage import AttachmentStore
 from darwaza.applications.views import attachment_response
 from darwaza.audit.access import record_staff_view
-from darwaza.documents.flows import approve_and_issue
+from darwaza.documents.flows import officer_acts
 from darwaza.errors import DarwazaError, Message
 from darwaza.identity.models import Citizen, StaffMember
 from darwaza.web.context import CatalogueDep, DbDep, OfficerDep, SettingsDep
@@ -118,17 +117,6 @@ def download_attachment(
     return attachment_response(AttachmentStore(settings.uploads_dir), attachment)
 
 
-OfficerAction = Callable[..., object]
-
-_ACTIONS: dict[str, tuple[OfficerAction, str | None]] = {
-    "claim": (service.claim_application, None),
-    "release": (service.release_application, None),
-    "request-info": (service.request_information, "message"),
-    "approve": (approve_and_issue, None),
-    "reject": (service.reject_application, "reason"),
-}
-
-
 @router.post("/applications/{application_id}/{action}")
 async def act(
     request: Request,
@@ -142,16 +130,17 @@ async def act(
 ) -> Response:
     """Claim, release, request information, approve or reject."""
     application = service.officer_application(db, officer=officer, application_id=application_id)
-    if action not in _ACTIONS:
-        raise DarwazaError()
-    perform, text_field = _ACTIONS[action]
-    kwargs: dict[str, Any] = {"officer": officer, "application": application}
-    if action == "approve":
-        kwargs.update(settings=settings, catalogue=catalogue)
-    if text_field:
-        kwargs[text_field if text_field == "message" else "reason"] = form_text(form, text_field)
+    text = form_text(form, "message") or form_text(form, "reason")
     try:
-        perform(db, **kwargs)
+        officer_acts(
+            db,
+            settings=settings,
+            catalogue=catalogue,
+            officer=officer,
+            application=application,
+            action=action.replace("-", "_"),
+            text=text,
+        )
     except DarwazaError as error:
         db.rollback()
         application = service.officer_application(
@@ -166,6 +155,6 @@ async def act(
             errors=errors_of(error),
             status_code=error.status_code,
         )
-    if action in ("release",):
+    if action == "release":
         return redirect("/console")
     return redirect(f"/console/applications/{application.id}")

@@ -12,6 +12,7 @@ from darwaza.audit.trail import Actor
 from darwaza.catalogue.definitions import Catalogue, ServiceDefinition
 from darwaza.documents.models import Document
 from darwaza.documents.service import issue_document
+from darwaza.errors import NotFound
 from darwaza.identity.models import Citizen, StaffMember
 from darwaza.settings import Settings
 
@@ -55,3 +56,35 @@ def approve_and_issue(
         answers=answers_for_claims(service, application.answers or {}),
         actor=Actor("staff", officer.id),
     )
+
+
+def officer_acts(
+    db: Session,
+    *,
+    settings: Settings,
+    catalogue: Catalogue,
+    officer: StaffMember,
+    application: Application,
+    action: str,
+    text: str = "",
+) -> None:
+    """One officer action, as the console and the API both name it; approval also issues."""
+    if action == "claim":
+        applications.claim_application(db, officer=officer, application=application)
+    elif action == "release":
+        applications.release_application(db, officer=officer, application=application)
+    elif action == "request_info":
+        applications.request_information(db, officer=officer, application=application, message=text)
+    elif action == "approve":
+        approve_and_issue(
+            db,
+            settings=settings,
+            catalogue=catalogue,
+            officer=officer,
+            application=application,
+            note=text or None,
+        )
+    elif action == "reject":
+        applications.reject_application(db, officer=officer, application=application, reason=text)
+    else:
+        raise NotFound()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -323,7 +323,3 @@ def documents_of(db: Session, *, citizen: Citizen) -> Sequence[Document]:
         .where((Document.citizen_id == citizen.id) | (Document.holder_cnic == citizen.cnic))
         .order_by(Document.issued_at.desc())
     ).all()
-
-
-def issued_at_label(value: datetime) -> str:
-    return value.astimezone(KARACHI).date().isoformat()

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from webauthn import (
     generate_authentication_options,
@@ -50,12 +50,6 @@ def relying_party(settings: Settings) -> tuple[str, str]:
     """The relying party id (a host name) and the expected origin, from the base URL."""
     parts = urlsplit(settings.base_url)
     return parts.hostname or "localhost", f"{parts.scheme}://{parts.netloc}"
-
-
-def has_passkey(db: Session, *, citizen_id: str) -> bool:
-    return bool(
-        db.scalar(select(func.count()).select_from(Passkey).where(Passkey.citizen_id == citizen_id))
-    )
 
 
 def _new_challenge() -> bytes:

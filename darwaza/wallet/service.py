@@ -25,8 +25,6 @@ from darwaza.i18n import N_
 from darwaza.identity.models import Citizen
 from darwaza.wallet.models import Share, ShareOpening
 
-MIN_SHARE_LIFETIME = timedelta(hours=1)
-MAX_SHARE_LIFETIME = timedelta(days=30)
 SHARE_LIFETIMES = {
     "1h": timedelta(hours=1),
     "1d": timedelta(days=1),
