@@ -10,10 +10,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from darwaza.agencies.key_material import generate_signing_key, kid_for_public_key, public_jwk
+from darwaza.crypto.keys import generate_signing_key, kid_for_public_key, public_jwk
 from darwaza.documents.formats.compact_qr import encode_compact_qr, qr_version
 from darwaza.documents.formats.sd_jwt import issue_sd_jwt, present_sd_jwt
-from darwaza.verification.status_list import encode_status_list
+from darwaza.documents.formats.status_list import encode_status_list
 from darwaza.verification.trust_bundle import TrustedIssuer, sign_trust_bundle, verify_trust_bundle
 from darwaza.verification.verifier import BundleTrustSource, verify_credential
 
@@ -88,7 +88,7 @@ def main() -> None:
         expires_at=now + timedelta(days=1),
     )
     bundle = verify_trust_bundle(bundle_token, root.public_key(), now)
-    from darwaza.verification.status_list import sign_status_list_token
+    from darwaza.documents.formats.status_list import sign_status_list_token
 
     status_token = sign_status_list_token(
         private_key=key,

@@ -19,11 +19,11 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from darwaza.app import create_app
 from darwaza.database import transaction
 from darwaza.identity.models import Citizen
 from darwaza.migrate import upgrade_database
 from darwaza.settings import Settings
-from darwaza.web.app import create_app
 
 
 def main() -> None:

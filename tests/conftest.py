@@ -16,12 +16,12 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from darwaza.agencies.service import sync_agencies
+from darwaza.app import create_app
 from darwaza.catalogue import load_catalogue
 from darwaza.database import engine_for, session_factory
 from darwaza.migrate import upgrade_database
 from darwaza.models import Base
 from darwaza.settings import Settings
-from darwaza.web.app import create_app
 
 TEST_SECRET = "test-secret-key-with-enough-length-0123456789"
 

@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy.orm import Session
 
-from darwaza.audit.trail import Actor
+from darwaza.audit.actors import Actor
 from darwaza.catalogue.loading import load_catalogue
 from darwaza.demo.accounts import load_demo_data
 from darwaza.identity.models import StaffMember
-from darwaza.identity.service import create_staff_member
+from darwaza.identity.staff import create_staff_member
 from darwaza.settings import Settings
 from tests.conftest import TEST_SECRET
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from darwaza.audit.models import AuditEvent
 from darwaza.audit.trail import event_hash
 from darwaza.cli import main
-from darwaza.database import utcnow
+from darwaza.clock import utcnow
 from darwaza.identity.models import ApiToken, StaffMember, UserSession
 from darwaza.settings import Settings, get_settings
 from tests.journeys import (
@@ -322,8 +322,8 @@ def test_an_idle_session_ends(make_client: ClientFactory, settings: Settings, db
 
 
 def test_the_server_signs_checkpoints_by_itself(settings: Settings, db: Session) -> None:
+    from darwaza.app import create_app
     from darwaza.audit.models import AuditCheckpoint
-    from darwaza.web.app import create_app
 
     quick = settings.model_copy(update={"audit_checkpoint_minutes": 0.002})  # every 0.12 s
     with TestClient(create_app(quick)) as client:

@@ -12,12 +12,12 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from darwaza.app import create_app
 from darwaza.applications.models import Application
 from darwaza.catalogue import CatalogueError
 from darwaza.cli import main
 from darwaza.i18n import translate
 from darwaza.settings import Settings
-from darwaza.web.app import create_app
 from tests.journeys import PDF_BYTES, csrf_of, post_form, sign_up, sms_messages
 
 ClientFactory = Callable[[], TestClient]

@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from darwaza.agencies.key_material import public_key_from_jwk
 from darwaza.cli import main
+from darwaza.crypto.keys import public_key_from_jwk
+from darwaza.documents.formats.status_list import verify_status_list_token
 from darwaza.documents.models import Document
 from darwaza.settings import Settings, get_settings
-from darwaza.verification.status_list import verify_status_list_token
 from darwaza.wallet.models import Share
 from tests.journeys import create_officer, csrf_of, post_form, sign_in_officer, sign_up
 from tests.test_application_journeys import fill_and_submit, start_degree_application
@@ -160,7 +160,7 @@ def test_issuer_metadata_and_status_lists_are_published(
     assert response.headers["content-type"].startswith("application/statuslist+jwt")
     assert "max-age" in response.headers["cache-control"]
     keys_by_kid = {k["kid"]: public_key_from_jwk(k) for k in keys}
-    from darwaza.database import utcnow
+    from darwaza.clock import utcnow
 
     verified = verify_status_list_token(
         response.text, expected_uri=uri, public_key_for_kid=keys_by_kid.get, now=utcnow()
@@ -379,7 +379,7 @@ def test_the_wallet_and_sharing_work_through_the_api(
 def test_the_identity_card_in_the_wallet_is_attached_without_an_upload(
     make_client: ClientFactory, settings: Settings, db: Session
 ) -> None:
-    from darwaza.audit.trail import Actor
+    from darwaza.audit.actors import Actor
     from darwaza.catalogue import load_catalogue
     from darwaza.documents.service import issue_document
     from tests.test_application_journeys import GOOD_ANSWERS, start_degree_application

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from darwaza.audit.trail import Actor
-from darwaza.identity.service import create_staff_member
+from darwaza.audit.actors import Actor
+from darwaza.identity.staff import create_staff_member
 from darwaza.settings import Settings
 from tests.journeys import (
     AUTHENTICATOR_SEEDS,

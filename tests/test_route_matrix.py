@@ -19,7 +19,7 @@ from darwaza.applications import api as applications_api
 from darwaza.applications import console as applications_console
 from darwaza.applications import views as applications_views
 from darwaza.applications.models import Application, Attachment
-from darwaza.audit.trail import Actor
+from darwaza.audit.actors import Actor
 from darwaza.documents import api as documents_api
 from darwaza.documents import console as documents_console
 from darwaza.documents.models import Document

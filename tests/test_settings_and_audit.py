@@ -7,8 +7,9 @@ from click.testing import CliRunner
 from sqlalchemy import text, update
 from sqlalchemy.orm import Session
 
+from darwaza.audit.actors import Actor
 from darwaza.audit.models import AuditEvent
-from darwaza.audit.trail import Actor, record_event, verify_chain
+from darwaza.audit.trail import record_event, verify_chain
 from darwaza.cli import main
 from darwaza.settings import InsecureSettings, Settings
 

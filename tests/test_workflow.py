@@ -18,17 +18,17 @@ ALLOWED = {
 
 
 def test_the_documented_path_from_draft_to_decision_is_allowed() -> None:
-    state = workflow.DRAFT
+    state = workflow.ApplicationState.DRAFT
     for action, by in [
-        ("submit", workflow.CITIZEN),
-        ("claim", workflow.OFFICER),
-        ("request_info", workflow.OFFICER),
-        ("respond", workflow.CITIZEN),
-        ("claim", workflow.OFFICER),
-        ("approve", workflow.OFFICER),
+        ("submit", workflow.Party.CITIZEN),
+        ("claim", workflow.Party.OFFICER),
+        ("request_info", workflow.Party.OFFICER),
+        ("respond", workflow.Party.CITIZEN),
+        ("claim", workflow.Party.OFFICER),
+        ("approve", workflow.Party.OFFICER),
     ]:
         state = workflow.next_state(current=state, action=action, by=by)
-    assert state == workflow.APPROVED
+    assert state == workflow.ApplicationState.APPROVED
 
 
 @pytest.mark.parametrize(
@@ -36,7 +36,9 @@ def test_the_documented_path_from_draft_to_decision_is_allowed() -> None:
     [
         (state, action, by)
         for state, action, by in itertools.product(
-            workflow.STATES, workflow.TRANSITIONS, (workflow.CITIZEN, workflow.OFFICER)
+            workflow.ApplicationState,
+            workflow.TRANSITIONS,
+            (workflow.Party.CITIZEN, workflow.Party.OFFICER),
         )
         if (action, state, by) not in ALLOWED
     ],
@@ -48,18 +50,18 @@ def test_every_other_move_is_refused(state: str, action: str, by: str) -> None:
 
 def test_no_move_leaves_a_decision() -> None:
     for state in workflow.FINAL_STATES:
-        assert workflow.allowed_actions(state, workflow.CITIZEN) == []
-        assert workflow.allowed_actions(state, workflow.OFFICER) == []
+        assert workflow.allowed_actions(state, workflow.Party.CITIZEN) == []
+        assert workflow.allowed_actions(state, workflow.Party.OFFICER) == []
 
 
 def test_citizen_may_withdraw_until_the_decision() -> None:
     for state in (
-        workflow.SUBMITTED,
-        workflow.IN_REVIEW,
-        workflow.INFO_REQUESTED,
-        workflow.RESUBMITTED,
+        workflow.ApplicationState.SUBMITTED,
+        workflow.ApplicationState.IN_REVIEW,
+        workflow.ApplicationState.INFO_REQUESTED,
+        workflow.ApplicationState.RESUBMITTED,
     ):
-        assert "withdraw" in workflow.allowed_actions(state, workflow.CITIZEN)
+        assert "withdraw" in workflow.allowed_actions(state, workflow.Party.CITIZEN)
 
 
 def test_tracking_numbers_carry_a_check_digit_that_catches_typos() -> None:

@@ -8,23 +8,25 @@ published while documents it signed may still be valid.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from darwaza.agencies.key_material import (
+from darwaza.agencies.models import Agency, SigningKeyRecord
+from darwaza.audit.actors import Actor
+from darwaza.audit.trail import create_checkpoint, record_event
+from darwaza.clock import utcnow
+from darwaza.crypto.keys import (
     SigningKey,
+    VerifyingKey,
     generate_signing_key,
     kid_for_public_key,
     public_jwk,
+    public_key_from_jwk,
     seal_private_key,
     unseal_private_key,
 )
-from darwaza.agencies.models import Agency, SigningKeyRecord
-from darwaza.audit.trail import Actor, record_event
-from darwaza.database import utcnow
-from darwaza.documents.models import Document
 from darwaza.errors import NotFound
 from darwaza.settings import Settings
 
@@ -128,26 +130,23 @@ def rotate_agency_key(db: Session, *, settings: Settings, agency_id: str, actor:
     ).kid
 
 
-def published_jwks(db: Session, *, agency_id: str) -> dict[str, list[dict[str, Any]]]:
-    """The agency's public keys: the current one, and retired ones whose documents live on."""
-    now = utcnow()
-    live_document = exists().where(
-        Document.kid == SigningKeyRecord.kid,
-        or_(Document.expires_at.is_(None), Document.expires_at > now),
-    )
-    records = db.scalars(
-        select(SigningKeyRecord)
-        .where(
-            SigningKeyRecord.agency_id == agency_id,
-            SigningKeyRecord.purpose == PURPOSE_DOCUMENTS,
-            or_(SigningKeyRecord.retired_at.is_(None), live_document),
-        )
-        .order_by(SigningKeyRecord.created_at)
-    ).all()
-    return {"keys": [dict(record.public_jwk) for record in records]}
+def root_public_key(db: Session, *, kid: str) -> VerifyingKey | None:
+    """A root key of the platform by its id, current or retired (checkpoints name it)."""
+    record = db.get(SigningKeyRecord, kid)
+    if record is None or record.purpose != PURPOSE_ROOT:
+        return None
+    return public_key_from_jwk(record.public_jwk)
 
 
-def root_public_jwk(db: Session, *, settings: Settings) -> dict[str, Any]:
-    """The root key's public JWK, which offline verifiers pin."""
+def sign_audit_checkpoint(db: Session, *, settings: Settings) -> int | None:
+    """The root key signs the audit trail's head; returns the event covered, if any was new.
+
+    Safe from several processes at once: one checkpoint per head is kept.
+    """
     key = root_key(db, settings=settings)
-    return public_jwk(key.private_key.public_key(), key.kid)
+    try:
+        with db.begin_nested():
+            checkpoint = create_checkpoint(db, signing_key=key.private_key, kid=key.kid)
+    except IntegrityError:  # another process signed the same head a moment ago
+        return None
+    return checkpoint.last_event_id if checkpoint else None

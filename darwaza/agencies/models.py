@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from darwaza.database import Base, UTCDateTime, utcnow
+from darwaza.clock import utcnow
+from darwaza.database import Base, UTCDateTime
 
 
 class Agency(Base):

@@ -7,8 +7,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from darwaza.agencies.models import Agency
-from darwaza.audit.trail import Actor, record_event
-from darwaza.catalogue.definitions import Catalogue
+from darwaza.audit.actors import Actor
+from darwaza.audit.trail import record_event
+from darwaza.catalogue import Catalogue
 
 
 def sync_agencies(db: Session, *, catalogue: Catalogue) -> list[str]:

@@ -8,25 +8,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Header, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 
-from darwaza.applications import service, workflow
+from darwaza.applications import officers, service, workflow
+from darwaza.applications.decisions import officer_acts
 from darwaza.applications.models import Application, ApplicationEvent, Attachment
 from darwaza.applications.storage import AttachmentStore
 from darwaza.applications.views import attachment_response
-from darwaza.audit.access import record_staff_view
-from darwaza.documents.flows import officer_acts
+from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.errors import InvalidInput, Message
 from darwaza.i18n import N_, translate
-from darwaza.web.api import API_DEPENDENCIES, FieldProblem, error_responses
-from darwaza.web.context import (
-    CatalogueDep,
-    CitizenDep,
-    DbDep,
-    LanguageDep,
-    OfficerDep,
-    SettingsDep,
-)
+from darwaza.identity.dependencies import CitizenDep, OfficerDep
+from darwaza.web.api import FieldProblem, error_responses
+from darwaza.web.context import CSRF_PROTECTED, DbDep, LanguageDep, SettingsDep
 
-router = APIRouter(prefix="/api/v1", tags=["applications"], dependencies=API_DEPENDENCIES)
+router = APIRouter(prefix="/api/v1", tags=["applications"], dependencies=CSRF_PROTECTED)
 
 
 class StepRead(BaseModel):
@@ -97,7 +91,7 @@ def _read(
     db: DbDep,
     application: Application,
     *,
-    by: str,
+    by: workflow.Party,
     language: str,
     problems: dict[str, Message] | None = None,
 ) -> ApplicationRead:
@@ -144,7 +138,7 @@ def list_my_applications(
 ) -> list[ApplicationRead]:
     """The signed-in citizen's applications, newest first."""
     return [
-        _read(db, a, by=workflow.CITIZEN, language=language)
+        _read(db, a, by=workflow.Party.CITIZEN, language=language)
         for a in service.citizen_applications(db, citizen=citizen)
     ]
 
@@ -158,9 +152,9 @@ def start_application(
     language: LanguageDep,
 ) -> ApplicationRead:
     """Open a draft for a service."""
-    definition = service.lookup_service(catalogue, body.service_id)
+    definition = catalogue.service(body.service_id)
     application = service.start_application(db, citizen=citizen, service=definition)
-    return _read(db, application, by=workflow.CITIZEN, language=language)
+    return _read(db, application, by=workflow.Party.CITIZEN, language=language)
 
 
 @router.get("/applications/{application_id}", responses=error_responses(401, 404))
@@ -169,7 +163,7 @@ def get_application(
 ) -> ApplicationRead:
     """One of the citizen's applications with its timeline."""
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
-    return _read(db, application, by=workflow.CITIZEN, language=language)
+    return _read(db, application, by=workflow.Party.CITIZEN, language=language)
 
 
 @router.patch("/applications/{application_id}", responses=error_responses(401, 404, 409))
@@ -183,12 +177,12 @@ def save_answers(
 ) -> ApplicationRead:
     """Save answers to a draft. Everything is kept; ``problems`` lists what is not yet right."""
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
-    definition = service.lookup_service(catalogue, application.service_id)
+    definition = catalogue.service(application.service_id)
     raw = {k: "" if v is None else str(v) for k, v in body.answers.items()}
     problems = service.save_answers(
         db, citizen=citizen, application=application, service=definition, raw_answers=raw
     )
-    return _read(db, application, by=workflow.CITIZEN, language=language, problems=problems)
+    return _read(db, application, by=workflow.Party.CITIZEN, language=language, problems=problems)
 
 
 @router.post(
@@ -207,7 +201,7 @@ async def add_attachment(
 ) -> AttachmentRead:
     """Attach a file for one of the service's required documents (type and size checked)."""
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
-    definition = service.lookup_service(catalogue, application.service_id)
+    definition = catalogue.service(application.service_id)
     content = await file.read(settings.max_upload_bytes + 1)
     attachment = service.add_attachment(
         db,
@@ -261,7 +255,7 @@ def submit_application(
 ) -> ApplicationRead:
     """Submit a complete draft. Send an ``Idempotency-Key``: a retry never submits twice."""
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
-    definition = service.lookup_service(catalogue, application.service_id)
+    definition = catalogue.service(application.service_id)
     application = service.submit_application(
         db,
         citizen=citizen,
@@ -269,7 +263,7 @@ def submit_application(
         service=definition,
         idempotency_key=idempotency_key,
     )
-    return _read(db, application, by=workflow.CITIZEN, language=language)
+    return _read(db, application, by=workflow.Party.CITIZEN, language=language)
 
 
 @router.post("/applications/{application_id}/withdraw", responses=error_responses(401, 404, 409))
@@ -279,7 +273,7 @@ def withdraw_application(
     """Withdraw before a decision."""
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
     service.withdraw_application(db, citizen=citizen, application=application, reason=body.reason)
-    return _read(db, application, by=workflow.CITIZEN, language=language)
+    return _read(db, application, by=workflow.Party.CITIZEN, language=language)
 
 
 @router.post("/applications/{application_id}/respond", responses=error_responses(401, 404, 409))
@@ -289,7 +283,7 @@ def respond(
     """Answer the agency's request for information."""
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
     service.respond_to_request(db, citizen=citizen, application=application, message=body.message)
-    return _read(db, application, by=workflow.CITIZEN, language=language)
+    return _read(db, application, by=workflow.Party.CITIZEN, language=language)
 
 
 # --- officers ---------------------------------------------------------------------------
@@ -306,14 +300,14 @@ def officer_queue(
     mine: bool = False,
 ) -> list[ApplicationRead]:
     """The officer's agency queue, due soonest first."""
-    if state is not None and state not in workflow.STATES:
+    if state is not None and state not in set(workflow.ApplicationState):
         raise InvalidInput(fields={"state": Message(N_("Choose one of the options."))})
-    queue_filter = service.QueueFilter(
+    queue_filter = officers.QueueFilter(
         state=state, service_id=service_id, overdue_only=overdue, mine_only=mine
     )
     return [
-        _read(db, a, by=workflow.OFFICER, language=language)
-        for a in service.officer_queue(db, officer=officer, queue_filter=queue_filter)
+        _read(db, a, by=workflow.Party.OFFICER, language=language)
+        for a in officers.officer_queue(db, officer=officer, queue_filter=queue_filter)
     ]
 
 
@@ -322,15 +316,9 @@ def officer_get_application(
     application_id: str, db: DbDep, officer: OfficerDep, language: LanguageDep
 ) -> ApplicationRead:
     """An application of the officer's agency."""
-    application = service.officer_application(db, officer=officer, application_id=application_id)
-    record_staff_view(
-        db,
-        staff_id=officer.id,
-        agency_id=officer.agency_id,
-        object_type="application",
-        object_id=application.id,
-    )
-    return _read(db, application, by=workflow.OFFICER, language=language)
+    application = officers.officer_application(db, officer=officer, application_id=application_id)
+    officers.record_officer_look(db, officer=officer, application=application)
+    return _read(db, application, by=workflow.Party.OFFICER, language=language)
 
 
 @router.get(
@@ -342,15 +330,11 @@ def officer_download_attachment(
     application_id: str, attachment_id: str, db: DbDep, settings: SettingsDep, officer: OfficerDep
 ) -> Response:
     """The bytes of an attachment of the officer's agency."""
-    application = service.officer_application(db, officer=officer, application_id=application_id)
-    record_staff_view(
-        db,
-        staff_id=officer.id,
-        agency_id=officer.agency_id,
-        object_type="attachment",
-        object_id=application.id,
-    )
+    application = officers.officer_application(db, officer=officer, application_id=application_id)
     attachment = service.attachment_of(db, application=application, attachment_id=attachment_id)
+    officers.record_officer_look(
+        db, officer=officer, application=application, attachment=attachment
+    )
     return attachment_response(AttachmentStore(settings.uploads_dir), attachment)
 
 
@@ -363,7 +347,7 @@ def _officer_action(
     language: str,
     text: str = "",
 ) -> ApplicationRead:
-    application = service.officer_application(db, officer=officer, application_id=application_id)
+    application = officers.officer_application(db, officer=officer, application_id=application_id)
     officer_acts(
         db,
         settings=request.app.state.settings,
@@ -373,7 +357,7 @@ def _officer_action(
         action=action,
         text=text,
     )
-    return _read(db, application, by=workflow.OFFICER, language=language)
+    return _read(db, application, by=workflow.Party.OFFICER, language=language)
 
 
 @router.post(

@@ -7,19 +7,20 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from darwaza.applications import service, workflow
+from darwaza.applications import officers, service, workflow
+from darwaza.applications.decisions import officer_acts
 from darwaza.applications.models import Application
 from darwaza.applications.storage import AttachmentStore
 from darwaza.applications.views import attachment_response
-from darwaza.audit.access import record_staff_view
-from darwaza.documents.flows import officer_acts
+from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.errors import DarwazaError, Message
+from darwaza.identity.dependencies import OfficerDep
 from darwaza.identity.models import Citizen, StaffMember
-from darwaza.web.context import CatalogueDep, DbDep, OfficerDep, SettingsDep
-from darwaza.web.pages import PAGE_DEPENDENCIES, FormDep, errors_of, form_text, redirect
+from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
+from darwaza.web.pages import FormDep, errors_of, form_text, redirect
 from darwaza.web.templating import render
 
-router = APIRouter(prefix="/console", dependencies=PAGE_DEPENDENCIES, include_in_schema=False)
+router = APIRouter(prefix="/console", dependencies=CSRF_PROTECTED, include_in_schema=False)
 
 
 @router.get("", response_class=HTMLResponse)
@@ -34,8 +35,8 @@ def queue(
     mine: str = "",
 ) -> Response:
     chosen_service = request.query_params.get("service", service_id)
-    filters = service.QueueFilter(
-        state=state if state in workflow.STATES else None,
+    filters = officers.QueueFilter(
+        state=workflow.ApplicationState(state) if state in set(workflow.ApplicationState) else None,
         service_id=chosen_service or None,
         overdue_only=overdue == "1",
         mine_only=mine == "1",
@@ -47,14 +48,18 @@ def queue(
         {
             "officer": officer,
             "agency": catalogue.agencies[officer.agency_id or ""],
-            "applications": service.officer_queue(db, officer=officer, queue_filter=filters),
-            "counts": service.queue_counts(db, officer=officer),
+            "applications": officers.officer_queue(db, officer=officer, queue_filter=filters),
+            "counts": officers.queue_counts(db, officer=officer),
             "filters": filters,
             "services": agency_services,
             "services_by_id": catalogue.services,
-            "open_states": [s for s in workflow.STATES if s in workflow.OPEN_FOR_OFFICERS],
-            "all_states": [s for s in workflow.STATES if s != workflow.DRAFT],
-            "is_overdue": service.is_overdue,
+            "open_states": [
+                s for s in workflow.ApplicationState if s in workflow.OPEN_FOR_OFFICERS
+            ],
+            "all_states": [
+                s for s in workflow.ApplicationState if s != workflow.ApplicationState.DRAFT
+            ],
+            "is_overdue": officers.is_overdue,
         },
     )
 
@@ -69,7 +74,7 @@ def _application_page(
     errors: dict[str, Message] | None = None,
     status_code: int = 200,
 ) -> Response:
-    definition = service.lookup_service(catalogue, application.service_id)
+    definition = catalogue.service(application.service_id)
     context: dict[str, Any] = {
         "application": application,
         "service": definition,
@@ -78,9 +83,9 @@ def _application_page(
         "wallet_attached": service.wallet_documents_of(db, application=application),
         "document_types": catalogue.document_types,
         "timeline": service.timeline_of(db, application=application),
-        "actions": workflow.allowed_actions(application.state, workflow.OFFICER),
+        "actions": workflow.allowed_actions(application.state, workflow.Party.OFFICER),
         "assigned_to_me": application.assigned_officer_id == officer.id,
-        "overdue": service.is_overdue(application),
+        "overdue": officers.is_overdue(application),
         "errors": errors or {},
     }
     return render(request, "console/application.html", context, status_code=status_code)
@@ -90,14 +95,8 @@ def _application_page(
 def application_page(
     request: Request, application_id: str, db: DbDep, officer: OfficerDep, catalogue: CatalogueDep
 ) -> Response:
-    application = service.officer_application(db, officer=officer, application_id=application_id)
-    record_staff_view(
-        db,
-        staff_id=officer.id,
-        agency_id=officer.agency_id,
-        object_type="application",
-        object_id=application.id,
-    )
+    application = officers.officer_application(db, officer=officer, application_id=application_id)
+    officers.record_officer_look(db, officer=officer, application=application)
     return _application_page(request, db, officer, application, catalogue)
 
 
@@ -105,14 +104,10 @@ def application_page(
 def download_attachment(
     application_id: str, attachment_id: str, db: DbDep, settings: SettingsDep, officer: OfficerDep
 ) -> Response:
-    application = service.officer_application(db, officer=officer, application_id=application_id)
+    application = officers.officer_application(db, officer=officer, application_id=application_id)
     attachment = service.attachment_of(db, application=application, attachment_id=attachment_id)
-    record_staff_view(
-        db,
-        staff_id=officer.id,
-        agency_id=officer.agency_id,
-        object_type="attachment",
-        object_id=application.id,
+    officers.record_officer_look(
+        db, officer=officer, application=application, attachment=attachment
     )
     return attachment_response(AttachmentStore(settings.uploads_dir), attachment)
 
@@ -129,7 +124,7 @@ async def act(
     settings: SettingsDep,
 ) -> Response:
     """Claim, release, request information, approve or reject."""
-    application = service.officer_application(db, officer=officer, application_id=application_id)
+    application = officers.officer_application(db, officer=officer, application_id=application_id)
     text = form_text(form, "message") or form_text(form, "reason")
     try:
         officer_acts(
@@ -143,7 +138,7 @@ async def act(
         )
     except DarwazaError as error:
         db.rollback()
-        application = service.officer_application(
+        application = officers.officer_application(
             db, officer=officer, application_id=application_id
         )
         return _application_page(

@@ -8,7 +8,10 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from darwaza.database import Base, UTCDateTime, new_public_id, utcnow
+from darwaza.applications.workflow import Action, ApplicationState
+from darwaza.audit.actors import ActorKind
+from darwaza.clock import utcnow
+from darwaza.database import Base, StrEnumType, UTCDateTime, new_public_id
 
 
 class Application(Base):
@@ -25,7 +28,7 @@ class Application(Base):
     citizen_id: Mapped[str] = mapped_column(ForeignKey("citizens.id"), index=True)
     service_id: Mapped[str] = mapped_column(String(64))
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
-    state: Mapped[str] = mapped_column(String(20))
+    state: Mapped[ApplicationState] = mapped_column(StrEnumType(ApplicationState, 20))
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Documents the citizen attached from their wallet, by required-document name: once-only,
     # nothing is uploaded again.
@@ -51,10 +54,10 @@ class ApplicationEvent(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_public_id)
     application_id: Mapped[str] = mapped_column(ForeignKey("applications.id"), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    kind: Mapped[str] = mapped_column(String(30))
-    from_state: Mapped[str | None] = mapped_column(String(20))
-    to_state: Mapped[str | None] = mapped_column(String(20))
-    actor_kind: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[Action] = mapped_column(StrEnumType(Action, 30))
+    from_state: Mapped[ApplicationState | None] = mapped_column(StrEnumType(ApplicationState, 20))
+    to_state: Mapped[ApplicationState | None] = mapped_column(StrEnumType(ApplicationState, 20))
+    actor_kind: Mapped[ActorKind] = mapped_column(StrEnumType(ActorKind, 20))
     actor_id: Mapped[str | None] = mapped_column(String(36))
     message: Mapped[str | None] = mapped_column(Text)
 

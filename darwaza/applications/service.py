@@ -10,29 +10,29 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+import filetype
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from darwaza.applications import workflow
 from darwaza.applications.models import Application, ApplicationEvent, Attachment
 from darwaza.applications.storage import AttachmentStore
 from darwaza.applications.tracking import new_tracking_number
-from darwaza.audit.trail import Actor, record_event
+from darwaza.applications.workflow import Action, ApplicationState, Party
+from darwaza.audit.actors import Actor
+from darwaza.audit.trail import record_event
+from darwaza.catalogue import ServiceDefinition
 from darwaza.catalogue.answers import check_upload, validate_answers
-from darwaza.catalogue.definitions import Catalogue, ServiceDefinition
-from darwaza.database import utcnow
+from darwaza.clock import KARACHI, utcnow
+from darwaza.documents import service as documents
 from darwaza.documents.models import Document, DocumentStatus
 from darwaza.errors import IllegalTransition, InvalidInput, Message, NotFound
 from darwaza.i18n import N_
-from darwaza.identity.models import Citizen, Role, StaffMember
-from darwaza.wallet import service as wallet
+from darwaza.identity.models import Citizen
 
-KARACHI = ZoneInfo("Asia/Karachi")
 MAX_MESSAGE_LENGTH = 4000
 
 
@@ -60,12 +60,12 @@ def _snapshot(application: Application) -> dict[str, Any]:
     }
 
 
-def _move(
+def move(
     db: Session,
     *,
     application: Application,
-    action: str,
-    by: str,
+    action: Action,
+    by: Party,
     actor: Actor,
     message: str | None = None,
 ) -> None:
@@ -95,7 +95,7 @@ def _move(
     )
 
 
-def _clean_message(text: str | None, *, required: bool, field: str) -> str | None:
+def clean_message(text: str | None, *, required: bool, field: str) -> str | None:
     cleaned = (text or "").strip()
     if required and not cleaned:
         raise InvalidInput(fields={field: Message(N_("Please write a message."))})
@@ -120,18 +120,18 @@ def start_application(db: Session, *, citizen: Citizen, service: ServiceDefiniti
         citizen_id=citizen.id,
         service_id=service.id,
         agency_id=service.agency,
-        state=workflow.DRAFT,
+        state=ApplicationState.DRAFT,
         answers={},
         fee_paisa=service.fee_paisa,
     )
     db.add(application)
     db.flush()
-    actor = Actor("citizen", citizen.id)
+    actor = Actor.citizen(citizen.id)
     db.add(
         ApplicationEvent(
             application_id=application.id,
-            kind="created",
-            to_state=workflow.DRAFT,
+            kind=Action.START,
+            to_state=ApplicationState.DRAFT,
             actor_kind=actor.kind,
             actor_id=actor.id,
         )
@@ -142,7 +142,7 @@ def start_application(db: Session, *, citizen: Citizen, service: ServiceDefiniti
         action="application.created",
         object_type="application",
         object_id=application.id,
-        after={"service_id": service.id, "state": workflow.DRAFT},
+        after={"service_id": service.id, "state": ApplicationState.DRAFT},
     )
     return application
 
@@ -169,7 +169,7 @@ def citizen_applications(db: Session, *, citizen: Citizen) -> Sequence[Applicati
 
 
 def _editable_by_citizen(application: Application) -> None:
-    if application.state not in (workflow.DRAFT, workflow.INFO_REQUESTED):
+    if application.state not in (ApplicationState.DRAFT, ApplicationState.INFO_REQUESTED):
         raise IllegalTransition(N_("This application can no longer be changed."))
 
 
@@ -186,7 +186,7 @@ def save_answers(
     Saving a draft never loses an answer: a value that does not pass yet is kept as typed
     and shown again with its error next to it.
     """
-    if application.state != workflow.DRAFT:
+    if application.state != ApplicationState.DRAFT:
         raise IllegalTransition(N_("This application can no longer be changed."))
     known = {field.name for field in service.fields}
     typed = {name: str(value) for name, value in raw_answers.items() if name in known}
@@ -199,7 +199,7 @@ def save_answers(
     application.updated_at = utcnow()
     record_event(
         db,
-        actor=Actor("citizen", citizen.id),
+        actor=Actor.citizen(citizen.id),
         action="application.saved",
         object_type="application",
         object_id=application.id,
@@ -232,7 +232,6 @@ def add_attachment(
     problem = check_upload(requirement, filename, content)
     if problem is not None:
         raise InvalidInput(fields={requirement_name: Message(problem.msgid, problem.params)})
-    import filetype  # sniffed again here to store the real type, not the claimed one
 
     kind = filetype.guess(content)
     safe_name = "".join(
@@ -252,7 +251,7 @@ def add_attachment(
     application.updated_at = utcnow()
     record_event(
         db,
-        actor=Actor("citizen", citizen.id),
+        actor=Actor.citizen(citizen.id),
         action="attachment.added",
         object_type="attachment",
         object_id=attachment.id,
@@ -284,7 +283,7 @@ def choose_wallet_document(
         raise InvalidInput(fields={requirement_name: Message(N_("Choose one of the options."))})
     chosen = dict(application.wallet_documents or {})
     if document_id:
-        document = wallet.citizen_document(db, citizen=citizen, document_id=document_id)
+        document = documents.citizen_document(db, citizen=citizen, document_id=document_id)
         if (
             document.document_type != requirement.wallet_document_type
             or document.status != DocumentStatus.VALID
@@ -297,7 +296,7 @@ def choose_wallet_document(
         application.wallet_documents = chosen
         record_event(
             db,
-            actor=Actor("citizen", citizen.id),
+            actor=Actor.citizen(citizen.id),
             action="application.wallet_document_chosen",
             object_type="application",
             object_id=application.id,
@@ -340,12 +339,12 @@ def remove_attachment(
     db: Session, *, citizen: Citizen, application: Application, attachment: Attachment
 ) -> None:
     """Take back an attachment while the application is still being prepared."""
-    if application.state != workflow.DRAFT:
+    if application.state != ApplicationState.DRAFT:
         raise IllegalTransition(N_("This application can no longer be changed."))
     db.delete(attachment)
     record_event(
         db,
-        actor=Actor("citizen", citizen.id),
+        actor=Actor.citizen(citizen.id),
         action="attachment.removed",
         object_type="attachment",
         object_id=attachment.id,
@@ -373,7 +372,7 @@ def submit_application(
             if earlier.id != application.id:
                 raise InvalidInput(N_("This idempotency key was already used for another request."))
             return earlier
-    if application.state != workflow.DRAFT:
+    if application.state != ApplicationState.DRAFT:
         raise IllegalTransition()
     stored = {k: "" if v is None else str(v) for k, v in (application.answers or {}).items()}
     check = validate_answers(service, stored, today=today_in_pakistan(), partial=False)
@@ -392,12 +391,12 @@ def submit_application(
     application.submitted_at = utcnow()
     application.due_at = add_working_days(application.submitted_at, service.service_level_days)
     application.submit_idempotency_key = idempotency_key[:100] if idempotency_key else None
-    _move(
+    move(
         db,
         application=application,
-        action="submit",
-        by=workflow.CITIZEN,
-        actor=Actor("citizen", citizen.id),
+        action=Action.SUBMIT,
+        by=Party.CITIZEN,
+        actor=Actor.citizen(citizen.id),
     )
     return application
 
@@ -406,13 +405,13 @@ def withdraw_application(
     db: Session, *, citizen: Citizen, application: Application, reason: str | None
 ) -> None:
     """Withdraw before a decision."""
-    message = _clean_message(reason, required=False, field="reason")
-    _move(
+    message = clean_message(reason, required=False, field="reason")
+    move(
         db,
         application=application,
-        action="withdraw",
-        by=workflow.CITIZEN,
-        actor=Actor("citizen", citizen.id),
+        action=Action.WITHDRAW,
+        by=Party.CITIZEN,
+        actor=Actor.citizen(citizen.id),
         message=message,
     )
     application.assigned_officer_id = None
@@ -422,13 +421,13 @@ def respond_to_request(
     db: Session, *, citizen: Citizen, application: Application, message: str
 ) -> None:
     """Answer an officer's request for information; the case returns to the officer."""
-    text = _clean_message(message, required=True, field="message")
-    _move(
+    text = clean_message(message, required=True, field="message")
+    move(
         db,
         application=application,
-        action="respond",
-        by=workflow.CITIZEN,
-        actor=Actor("citizen", citizen.id),
+        action=Action.RESPOND,
+        by=Party.CITIZEN,
+        actor=Actor.citizen(citizen.id),
         message=text,
     )
 
@@ -448,7 +447,7 @@ def timeline_of(db: Session, *, application: Application) -> Sequence[Applicatio
 
 def open_information_request(db: Session, *, application: Application) -> str | None:
     """The officer's latest request for information, while it is waiting for an answer."""
-    if application.state != workflow.INFO_REQUESTED:
+    if application.state != ApplicationState.INFO_REQUESTED:
         return None
     return db.scalar(
         select(ApplicationEvent.message)
@@ -459,185 +458,3 @@ def open_information_request(db: Session, *, application: Application) -> str | 
         .order_by(ApplicationEvent.at.desc())
         .limit(1)
     )
-
-
-# --- officers ---------------------------------------------------------------------------
-
-
-def _require_officer(staff: StaffMember) -> str:
-    if staff.role not in (Role.OFFICER, Role.AGENCY_ADMIN) or not staff.agency_id:
-        raise NotFound()
-    return staff.agency_id
-
-
-@dataclass(frozen=True)
-class QueueFilter:
-    """What an officer asked the queue to show."""
-
-    state: str | None = None
-    service_id: str | None = None
-    overdue_only: bool = False
-    mine_only: bool = False
-
-
-def officer_queue(
-    db: Session, *, officer: StaffMember, queue_filter: QueueFilter, limit: int = 200
-) -> Sequence[Application]:
-    """The agency's submitted applications, those due soonest first."""
-    agency_id = _require_officer(officer)
-    query: Select[Application] = select(Application).where(
-        Application.agency_id == agency_id, Application.state != workflow.DRAFT
-    )
-    if queue_filter.state:
-        query = query.where(Application.state == queue_filter.state)
-    else:
-        query = query.where(Application.state.in_(sorted(workflow.OPEN_FOR_OFFICERS)))
-    if queue_filter.service_id:
-        query = query.where(Application.service_id == queue_filter.service_id)
-    if queue_filter.overdue_only:
-        query = query.where(
-            Application.due_at < utcnow(),
-            Application.state.in_(sorted(workflow.OPEN_FOR_OFFICERS)),
-        )
-    if queue_filter.mine_only:
-        query = query.where(Application.assigned_officer_id == officer.id)
-    query = query.order_by(Application.due_at.asc(), Application.submitted_at.asc()).limit(limit)
-    return db.scalars(query).all()
-
-
-def queue_counts(db: Session, *, officer: StaffMember) -> dict[str, int]:
-    """How many of the agency's applications are in each open state, and overdue."""
-    agency_id = _require_officer(officer)
-    rows = db.execute(
-        select(Application.state, func.count())
-        .where(Application.agency_id == agency_id, Application.state != workflow.DRAFT)
-        .group_by(Application.state)
-    ).all()
-    counts = {state: count for state, count in rows}
-    counts["overdue"] = (
-        db.scalar(
-            select(func.count())
-            .select_from(Application)
-            .where(
-                Application.agency_id == agency_id,
-                Application.due_at < utcnow(),
-                Application.state.in_(sorted(workflow.OPEN_FOR_OFFICERS)),
-            )
-        )
-        or 0
-    )
-    return counts
-
-
-def officer_application(db: Session, *, officer: StaffMember, application_id: str) -> Application:
-    """An application of the officer's own agency that has been submitted, or 404."""
-    agency_id = _require_officer(officer)
-    application = db.get(Application, application_id)
-    if (
-        application is None
-        or application.agency_id != agency_id
-        or application.state == workflow.DRAFT
-    ):
-        raise NotFound()
-    return application
-
-
-def _require_assigned(officer: StaffMember, application: Application) -> None:
-    if application.assigned_officer_id != officer.id:
-        raise IllegalTransition(N_("Claim this application before acting on it."))
-
-
-def claim_application(db: Session, *, officer: StaffMember, application: Application) -> None:
-    """Take an application from the queue to review it."""
-    if application.assigned_officer_id not in (None, officer.id):
-        raise IllegalTransition(N_("Another officer is working on this application."))
-    _move(
-        db,
-        application=application,
-        action="claim",
-        by=workflow.OFFICER,
-        actor=Actor("staff", officer.id),
-    )
-    application.assigned_officer_id = officer.id
-
-
-def release_application(db: Session, *, officer: StaffMember, application: Application) -> None:
-    """Put a claimed application back in the queue for someone else."""
-    _require_assigned(officer, application)
-    _move(
-        db,
-        application=application,
-        action="release",
-        by=workflow.OFFICER,
-        actor=Actor("staff", officer.id),
-    )
-    application.assigned_officer_id = None
-
-
-def request_information(
-    db: Session, *, officer: StaffMember, application: Application, message: str
-) -> None:
-    """Ask the citizen for something more; they see the message and answer it."""
-    _require_assigned(officer, application)
-    text = _clean_message(message, required=True, field="message")
-    _move(
-        db,
-        application=application,
-        action="request_info",
-        by=workflow.OFFICER,
-        actor=Actor("staff", officer.id),
-        message=text,
-    )
-
-
-def approve_application(
-    db: Session, *, officer: StaffMember, application: Application, note: str | None = None
-) -> None:
-    """Approve the application."""
-    _require_assigned(officer, application)
-    text = _clean_message(note, required=False, field="reason")
-    _move(
-        db,
-        application=application,
-        action="approve",
-        by=workflow.OFFICER,
-        actor=Actor("staff", officer.id),
-        message=text,
-    )
-    application.decided_at = utcnow()
-    application.decision_reason = text
-
-
-def reject_application(
-    db: Session, *, officer: StaffMember, application: Application, reason: str
-) -> None:
-    """Reject the application; the citizen sees the reason."""
-    _require_assigned(officer, application)
-    text = _clean_message(reason, required=True, field="reason")
-    _move(
-        db,
-        application=application,
-        action="reject",
-        by=workflow.OFFICER,
-        actor=Actor("staff", officer.id),
-        message=text,
-    )
-    application.decided_at = utcnow()
-    application.decision_reason = text
-
-
-def is_overdue(application: Application) -> bool:
-    """Past its service-level time and still waiting on the agency."""
-    return bool(
-        application.due_at
-        and application.due_at < utcnow()
-        and application.state in workflow.OPEN_FOR_OFFICERS
-    )
-
-
-def lookup_service(catalogue: Catalogue, service_id: str) -> ServiceDefinition:
-    """A service from the catalogue, or 404."""
-    service = catalogue.services.get(service_id)
-    if service is None:
-        raise NotFound()
-    return service

@@ -11,15 +11,17 @@ from starlette.datastructures import FormData
 from darwaza.applications import service, workflow
 from darwaza.applications.models import Application, Attachment
 from darwaza.applications.storage import AttachmentStore
-from darwaza.catalogue.definitions import ServiceDefinition
+from darwaza.catalogue import ServiceDefinition
+from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.documents.service import documents_of
 from darwaza.errors import DarwazaError, IllegalTransition, Message
+from darwaza.identity.dependencies import CitizenDep
 from darwaza.identity.models import Citizen
-from darwaza.web.context import CatalogueDep, CitizenDep, DbDep, SettingsDep
-from darwaza.web.pages import PAGE_DEPENDENCIES, FormDep, errors_of, form_file, form_text, redirect
+from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
+from darwaza.web.pages import FormDep, errors_of, form_file, form_text, redirect
 from darwaza.web.templating import render
 
-router = APIRouter(dependencies=PAGE_DEPENDENCIES, include_in_schema=False)
+router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
 
 
 def attachment_response(store: AttachmentStore, attachment: Attachment) -> Response:
@@ -52,7 +54,7 @@ def my_applications(
 
 @router.post("/services/{service_id}/apply")
 def apply(service_id: str, db: DbDep, citizen: CitizenDep, catalogue: CatalogueDep) -> Response:
-    definition = service.lookup_service(catalogue, service_id)
+    definition = catalogue.service(service_id)
     application = service.start_application(db, citizen=citizen, service=definition)
     return redirect(f"/applications/{application.id}")
 
@@ -90,12 +92,13 @@ def _page(
         "answers": application.answers or {},
     }
     context.update(extra)
-    if application.state == workflow.DRAFT:
+    if application.state == workflow.ApplicationState.DRAFT:
         return render(request, "applications/draft.html", context, status_code=status_code)
     context.update(
         timeline=service.timeline_of(db, application=application),
         information_request=service.open_information_request(db, application=application),
-        can_withdraw="withdraw" in workflow.allowed_actions(application.state, workflow.CITIZEN),
+        can_withdraw="withdraw"
+        in workflow.allowed_actions(application.state, workflow.Party.CITIZEN),
         just_submitted=request.query_params.get("submitted") == "1",
     )
     return render(request, "applications/detail.html", context, status_code=status_code)
@@ -106,7 +109,7 @@ def application_page(
     request: Request, application_id: str, db: DbDep, citizen: CitizenDep, catalogue: CatalogueDep
 ) -> Response:
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
-    definition = service.lookup_service(catalogue, application.service_id)
+    definition = catalogue.service(application.service_id)
     return _page(
         request,
         db,
@@ -161,8 +164,8 @@ async def save_or_submit(
 ) -> Response:
     """One form for the whole draft: save keeps everything typed; submit checks it all."""
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
-    definition = service.lookup_service(catalogue, application.service_id)
-    if application.state != workflow.DRAFT:
+    definition = catalogue.service(application.service_id)
+    if application.state != workflow.ApplicationState.DRAFT:
         return redirect(f"/applications/{application.id}")
     removal = form_text(form, "remove_attachment")
     typed = {
@@ -242,9 +245,9 @@ async def respond(
     catalogue: CatalogueDep,
 ) -> Response:
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
-    definition = service.lookup_service(catalogue, application.service_id)
+    definition = catalogue.service(application.service_id)
     text = form_text(form, "message")
-    if application.state != workflow.INFO_REQUESTED:
+    if application.state != workflow.ApplicationState.INFO_REQUESTED:
         raise IllegalTransition()
     errors = await _attach_files(form, db, settings, citizen, application, definition)
     status_code = 422
@@ -272,7 +275,7 @@ async def withdraw(
     request: Request, form: FormDep, application_id: str, db: DbDep, citizen: CitizenDep
 ) -> Response:
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
-    was_draft = application.state == workflow.DRAFT
+    was_draft = application.state == workflow.ApplicationState.DRAFT
     service.withdraw_application(
         db, citizen=citizen, application=application, reason=form_text(form, "reason")
     )

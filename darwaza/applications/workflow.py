@@ -15,98 +15,143 @@ below is refused.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Final
 
 from darwaza.errors import IllegalTransition
 from darwaza.i18n import N_
 
-DRAFT: Final = "draft"
-SUBMITTED: Final = "submitted"
-IN_REVIEW: Final = "in_review"
-INFO_REQUESTED: Final = "info_requested"
-RESUBMITTED: Final = "resubmitted"
-APPROVED: Final = "approved"
-REJECTED: Final = "rejected"
-WITHDRAWN: Final = "withdrawn"
 
-STATES: Final = (
-    DRAFT,
-    SUBMITTED,
-    IN_REVIEW,
-    INFO_REQUESTED,
-    RESUBMITTED,
-    APPROVED,
-    REJECTED,
-    WITHDRAWN,
+class ApplicationState(StrEnum):
+    """Where an application stands."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    IN_REVIEW = "in_review"
+    INFO_REQUESTED = "info_requested"
+    RESUBMITTED = "resubmitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def label(self) -> str:
+        """What a person reads (an English msgid, translated where shown)."""
+        return _STATE_LABELS[self]
+
+    @property
+    def is_final(self) -> bool:
+        """A decision was made or the citizen withdrew: nothing moves it any more."""
+        return self in FINAL_STATES
+
+    @property
+    def open_for_officers(self) -> bool:
+        """Submitted and not yet decided: in the agency's queue."""
+        return self in OPEN_FOR_OFFICERS
+
+
+class Action(StrEnum):
+    """A step on an application's timeline: its start, or a move of the state machine."""
+
+    START = "created"
+    SUBMIT = "submit"
+    CLAIM = "claim"
+    RELEASE = "release"
+    REQUEST_INFO = "request_info"
+    RESPOND = "respond"
+    APPROVE = "approve"
+    REJECT = "reject"
+    WITHDRAW = "withdraw"
+
+    @property
+    def label(self) -> str:
+        """What the citizen reads on the timeline."""
+        return _ACTION_LABELS[self]
+
+
+class Party(StrEnum):
+    """Who may take a transition."""
+
+    CITIZEN = "citizen"
+    OFFICER = "officer"
+
+
+FINAL_STATES: Final = frozenset(
+    {ApplicationState.APPROVED, ApplicationState.REJECTED, ApplicationState.WITHDRAWN}
 )
-FINAL_STATES: Final = frozenset({APPROVED, REJECTED, WITHDRAWN})
-OPEN_FOR_OFFICERS: Final = frozenset({SUBMITTED, IN_REVIEW, INFO_REQUESTED, RESUBMITTED})
+OPEN_FOR_OFFICERS: Final = frozenset(
+    {
+        ApplicationState.SUBMITTED,
+        ApplicationState.IN_REVIEW,
+        ApplicationState.INFO_REQUESTED,
+        ApplicationState.RESUBMITTED,
+    }
+)
 
-STATE_LABELS: Final = {
-    DRAFT: N_("Draft"),
-    SUBMITTED: N_("Submitted"),
-    IN_REVIEW: N_("In review"),
-    INFO_REQUESTED: N_("Information requested"),
-    RESUBMITTED: N_("Answered, back with the agency"),
-    APPROVED: N_("Approved"),
-    REJECTED: N_("Rejected"),
-    WITHDRAWN: N_("Withdrawn"),
+_STATE_LABELS: Final = {
+    ApplicationState.DRAFT: N_("Draft"),
+    ApplicationState.SUBMITTED: N_("Submitted"),
+    ApplicationState.IN_REVIEW: N_("In review"),
+    ApplicationState.INFO_REQUESTED: N_("Information requested"),
+    ApplicationState.RESUBMITTED: N_("Answered, back with the agency"),
+    ApplicationState.APPROVED: N_("Approved"),
+    ApplicationState.REJECTED: N_("Rejected"),
+    ApplicationState.WITHDRAWN: N_("Withdrawn"),
 }
 
-STEP_LABELS: Final = {
-    "created": N_("Started"),
-    "submit": N_("Submitted"),
-    "claim": N_("An officer started the review"),
-    "release": N_("Returned to the queue"),
-    "request_info": N_("The agency asked for information"),
-    "respond": N_("You answered"),
-    "approve": N_("Approved"),
-    "reject": N_("Rejected"),
-    "withdraw": N_("Withdrawn"),
+_ACTION_LABELS: Final = {
+    Action.START: N_("Started"),
+    Action.SUBMIT: N_("Submitted"),
+    Action.CLAIM: N_("An officer started the review"),
+    Action.RELEASE: N_("Returned to the queue"),
+    Action.REQUEST_INFO: N_("The agency asked for information"),
+    Action.RESPOND: N_("You answered"),
+    Action.APPROVE: N_("Approved"),
+    Action.REJECT: N_("Rejected"),
+    Action.WITHDRAW: N_("Withdrawn"),
 }
-
-CITIZEN: Final = "citizen"
-OFFICER: Final = "officer"
 
 
 @dataclass(frozen=True)
 class Transition:
     """One allowed move: from which states, to which state, and who may make it."""
 
-    action: str
-    sources: frozenset[str]
-    target: str
-    by: str
+    action: Action
+    sources: frozenset[ApplicationState]
+    target: ApplicationState
+    by: Party
 
 
-TRANSITIONS: Final[dict[str, Transition]] = {
+_S = ApplicationState
+TRANSITIONS: Final[dict[Action, Transition]] = {
     t.action: t
     for t in (
-        Transition("submit", frozenset({DRAFT}), SUBMITTED, CITIZEN),
-        Transition("claim", frozenset({SUBMITTED, RESUBMITTED}), IN_REVIEW, OFFICER),
-        Transition("release", frozenset({IN_REVIEW}), SUBMITTED, OFFICER),
-        Transition("request_info", frozenset({IN_REVIEW}), INFO_REQUESTED, OFFICER),
-        Transition("respond", frozenset({INFO_REQUESTED}), RESUBMITTED, CITIZEN),
-        Transition("approve", frozenset({IN_REVIEW}), APPROVED, OFFICER),
-        Transition("reject", frozenset({IN_REVIEW}), REJECTED, OFFICER),
+        Transition(Action.SUBMIT, frozenset({_S.DRAFT}), _S.SUBMITTED, Party.CITIZEN),
         Transition(
-            "withdraw",
-            frozenset({DRAFT, SUBMITTED, IN_REVIEW, INFO_REQUESTED, RESUBMITTED}),
-            WITHDRAWN,
-            CITIZEN,
+            Action.CLAIM, frozenset({_S.SUBMITTED, _S.RESUBMITTED}), _S.IN_REVIEW, Party.OFFICER
+        ),
+        Transition(Action.RELEASE, frozenset({_S.IN_REVIEW}), _S.SUBMITTED, Party.OFFICER),
+        Transition(
+            Action.REQUEST_INFO, frozenset({_S.IN_REVIEW}), _S.INFO_REQUESTED, Party.OFFICER
+        ),
+        Transition(Action.RESPOND, frozenset({_S.INFO_REQUESTED}), _S.RESUBMITTED, Party.CITIZEN),
+        Transition(Action.APPROVE, frozenset({_S.IN_REVIEW}), _S.APPROVED, Party.OFFICER),
+        Transition(Action.REJECT, frozenset({_S.IN_REVIEW}), _S.REJECTED, Party.OFFICER),
+        Transition(
+            Action.WITHDRAW, frozenset({_S.DRAFT, *OPEN_FOR_OFFICERS}), _S.WITHDRAWN, Party.CITIZEN
         ),
     )
 }
 
 
-def next_state(*, current: str, action: str, by: str) -> str:
+def next_state(*, current: str, action: str, by: Party) -> ApplicationState:
     """The state after ``action``, or :class:`IllegalTransition` if it is not allowed."""
-    transition = TRANSITIONS.get(action)
+    transition = TRANSITIONS.get(Action(action)) if action in set(Action) else None
     if transition is None or transition.by != by or current not in transition.sources:
         raise IllegalTransition()
     return transition.target
 
 
-def allowed_actions(current: str, by: str) -> list[str]:
+def allowed_actions(current: str, by: Party) -> list[Action]:
     """The actions ``by`` may take from ``current`` (for showing buttons)."""
     return [t.action for t in TRANSITIONS.values() if t.by == by and current in t.sources]

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from darwaza.audit.actors import Actor
 from darwaza.audit.models import AuditEvent
-from darwaza.audit.trail import Actor, record_event
+from darwaza.audit.trail import record_event
 from darwaza.i18n import N_
 
 VIEW_ACTIONS = ("application.viewed", "document.viewed", "attachment.viewed")
@@ -22,16 +22,26 @@ OBJECT_LABELS = {
 
 
 def record_staff_view(
-    db: Session, *, staff_id: str, agency_id: str | None, object_type: str, object_id: str
+    db: Session,
+    *,
+    staff_id: str,
+    agency_id: str | None,
+    object_type: str,
+    object_id: str,
+    subject_id: str | None,
 ) -> None:
-    """Note that a staff member opened a citizen's application, attachment or document."""
+    """Note that a staff member opened a citizen's application, attachment or document.
+
+    ``subject_id`` is the citizen the record belongs to: they see the look on their account.
+    """
     record_event(
         db,
-        actor=Actor("staff", staff_id),
+        actor=Actor.staff(staff_id),
         action=f"{object_type}.viewed",
         object_type=object_type,
         object_id=object_id,
         after={"agency_id": agency_id},
+        subject_id=subject_id,
     )
 
 
@@ -44,13 +54,11 @@ class StaffView:
     object_id: str | None
 
 
-def views_of(db: Session, *, object_ids: Sequence[str], limit: int = 200) -> list[StaffView]:
-    """Who from which agency opened these records, newest first."""
-    if not object_ids:
-        return []
+def views_of(db: Session, *, subject_id: str, limit: int = 200) -> list[StaffView]:
+    """Who from which agency opened this citizen's records, newest first."""
     events = db.scalars(
         select(AuditEvent)
-        .where(AuditEvent.object_id.in_(list(object_ids)), AuditEvent.action.in_(VIEW_ACTIONS))
+        .where(AuditEvent.subject_id == subject_id, AuditEvent.action.in_(VIEW_ACTIONS))
         .order_by(AuditEvent.id.desc())
         .limit(limit)
     ).all()

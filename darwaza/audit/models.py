@@ -8,7 +8,9 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from darwaza.database import Base, UTCDateTime, utcnow
+from darwaza.audit.actors import ActorKind
+from darwaza.clock import utcnow
+from darwaza.database import Base, StrEnumType, UTCDateTime
 
 
 class AuditEvent(Base):
@@ -21,13 +23,15 @@ class AuditEvent(Base):
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    actor_kind: Mapped[str] = mapped_column(String(20))
+    actor_kind: Mapped[ActorKind] = mapped_column(StrEnumType(ActorKind, 20))
     actor_id: Mapped[str | None] = mapped_column(String(36))
     action: Mapped[str] = mapped_column(String(60), index=True)
     object_type: Mapped[str] = mapped_column(String(40))
     object_id: Mapped[str | None] = mapped_column(String(64), index=True)
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The citizen whose records the event touches (a staff look, for instance).
+    subject_id: Mapped[str | None] = mapped_column(String(36), index=True)
     previous_hash: Mapped[str] = mapped_column(String(64))
     event_hash: Mapped[str] = mapped_column(String(64), unique=True)
 

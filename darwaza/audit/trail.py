@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,26 +17,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from darwaza.audit.actors import Actor
 from darwaza.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
-from darwaza.database import utcnow
+from darwaza.clock import numeric_date, utcnow
+from darwaza.crypto.jws import MalformedJws, parse_compact_jws, sign_compact_jws
+from darwaza.crypto.keys import SigningKey, VerifyingKey
 
 GENESIS_HASH = "0" * 64
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who caused a change: a citizen, a staff member, the system, or an operator's CLI."""
-
-    kind: str
-    id: str | None = None
-
-    @classmethod
-    def system(cls) -> Actor:
-        return cls(kind="system")
-
-    @classmethod
-    def operator(cls) -> Actor:
-        return cls(kind="operator")
 
 
 def _canonical(value: Any) -> str:
@@ -54,21 +42,26 @@ def event_hash(
     object_id: str | None,
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
+    subject_id: str | None = None,
 ) -> str:
-    """The SHA-256 over an event's content and the hash of the event before it."""
-    content = _canonical(
-        {
-            "previous": previous_hash,
-            "id": event_id,
-            "at": at.isoformat(timespec="microseconds"),
-            "actor": [actor_kind, actor_id],
-            "action": action,
-            "object": [object_type, object_id],
-            "before": before,
-            "after": after,
-        }
-    )
-    return hashlib.sha256(content.encode()).hexdigest()
+    """The SHA-256 over an event's content and the hash of the event before it.
+
+    ``subject`` (whose personal data the event concerns) is hashed only when present, so
+    events written before it existed keep their hashes.
+    """
+    content: dict[str, Any] = {
+        "previous": previous_hash,
+        "id": event_id,
+        "at": at.isoformat(timespec="microseconds"),
+        "actor": [actor_kind, actor_id],
+        "action": action,
+        "object": [object_type, object_id],
+        "before": before,
+        "after": after,
+    }
+    if subject_id is not None:
+        content["subject"] = subject_id
+    return hashlib.sha256(_canonical(content).encode()).hexdigest()
 
 
 def record_event(
@@ -80,8 +73,13 @@ def record_event(
     object_id: str | None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    subject_id: str | None = None,
 ) -> AuditEvent:
-    """Append one event to the trail, in the caller's transaction."""
+    """Append one event to the trail, in the caller's transaction.
+
+    ``subject_id`` names the citizen whose records the event touches, so they can be
+    told who looked (see :mod:`darwaza.audit.access`).
+    """
     head = db.execute(
         select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
     ).scalar_one_or_none()
@@ -104,6 +102,7 @@ def record_event(
         object_id=object_id,
         before=before,
         after=after,
+        subject_id=subject_id,
     )
     event = AuditEvent(
         id=event_id,
@@ -115,6 +114,7 @@ def record_event(
         object_id=object_id,
         before=before,
         after=after,
+        subject_id=subject_id,
         previous_hash=head.last_hash,
         event_hash=digest,
     )
@@ -174,6 +174,7 @@ def verify_chain(db: Session, *, batch_size: int = 5000) -> ChainCheck:
                 object_id=event.object_id,
                 before=event.before,
                 after=event.after,
+                subject_id=event.subject_id,
             )
             if recomputed != event.event_hash:
                 return ChainCheck(checked, f"event {event.id} was edited")
@@ -193,14 +194,12 @@ def verify_chain(db: Session, *, batch_size: int = 5000) -> ChainCheck:
 CHECKPOINT_TYP = "darwaza-audit-checkpoint+jwt"
 
 
-def create_checkpoint(db: Session, *, signing_key: Any, kid: str) -> AuditCheckpoint | None:
+def create_checkpoint(db: Session, *, signing_key: SigningKey, kid: str) -> AuditCheckpoint | None:
     """Sign the chain's current head with the platform's root key (``None`` if nothing new).
 
     A checkpoint pins the chain up to that event: rewriting history behind it, even with
     every later hash recomputed, no longer matches the signature.
     """
-    from darwaza.documents.formats.jws import sign_compact_jws
-
     head = db.get(AuditChainHead, 1)
     if head is None or head.last_event_id == 0:
         return None
@@ -213,7 +212,7 @@ def create_checkpoint(db: Session, *, signing_key: Any, kid: str) -> AuditCheckp
         {
             "last_event_id": head.last_event_id,
             "last_hash": head.last_hash,
-            "iat": int(utcnow().timestamp()),
+            "iat": numeric_date(utcnow()),
         },
         signing_key,
     )
@@ -225,16 +224,17 @@ def create_checkpoint(db: Session, *, signing_key: Any, kid: str) -> AuditCheckp
     return checkpoint
 
 
-def verify_checkpoints(db: Session, *, public_key_for_kid: Any) -> str | None:
+def verify_checkpoints(
+    db: Session, *, public_key_for_kid: Callable[[str], VerifyingKey | None]
+) -> str | None:
     """The first checkpoint that no longer matches the chain or its signature, if any."""
-    from darwaza.documents.formats.jws import MalformedJws, parse_compact_jws
-
     for checkpoint in db.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id)):
         try:
             jws = parse_compact_jws(checkpoint.signature)
         except MalformedJws:
             return f"checkpoint at event {checkpoint.last_event_id} cannot be read"
-        key = public_key_for_kid(jws.header.get("kid"))
+        kid = jws.header.get("kid")
+        key = public_key_for_kid(kid) if isinstance(kid, str) else None
         if key is None or not jws.signature_valid(key):
             return f"checkpoint at event {checkpoint.last_event_id} has a bad signature"
         signed = jws.payload
@@ -250,22 +250,3 @@ def verify_checkpoints(db: Session, *, public_key_for_kid: Any) -> str | None:
                 "(it no longer matches the signed checkpoint)"
             )
     return None
-
-
-def checkpoint_now(settings: Any) -> int | None:
-    """Sign a checkpoint in its own transaction; returns the event it covers, if any.
-
-    Safe to call from several processes at once: only one checkpoint per head is kept.
-    """
-    from sqlalchemy.exc import IntegrityError
-
-    from darwaza.agencies.keys import root_key
-    from darwaza.database import transaction
-
-    try:
-        with transaction(settings) as session:
-            key = root_key(session, settings=settings)
-            checkpoint = create_checkpoint(session, signing_key=key.private_key, kid=key.kid)
-            return checkpoint.last_event_id if checkpoint else None
-    except IntegrityError:  # another process signed the same head a moment ago
-        return None

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 import filetype
 
-from darwaza.catalogue.definitions import (
+from darwaza.catalogue.schema import (
     FieldDefinition,
     RequiredDocument,
     ServiceDefinition,
@@ -26,7 +26,7 @@ from darwaza.catalogue.definitions import (
 )
 from darwaza.errors import Message
 from darwaza.i18n import N_
-from darwaza.identity.numbers import (
+from darwaza.numbers import (
     InvalidCnic,
     InvalidMobile,
     ascii_digits,

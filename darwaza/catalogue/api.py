@@ -6,11 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.errors import NotFound
-from darwaza.web.api import API_DEPENDENCIES, error_responses
-from darwaza.web.context import CatalogueDep, LanguageDep
+from darwaza.web.api import error_responses
+from darwaza.web.context import CSRF_PROTECTED, LanguageDep
 
-router = APIRouter(prefix="/api/v1", tags=["catalogue"], dependencies=API_DEPENDENCIES)
+router = APIRouter(prefix="/api/v1", tags=["catalogue"], dependencies=CSRF_PROTECTED)
 
 
 @router.get("/agencies", responses=error_responses())

@@ -22,16 +22,9 @@ import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from darwaza.catalogue.definitions import (
-    FOLDERS,
-    AgencyDefinition,
-    Catalogue,
-    CatalogueError,
-    CatalogueProblem,
-    DefinitionKind,
-    DocumentTypeDefinition,
-    ServiceDefinition,
-)
+from darwaza.catalogue.catalogue import Catalogue
+from darwaza.catalogue.checks import FOLDERS, CatalogueError, CatalogueProblem, DefinitionKind
+from darwaza.catalogue.schema import AgencyDefinition, DocumentTypeDefinition, ServiceDefinition
 
 __all__ = ["CatalogueError", "CatalogueProblem", "load_catalogue"]
 

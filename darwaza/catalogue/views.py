@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
+from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.errors import NotFound
-from darwaza.web.context import CatalogueDep, LanguageDep, PrincipalDep
-from darwaza.web.pages import PAGE_DEPENDENCIES
+from darwaza.identity.dependencies import PrincipalDep
+from darwaza.web.context import CSRF_PROTECTED, LanguageDep
 from darwaza.web.templating import render
 
-router = APIRouter(dependencies=PAGE_DEPENDENCIES, include_in_schema=False)
+router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)

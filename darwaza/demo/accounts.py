@@ -12,11 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from darwaza.agencies.service import sync_agencies
-from darwaza.audit.trail import Actor, record_event
-from darwaza.catalogue.definitions import Catalogue
+from darwaza.audit.actors import Actor
+from darwaza.audit.trail import record_event
+from darwaza.catalogue import Catalogue
 from darwaza.identity.models import Citizen, Role, StaffMember
-from darwaza.identity.numbers import parse_mobile
-from darwaza.identity.service import create_staff_member
+from darwaza.identity.staff import create_staff_member
+from darwaza.numbers import parse_mobile
 from darwaza.settings import Settings
 
 

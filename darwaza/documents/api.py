@@ -8,16 +8,19 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Header
 from pydantic import BaseModel, Field
 
+from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.documents import service
 from darwaza.documents.models import Document
+from darwaza.identity.dependencies import AgencyCaller, agency_caller
 from darwaza.identity.tokens import SCOPE_ISSUE, SCOPE_STATUS
-from darwaza.web.api import API_DEPENDENCIES, error_responses
-from darwaza.web.context import AgencyCaller, CatalogueDep, DbDep, SettingsDep, agency_caller
+from darwaza.settings import Settings
+from darwaza.web.api import error_responses
+from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
 
 Issuer = Annotated[AgencyCaller, Depends(agency_caller(SCOPE_ISSUE))]
 StatusKeeper = Annotated[AgencyCaller, Depends(agency_caller(SCOPE_STATUS))]
 
-router = APIRouter(prefix="/api/v1/documents", tags=["documents"], dependencies=API_DEPENDENCIES)
+router = APIRouter(prefix="/api/v1/documents", tags=["documents"], dependencies=CSRF_PROTECTED)
 
 
 class DocumentIssue(BaseModel):
@@ -43,7 +46,8 @@ class DocumentRead(BaseModel):
     status_list: dict[str, Any]
 
 
-def _read(document: Document, settings: SettingsDep) -> DocumentRead:
+def document_read(document: Document, settings: Settings) -> DocumentRead:
+    """What the API (and the CLI's ``--json``) says of an issued document."""
     return DocumentRead(
         id=document.id,
         agency_id=document.agency_id,
@@ -85,7 +89,7 @@ def issue(
         idempotency_key=idempotency_key,
         actor=caller.actor,
     )
-    return _read(document, settings)
+    return document_read(document, settings)
 
 
 @router.get("/{document_id}", responses=error_responses(401, 404))
@@ -94,7 +98,7 @@ def get_document(
 ) -> DocumentRead:
     """A document the caller's agency issued."""
     document = service.agency_document(db, agency_id=caller.agency_id, document_id=document_id)
-    return _read(document, settings)
+    return document_read(document, settings)
 
 
 @router.post("/{document_id}/{action}", responses=error_responses(401, 404, 409))
@@ -114,4 +118,4 @@ def change_status(
     service.change_document_status(
         db, document=document, action=action, reason=body.reason, actor=caller.actor
     )
-    return _read(document, settings)
+    return document_read(document, settings)

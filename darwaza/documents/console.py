@@ -8,18 +8,19 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
-from darwaza.audit.access import record_staff_view
-from darwaza.audit.trail import Actor
+from darwaza.audit.actors import Actor
+from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.documents import service
 from darwaza.documents.models import Document
 from darwaza.errors import DarwazaError, Message, NotFound
-from darwaza.identity.numbers import InvalidCnic, parse_cnic
-from darwaza.web.context import CatalogueDep, DbDep, OfficerDep
-from darwaza.web.pages import PAGE_DEPENDENCIES, FormDep, errors_of, form_text, redirect
+from darwaza.identity.dependencies import OfficerDep
+from darwaza.numbers import InvalidCnic, parse_cnic
+from darwaza.web.context import CSRF_PROTECTED, DbDep
+from darwaza.web.pages import FormDep, errors_of, form_text, redirect
 from darwaza.web.templating import render
 
 router = APIRouter(
-    prefix="/console/documents", dependencies=PAGE_DEPENDENCIES, include_in_schema=False
+    prefix="/console/documents", dependencies=CSRF_PROTECTED, include_in_schema=False
 )
 
 
@@ -66,13 +67,7 @@ def document_page(
     document = service.agency_document(
         db, agency_id=officer.agency_id or "", document_id=document_id
     )
-    record_staff_view(
-        db,
-        staff_id=officer.id,
-        agency_id=officer.agency_id,
-        object_type="document",
-        object_id=document.id,
-    )
+    service.record_officer_look(db, officer=officer, document=document)
     return _page(request, document, catalogue)
 
 
@@ -97,7 +92,7 @@ def change_status(
             document=document,
             action=action,
             reason=form_text(form, "reason"),
-            actor=Actor("staff", officer.id),
+            actor=Actor.staff(officer.id),
         )
     except DarwazaError as error:
         return _page(request, document, catalogue, errors_of(error), error.status_code)

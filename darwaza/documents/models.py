@@ -3,27 +3,51 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from darwaza.database import Base, UTCDateTime, new_public_id, utcnow
+from darwaza.clock import utcnow
+from darwaza.database import Base, StrEnumType, UTCDateTime, new_public_id
+from darwaza.documents.formats.status_list import StatusCode
 from darwaza.i18n import N_
 
 
-class DocumentStatus:
-    """The states of a document, with their 2-bit codes in a status list."""
+class DocumentStatus(StrEnum):
+    """The states of an issued document."""
 
     VALID = "valid"
     REVOKED = "revoked"
     SUSPENDED = "suspended"
 
-    CODES: Final = MappingProxyType({VALID: 0, REVOKED: 1, SUSPENDED: 2})
-    LABELS: Final = MappingProxyType(
-        {VALID: N_("Valid"), REVOKED: N_("Revoked"), SUSPENDED: N_("Suspended")}
-    )
+    @property
+    def code(self) -> StatusCode:
+        """The document's entry in its status list (revoked is the draft's "invalid")."""
+        return _STATUS_CODES[self]
+
+    @property
+    def label(self) -> str:
+        """What a person reads (an English msgid, translated where shown)."""
+        return _STATUS_LABELS[self]
+
+
+_STATUS_CODES: Final = MappingProxyType(
+    {
+        DocumentStatus.VALID: StatusCode.VALID,
+        DocumentStatus.REVOKED: StatusCode.INVALID,
+        DocumentStatus.SUSPENDED: StatusCode.SUSPENDED,
+    }
+)
+_STATUS_LABELS: Final = MappingProxyType(
+    {
+        DocumentStatus.VALID: N_("Valid"),
+        DocumentStatus.REVOKED: N_("Revoked"),
+        DocumentStatus.SUSPENDED: N_("Suspended"),
+    }
+)
 
 
 class StatusList(Base):
@@ -59,7 +83,9 @@ class Document(Base):
     holder_cnic: Mapped[str] = mapped_column(String(13), index=True)
     application_id: Mapped[str | None] = mapped_column(ForeignKey("applications.id"), unique=True)
     claims: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(12), default=DocumentStatus.VALID)
+    status: Mapped[DocumentStatus] = mapped_column(
+        StrEnumType(DocumentStatus, 12), default=DocumentStatus.VALID
+    )
     status_reason: Mapped[str | None] = mapped_column(Text)
     status_list_id: Mapped[str] = mapped_column(ForeignKey("status_lists.id"), index=True)
     status_index: Mapped[int] = mapped_column(Integer)

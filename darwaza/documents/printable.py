@@ -9,19 +9,18 @@ from __future__ import annotations
 import io
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from darwaza.catalogue.definitions import AgencyDefinition, DocumentTypeDefinition
+from darwaza.catalogue import AgencyDefinition, DocumentTypeDefinition
+from darwaza.clock import KARACHI
 from darwaza.documents.formats.compact_qr import qr_png
 from darwaza.documents.models import Document, DocumentStatus
 from darwaza.i18n import N_, babel_locale, translate
 
 FONTS = Path(__file__).parent / "fonts"
-KARACHI = ZoneInfo("Asia/Karachi")
 GREEN = (1, 65, 28)
 
 
@@ -134,7 +133,7 @@ def printable_pdf(
         pdf.multi_cell(
             0,
             line,
-            text(DocumentStatus.LABELS[document.status]),
+            text(document.status.label),
             align=align,
             new_x=XPos.LMARGIN,
             new_y=YPos.NEXT,

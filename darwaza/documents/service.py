@@ -12,26 +12,26 @@ import secrets
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from darwaza.agencies.keys import signing_key_for
-from darwaza.audit.trail import Actor, record_event
-from darwaza.catalogue.definitions import Catalogue, ClaimDefinition, DocumentTypeDefinition
-from darwaza.database import utcnow
+from darwaza.audit.access import record_staff_view
+from darwaza.audit.actors import Actor
+from darwaza.audit.trail import record_event
+from darwaza.catalogue import Catalogue, ClaimDefinition, DocumentTypeDefinition
+from darwaza.clock import KARACHI, utcnow
 from darwaza.documents.formats.compact_qr import encode_compact_qr
 from darwaza.documents.formats.sd_jwt import issue_sd_jwt
 from darwaza.documents.models import Document, DocumentStatus, StatusList
 from darwaza.errors import Conflict, IllegalTransition, InvalidInput, Message, NotFound
 from darwaza.i18n import N_
-from darwaza.identity.models import Citizen
-from darwaza.identity.numbers import InvalidCnic, parse_cnic
+from darwaza.identity.models import Citizen, StaffMember
+from darwaza.numbers import InvalidCnic, parse_cnic
 from darwaza.settings import Settings
 
-KARACHI = ZoneInfo("Asia/Karachi")
 STATUS_LIST_CAPACITY = 131_072  # 2 bits each: 32 KiB before compression
 STATUS_LIST_FILL_LIMIT = STATUS_LIST_CAPACITY // 2  # keeps random slot-finding quick
 SLOT_ATTEMPTS = 20
@@ -267,7 +267,7 @@ def change_document_status(
     if not text:
         raise InvalidInput(fields={"reason": Message(N_("Give a reason."))})
     before = {"status": document.status}
-    document.status = target
+    document.status = DocumentStatus(target)
     document.status_reason = text[:2000]
     document.status_changed_at = utcnow()
     shard = db.get(StatusList, document.status_list_id, with_for_update=True)
@@ -313,13 +313,44 @@ def status_code_at(db: Session, *, status_list_id: str, index: int) -> int | Non
             Document.status_list_id == status_list_id, Document.status_index == index
         )
     )
-    return DocumentStatus.CODES[status or DocumentStatus.VALID]
+    return (status or DocumentStatus.VALID).code
+
+
+def _held_by(citizen: Citizen) -> ColumnElement[bool]:
+    """The one rule of who holds a document: issued to their account or to their CNIC."""
+    return (Document.citizen_id == citizen.id) | (Document.holder_cnic == citizen.cnic)
 
 
 def documents_of(db: Session, *, citizen: Citizen) -> Sequence[Document]:
-    """The citizen's documents: issued to their account or to their CNIC."""
+    """The citizen's documents, newest first."""
     return db.scalars(
-        select(Document)
-        .where((Document.citizen_id == citizen.id) | (Document.holder_cnic == citizen.cnic))
-        .order_by(Document.issued_at.desc())
+        select(Document).where(_held_by(citizen)).order_by(Document.issued_at.desc())
     ).all()
+
+
+def citizen_document(db: Session, *, citizen: Citizen, document_id: str) -> Document:
+    """One of the citizen's own documents, or 404."""
+    document = db.scalar(select(Document).where(Document.id == document_id, _held_by(citizen)))
+    if document is None:
+        raise NotFound()
+    return document
+
+
+def holder_of(db: Session, *, document: Document) -> Citizen | None:
+    """The citizen who holds a document, once they have an account."""
+    if document.citizen_id is not None:
+        return db.get(Citizen, document.citizen_id)
+    return db.scalar(select(Citizen).where(Citizen.cnic == document.holder_cnic))
+
+
+def record_officer_look(db: Session, *, officer: StaffMember, document: Document) -> None:
+    """Note that an officer opened a document: its holder sees it on their account."""
+    holder = holder_of(db, document=document)
+    record_staff_view(
+        db,
+        staff_id=officer.id,
+        agency_id=officer.agency_id,
+        object_type="document",
+        object_id=document.id,
+        subject_id=holder.id if holder else None,
+    )

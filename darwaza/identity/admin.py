@@ -16,20 +16,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from darwaza.agencies.keys import rotate_agency_key
+from darwaza.audit.actors import Actor
 from darwaza.audit.models import AuditEvent
-from darwaza.audit.trail import Actor, record_event, verify_chain
-from darwaza.database import utcnow
+from darwaza.audit.trail import record_event, verify_chain
+from darwaza.catalogue.dependencies import CatalogueDep
+from darwaza.clock import utcnow
 from darwaza.errors import DarwazaError, InvalidInput, Message, NotFound
 from darwaza.i18n import N_
-from darwaza.identity.models import ApiToken, Role, StaffMember
-from darwaza.identity.service import StaffEnrolment, authenticator_uri, create_staff_member
+from darwaza.identity.dependencies import require_staff
+from darwaza.identity.models import STAFF_ROLES, ApiToken, Role, StaffMember
+from darwaza.identity.staff import StaffEnrolment, authenticator_uri, create_staff_member
 from darwaza.identity.tokens import SCOPES, create_api_token, revoke_api_token
 from darwaza.settings import Settings
-from darwaza.web.context import CatalogueDep, DbDep, SettingsDep, require_staff
-from darwaza.web.pages import PAGE_DEPENDENCIES, FormDep, errors_of, form_text, redirect
+from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
+from darwaza.web.pages import FormDep, errors_of, form_text, redirect
 from darwaza.web.templating import render
 
-router = APIRouter(dependencies=PAGE_DEPENDENCIES, include_in_schema=False)
+router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
 
 ADMINS = (Role.AGENCY_ADMIN, Role.PLATFORM_ADMIN)
 AUDIT_READERS = (Role.AUDITOR, Role.PLATFORM_ADMIN)
@@ -89,7 +92,7 @@ def add_staff(
         agency_id=agency_id,
         mobile=values["mobile"],
         password=values["password"],
-        actor=Actor("staff", admin.id),
+        actor=Actor.staff(admin.id),
     )
 
 
@@ -100,7 +103,7 @@ def set_disabled(db: Session, *, admin: StaffMember, member: StaffMember, disabl
     member.disabled_at = utcnow() if disabled else None
     record_event(
         db,
-        actor=Actor("staff", admin.id),
+        actor=Actor.staff(admin.id),
         action="staff.disabled" if disabled else "staff.enabled",
         object_type="staff_member",
         object_id=member.id,
@@ -128,7 +131,7 @@ def _admin_page(
         "agencies": catalogue.agencies,
         "roles": [Role.OFFICER, Role.AGENCY_ADMIN]
         if admin.role == Role.AGENCY_ADMIN
-        else list(Role.STAFF),
+        else list(STAFF_ROLES),
         "errors": {},
         "values": {},
     }
@@ -194,7 +197,7 @@ def admin_create_token(
             name=form_text(form, "name"),
             scopes=[s for s in form.getlist("scopes") if isinstance(s, str)],
             lifetime=timedelta(days=int(form_text(form, "days") or "90")),
-            actor=Actor("staff", admin.id),
+            actor=Actor.staff(admin.id),
         )
     except (DarwazaError, ValueError) as error:
         db.rollback()
@@ -213,7 +216,7 @@ def admin_revoke_token(token_id: str, db: DbDep, staff: AdminDep) -> Response:
     token = db.get(ApiToken, token_id)
     if token is None or token.agency_id != admin.agency_id:
         raise NotFound()
-    revoke_api_token(db, token_id=token.id, actor=Actor("staff", admin.id))
+    revoke_api_token(db, token_id=token.id, actor=Actor.staff(admin.id))
     return redirect("/admin")
 
 
@@ -221,7 +224,7 @@ def admin_revoke_token(token_id: str, db: DbDep, staff: AdminDep) -> Response:
 def admin_rotate_key(db: DbDep, settings: SettingsDep, staff: AdminDep) -> Response:
     admin = require_role(staff, (Role.AGENCY_ADMIN,))
     rotate_agency_key(
-        db, settings=settings, agency_id=admin.agency_id or "", actor=Actor("staff", admin.id)
+        db, settings=settings, agency_id=admin.agency_id or "", actor=Actor.staff(admin.id)
     )
     return redirect("/admin")
 

@@ -8,13 +8,14 @@ from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel, Field
 
 from darwaza.errors import NotSignedIn
-from darwaza.identity import service
-from darwaza.identity.numbers import mask_cnic
+from darwaza.identity import service, sessions
+from darwaza.identity.dependencies import PrincipalDep
 from darwaza.notifications.sms import MessagesAfterResponse, sms_gateway_for
-from darwaza.web.api import API_DEPENDENCIES, error_responses
-from darwaza.web.context import DbDep, LanguageDep, PrincipalDep, SettingsDep, client_address
+from darwaza.numbers import mask_cnic
+from darwaza.web.api import error_responses
+from darwaza.web.context import CSRF_PROTECTED, DbDep, LanguageDep, SettingsDep, client_address
 
-router = APIRouter(prefix="/api/v1/auth", tags=["sign-in"], dependencies=API_DEPENDENCIES)
+router = APIRouter(prefix="/api/v1/auth", tags=["sign-in"], dependencies=CSRF_PROTECTED)
 
 
 class SignUpRequest(BaseModel):
@@ -137,7 +138,7 @@ def confirm(
     if signed_in is None:
         db.commit()  # keep the count of wrong tries
     confirmed = service.require_confirmed(signed_in)
-    issued = service.start_session(
+    issued = sessions.start_session(
         db,
         settings=settings,
         signed_in=confirmed,
@@ -170,4 +171,4 @@ def sign_out(db: DbDep, principal: PrincipalDep) -> None:
     """End this session at once."""
     if principal is None:
         raise NotSignedIn()
-    service.end_session(db, principal=principal)
+    sessions.end_session(db, principal=principal)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
+from typing import Final
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from darwaza.database import Base, UTCDateTime, new_public_id, utcnow
+from darwaza.clock import utcnow
+from darwaza.database import Base, StrEnumType, UTCDateTime, new_public_id
 
 
-class Role:
-    """Roles a person can hold; checked in the service layer."""
+class Role(StrEnum):
+    """Roles a person can hold; checked in the service functions."""
 
     CITIZEN = "citizen"
     OFFICER = "officer"
@@ -19,7 +22,18 @@ class Role:
     PLATFORM_ADMIN = "platform_admin"
     AUDITOR = "auditor"
 
-    STAFF = (OFFICER, AGENCY_ADMIN, PLATFORM_ADMIN, AUDITOR)
+    @property
+    def is_staff(self) -> bool:
+        """Every role but citizen is held by staff, made by an operator or an admin."""
+        return self is not Role.CITIZEN
+
+    @property
+    def works_cases(self) -> bool:
+        """Officers and agency admins work their agency's queue and documents."""
+        return self in (Role.OFFICER, Role.AGENCY_ADMIN)
+
+
+STAFF_ROLES: Final = tuple(role for role in Role if role.is_staff)
 
 
 class Citizen(Base):
@@ -44,7 +58,7 @@ class StaffMember(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_public_id)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     full_name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(20))
+    role: Mapped[Role] = mapped_column(StrEnumType(Role, 20))
     agency_id: Mapped[str | None] = mapped_column(ForeignKey("agencies.id"))
     mobile: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str] = mapped_column(Text)

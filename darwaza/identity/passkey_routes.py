@@ -9,14 +9,14 @@ from fastapi.responses import JSONResponse
 
 from darwaza.errors import NotSignedIn
 from darwaza.identity import passkeys
+from darwaza.identity.dependencies import SIGN_IN_COOKIE, PrincipalDep
 from darwaza.identity.models import Citizen, StaffMember
-from darwaza.identity.service import start_session
+from darwaza.identity.sessions import start_session
 from darwaza.identity.views import set_session_cookie
 from darwaza.notifications.sms import sms_gateway_for
-from darwaza.web.context import SIGN_IN_COOKIE, DbDep, PrincipalDep, SettingsDep
-from darwaza.web.pages import PAGE_DEPENDENCIES
+from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
 
-router = APIRouter(dependencies=PAGE_DEPENDENCIES, include_in_schema=False)
+router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
 
 CEREMONY_COOKIE = "dz_passkey"
 

@@ -32,12 +32,14 @@ from webauthn.helpers.structs import (
     UserVerificationRequirement,
 )
 
-from darwaza.audit.trail import Actor, record_event
-from darwaza.database import utcnow
+from darwaza.audit.actors import Actor
+from darwaza.audit.trail import record_event
+from darwaza.clock import utcnow
+from darwaza.crypto.digests import token_hash
 from darwaza.errors import SignInFailed
 from darwaza.i18n import N_, translate
 from darwaza.identity.models import Citizen, Passkey, SignInChallenge, StaffMember
-from darwaza.identity.service import PURPOSE_STAFF, SignedIn, token_hash
+from darwaza.identity.service import PURPOSE_STAFF, SignedIn
 from darwaza.notifications.sms import SmsGateway
 from darwaza.settings import Settings
 
@@ -163,7 +165,7 @@ def add_passkey(
     db.flush()
     record_event(
         db,
-        actor=Actor("staff" if is_staff else "citizen", owner.id),
+        actor=Actor.staff(owner.id) if is_staff else Actor.citizen(owner.id),
         action="passkey.added",
         object_type="passkey",
         object_id=passkey.id,
@@ -234,7 +236,7 @@ def sign_in_with_passkey(
         raise SignInFailed(N_("This passkey did not sign you in. Please try again."))
     record_event(
         db,
-        actor=Actor("citizen", citizen.id),
+        actor=Actor.citizen(citizen.id),
         action="passkey.used",
         object_type="passkey",
         object_id=passkey.id,
@@ -336,7 +338,7 @@ def staff_second_factor(
         raise failure
     record_event(
         db,
-        actor=Actor("staff", staff.id),
+        actor=Actor.staff(staff.id),
         action="passkey.used",
         object_type="passkey",
         object_id=passkey.id,

@@ -14,52 +14,35 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import pyotp
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from darwaza.agencies.key_material import seal_secret, unseal_secret
-from darwaza.audit.trail import Actor, record_event
-from darwaza.database import utcnow
+from darwaza.audit.actors import Actor
+from darwaza.audit.trail import record_event
+from darwaza.clock import utcnow
+from darwaza.crypto.digests import token_hash
 from darwaza.errors import InvalidInput, Message, SignInFailed, TooManyRequests
 from darwaza.i18n import N_, translate
 from darwaza.identity.models import (
     Citizen,
     Passkey,
-    Role,
     SignInChallenge,
     StaffMember,
-    UserSession,
 )
-from darwaza.identity.numbers import InvalidCnic, InvalidMobile, parse_cnic, parse_mobile
+from darwaza.identity.staff import authenticator_code_matches, password_matches
 from darwaza.notifications.sms import SmsGateway
+from darwaza.numbers import InvalidCnic, InvalidMobile, parse_cnic, parse_mobile
 from darwaza.settings import Settings
 
 PURPOSE_SIGN_UP = "citizen_sign_up"
 PURPOSE_SIGN_IN = "citizen_sign_in"
 PURPOSE_STAFF = "staff_sign_in"
 
-_password_hasher = PasswordHasher()
-# Checking a password against this keeps the time of an unknown username like a known one.
-_DUMMY_PASSWORD_HASH = _password_hasher.hash(secrets.token_urlsafe(16))
-
-
-def hash_password(password: str) -> str:
-    """An Argon2id hash of a staff password."""
-    return _password_hasher.hash(password)
-
 
 def _keyed_hash(settings: Settings, *parts: str) -> str:
     return hmac.new(
         settings.secret_key.encode(), "\x1f".join(parts).encode(), hashlib.sha256
     ).hexdigest()
-
-
-def token_hash(token: str) -> str:
-    """The stored form of a bearer token (session or challenge)."""
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -290,12 +273,7 @@ def start_staff_sign_in(
 ) -> ChallengeIssued:
     """Check a staff member's password; the second factor (authenticator or passkey) follows."""
     staff = db.scalar(select(StaffMember).where(StaffMember.username == username.strip().lower()))
-    stored_hash = staff.password_hash if staff else _DUMMY_PASSWORD_HASH
-    password_ok: bool
-    try:
-        password_ok = _password_hasher.verify(stored_hash, password)
-    except (VerificationError, InvalidHashError):
-        password_ok = False
+    password_ok = password_matches(staff, password)
     if staff is None or not password_ok or staff.disabled_at is not None:
         raise InvalidInput(N_("The username or password is not right."))
     subject = _keyed_hash(settings, "staff", staff.id)
@@ -324,51 +302,6 @@ class SignedIn:
     staff_member: StaffMember | None = None
 
 
-TOTP_STEP_SECONDS = 30
-
-
-def _authenticator_code_matches(
-    db: Session, *, settings: Settings, challenge: SignInChallenge, typed: str
-) -> bool:
-    """Check a staff member's authenticator code, allowing one step of clock drift, once."""
-    staff = db.get(StaffMember, challenge.staff_member_id) if challenge.staff_member_id else None
-    if staff is None or staff.totp_secret_sealed is None:
-        return False
-    seed = unseal_secret(staff.totp_secret_sealed, settings.key_sealing_secret).decode()
-    authenticator = pyotp.TOTP(seed, interval=TOTP_STEP_SECONDS)
-    current = int(utcnow().timestamp()) // TOTP_STEP_SECONDS
-    for step in (current - 1, current, current + 1):
-        expected = authenticator.at(step * TOTP_STEP_SECONDS)
-        if hmac.compare_digest(expected, typed) and step > staff.totp_last_step:
-            staff.totp_last_step = step
-            return True
-    return False
-
-
-def enrol_authenticator(
-    db: Session, *, settings: Settings, staff: StaffMember, seed: str | None = None
-) -> str:
-    """Give a staff member a new authenticator seed; returns it once, to show as a QR/URI."""
-    seed = seed or pyotp.random_base32()
-    staff.totp_secret_sealed = seal_secret(seed.encode(), settings.key_sealing_secret)
-    staff.totp_last_step = 0
-    record_event(
-        db,
-        actor=Actor.operator(),
-        action="staff.authenticator_enrolled",
-        object_type="staff_member",
-        object_id=staff.id,
-    )
-    return seed
-
-
-def authenticator_uri(staff: StaffMember, seed: str) -> str:
-    """The ``otpauth://`` address an authenticator app reads (usually from a QR code)."""
-    return pyotp.TOTP(seed, interval=TOTP_STEP_SECONDS).provisioning_uri(
-        name=staff.username, issuer_name="Darwaza"
-    )
-
-
 def confirm_code(
     db: Session,
     *,
@@ -393,7 +326,7 @@ def confirm_code(
         _keyed_hash(settings, "0", typed)  # same work as a real check
         return None
     if challenge.purpose == PURPOSE_STAFF:
-        matches = _authenticator_code_matches(
+        matches = authenticator_code_matches(
             db, settings=settings, challenge=challenge, typed=typed
         )
     else:
@@ -431,7 +364,7 @@ def confirm_code(
         db.flush()
         record_event(
             db,
-            actor=Actor("citizen", citizen.id),
+            actor=Actor.citizen(citizen.id),
             action="citizen.signed_up",
             object_type="citizen",
             object_id=citizen.id,
@@ -462,148 +395,7 @@ def require_confirmed(signed_in: SignedIn | None) -> SignedIn:
     return signed_in
 
 
-@dataclass(frozen=True)
-class SessionIssued:
-    token: str
-    session: UserSession
-
-
-def start_session(
-    db: Session, *, settings: Settings, signed_in: SignedIn, user_agent: str = ""
-) -> SessionIssued:
-    """A new session with a new random id (never reusing one the client brought)."""
-    token = secrets.token_urlsafe(32)
-    if signed_in.staff_member is not None:
-        lifetime = timedelta(hours=settings.staff_session_absolute_hours)
-    else:
-        lifetime = timedelta(hours=settings.citizen_session_absolute_hours)
-    session = UserSession(
-        token_hash=token_hash(token),
-        citizen_id=signed_in.citizen.id if signed_in.citizen else None,
-        staff_member_id=signed_in.staff_member.id if signed_in.staff_member else None,
-        expires_at=utcnow() + lifetime,
-        user_agent=user_agent[:300],
-    )
-    db.add(session)
-    db.flush()
-    actor = (
-        Actor("citizen", session.citizen_id)
-        if session.citizen_id
-        else Actor("staff", session.staff_member_id)
-    )
-    record_event(
-        db, actor=actor, action="session.started", object_type="session", object_id=session.id
-    )
-    return SessionIssued(token=token, session=session)
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The person behind a request."""
-
-    session: UserSession
-    citizen: Citizen | None = None
-    staff_member: StaffMember | None = None
-
-    @property
-    def role(self) -> str:
-        return self.staff_member.role if self.staff_member else Role.CITIZEN
-
-    @property
-    def actor(self) -> Actor:
-        if self.staff_member:
-            return Actor("staff", self.staff_member.id)
-        assert self.citizen is not None
-        return Actor("citizen", self.citizen.id)
-
-
-def resolve_session(db: Session, *, settings: Settings, token: str | None) -> Principal | None:
-    """The principal of a live session, or ``None`` if it is unknown, ended or idle too long."""
-    if not token:
-        return None
-    session = db.get(UserSession, token_hash(token))
-    now = utcnow()
-    if session is None or session.revoked_at is not None or session.expires_at <= now:
-        return None
-    staff = db.get(StaffMember, session.staff_member_id) if session.staff_member_id else None
-    citizen = db.get(Citizen, session.citizen_id) if session.citizen_id else None
-    idle = timedelta(
-        minutes=settings.staff_session_idle_minutes
-        if staff
-        else settings.citizen_session_idle_minutes
-    )
-    if session.last_seen_at + idle <= now:
-        return None
-    if staff is not None and staff.disabled_at is not None:
-        return None
-    if now - session.last_seen_at > timedelta(seconds=60):
-        session.last_seen_at = now  # at most one write a minute per session
-    if citizen is None and staff is None:
-        return None
-    return Principal(session=session, citizen=citizen, staff_member=staff)
-
-
-def end_session(db: Session, *, principal: Principal) -> None:
-    """Sign out: the session can never be used again."""
-    principal.session.revoked_at = utcnow()
-    record_event(
-        db,
-        actor=principal.actor,
-        action="session.ended",
-        object_type="session",
-        object_id=principal.session.id,
-    )
-
-
 def set_preferred_language(db: Session, *, citizen: Citizen, language: str) -> None:
     """Remember a citizen's language, also for the messages sent to them."""
     if citizen.preferred_language != language:
         citizen.preferred_language = language
-
-
-@dataclass(frozen=True)
-class StaffEnrolment:
-    """A new staff account and its authenticator seed (shown once, never again)."""
-
-    staff: StaffMember
-    authenticator_seed: str
-
-
-def create_staff_member(
-    db: Session,
-    *,
-    settings: Settings,
-    username: str,
-    full_name: str,
-    role: str,
-    agency_id: str | None,
-    mobile: str,
-    password: str,
-    actor: Actor,
-    authenticator_seed: str | None = None,
-) -> StaffEnrolment:
-    """Create a staff account with its authenticator (only operators and admins do this)."""
-    if role not in Role.STAFF:
-        raise InvalidInput(N_("Unknown role {role}."), {"role": role})
-    if role in (Role.OFFICER, Role.AGENCY_ADMIN) and not agency_id:
-        raise InvalidInput(N_("Officers and agency admins belong to an agency."))
-    staff = StaffMember(
-        username=username.strip().lower(),
-        full_name=full_name,
-        role=role,
-        agency_id=agency_id,
-        mobile=parse_mobile(mobile),
-        password_hash=hash_password(password),
-    )
-    db.add(staff)
-    db.flush()
-    record_event(
-        db,
-        actor=actor,
-        action="staff.created",
-        object_type="staff_member",
-        object_id=staff.id,
-        after={"username": staff.username, "role": role, "agency_id": agency_id},
-    )
-    seed = enrol_authenticator(db, settings=settings, staff=staff, seed=authenticator_seed)
-    return StaffEnrolment(staff=staff, authenticator_seed=seed)

@@ -13,12 +13,13 @@ from typing import Final
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from darwaza.audit.trail import Actor, record_event
-from darwaza.database import utcnow
+from darwaza.audit.actors import Actor
+from darwaza.audit.trail import record_event
+from darwaza.clock import utcnow
+from darwaza.crypto.digests import token_hash
 from darwaza.errors import InvalidInput, Message, NotFound
 from darwaza.i18n import N_
 from darwaza.identity.models import ApiToken
-from darwaza.identity.service import token_hash
 
 TOKEN_PREFIX: Final = "dzt_"  # noqa: S105 (a marker, not a secret)
 SCOPE_ISSUE: Final = "documents:issue"
@@ -114,7 +115,7 @@ def record_token_use(db: Session, *, token: ApiToken, method: str, path: str) ->
     token.last_used_at = utcnow()
     record_event(
         db,
-        actor=Actor("api_token", token.id),
+        actor=Actor.api_token(token.id),
         action="api_token.used",
         object_type="api_token",
         object_id=token.id,

@@ -8,22 +8,22 @@ from starlette.background import BackgroundTask
 
 from darwaza.errors import DarwazaError, Message, SignInFailed
 from darwaza.i18n import LANGUAGES
-from darwaza.identity import service
+from darwaza.identity import service, sessions
+from darwaza.identity.dependencies import SIGN_IN_COOKIE, PrincipalDep
 from darwaza.notifications.sms import MessagesAfterResponse, sms_gateway_for
 from darwaza.web.context import (
+    CSRF_PROTECTED,
     LANGUAGE_COOKIE,
     SESSION_COOKIE,
-    SIGN_IN_COOKIE,
     DbDep,
     LanguageDep,
-    PrincipalDep,
     SettingsDep,
     client_address,
 )
-from darwaza.web.pages import PAGE_DEPENDENCIES, FormDep, errors_of, form_text, redirect, safe_next
+from darwaza.web.pages import FormDep, errors_of, form_text, redirect, safe_next
 from darwaza.web.templating import render
 
-router = APIRouter(dependencies=PAGE_DEPENDENCIES, include_in_schema=False)
+router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
 
 ONE_YEAR = 365 * 24 * 3600
 
@@ -159,7 +159,7 @@ async def _confirm(
         db.commit()  # keep the count of wrong tries
         failure = SignInFailed()
         return _code_page(request, staff=staff, errors={"code": failure.message}, status=400)
-    issued = service.start_session(
+    issued = sessions.start_session(
         db,
         settings=settings,
         signed_in=signed_in,
@@ -227,7 +227,7 @@ async def confirm_staff_code(
 @router.post("/sign-out")
 def sign_out(db: DbDep, principal: PrincipalDep) -> Response:
     if principal is not None:
-        service.end_session(db, principal=principal)
+        sessions.end_session(db, principal=principal)
     response = redirect("/")
     response.delete_cookie(SESSION_COOKIE, path="/")
     # Forget the wallet pages kept for offline use on this device.

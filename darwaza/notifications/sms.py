@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Protocol
 
-from darwaza.database import utcnow
+from darwaza.clock import utcnow
 from darwaza.settings import Settings
 
 

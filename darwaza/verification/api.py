@@ -8,12 +8,14 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
+from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.i18n import translate
-from darwaza.verification.views import VERDICT_LABELS, verify_text
-from darwaza.web.api import API_DEPENDENCIES, error_responses
-from darwaza.web.context import CatalogueDep, DbDep, LanguageDep, SettingsDep
+from darwaza.verification.service import verify_text
+from darwaza.wallet import service as wallet
+from darwaza.web.api import error_responses
+from darwaza.web.context import CSRF_PROTECTED, DbDep, LanguageDep, SettingsDep
 
-router = APIRouter(prefix="/api/v1", tags=["verification"], dependencies=API_DEPENDENCIES)
+router = APIRouter(prefix="/api/v1", tags=["verification"], dependencies=CSRF_PROTECTED)
 
 
 class VerifyRequest(BaseModel):
@@ -65,7 +67,7 @@ def verify(
     )
     return VerifyRead(
         verdict=result.verdict.value,
-        verdict_label=translate(language, VERDICT_LABELS[result.verdict]),
+        verdict_label=translate(language, result.verdict.label),
         issuer=issuer,
         document_type=result.document_type,
         claims=result.claims,
@@ -87,8 +89,6 @@ def open_share(token: str, request: Request, db: DbDep) -> SharedPresentation:
 
     Opening it is recorded and shown to the holder; verify the presentation yourself.
     """
-    from darwaza.wallet import service as wallet
-
     share = wallet.live_share(db, token=token)
     wallet.record_opening(
         db, share=share, verdict="fetched", user_agent=request.headers.get("user-agent", "")

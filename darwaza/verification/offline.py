@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from darwaza.database import utcnow
+from darwaza.clock import utcnow
 from darwaza.documents.formats.compact_qr import PREFIX as QR_PREFIX
 from darwaza.documents.formats.compact_qr import MalformedCompactQr, decode_compact_qr
 from darwaza.documents.formats.sd_jwt import MalformedSdJwt, parse_sd_jwt
@@ -139,9 +139,7 @@ def render_result(result: VerificationResult, *, language: str, as_json: bool) -
     data = result_as_json(result, language)
     if as_json:
         return json.dumps(data, ensure_ascii=False)
-    from darwaza.verification.views import VERDICT_LABELS
-
-    lines = [translate(language, VERDICT_LABELS[result.verdict]).upper()]
+    lines = [translate(language, result.verdict.label).upper()]
     if data["issuer_name"]:
         lines.append(translate(language, N_("Issued by {issuer}"), {"issuer": data["issuer_name"]}))
     if data["document_type"]:

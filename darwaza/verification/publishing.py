@@ -11,19 +11,19 @@ import threading
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
-from darwaza.agencies.key_material import public_key_from_jwk
-from darwaza.agencies.keys import published_jwks, root_key, signing_key_for
+from darwaza.agencies.keys import PURPOSE_DOCUMENTS, root_key, signing_key_for
 from darwaza.agencies.models import SigningKeyRecord
-from darwaza.catalogue.definitions import Catalogue
-from darwaza.database import utcnow
-from darwaza.documents.models import DocumentStatus, StatusList
+from darwaza.catalogue import Catalogue
+from darwaza.clock import utcnow
+from darwaza.crypto.keys import public_key_from_jwk
+from darwaza.documents.formats.status_list import sign_status_list_token
+from darwaza.documents.models import Document, DocumentStatus, StatusList
 from darwaza.documents.service import issuer_url, status_code_at, status_list_url, statuses_of
 from darwaza.errors import NotFound
 from darwaza.settings import Settings
-from darwaza.verification.status_list import sign_status_list_token
 from darwaza.verification.trust_bundle import TrustedIssuer, sign_trust_bundle
 from darwaza.verification.verdicts import IssuerInfo
 
@@ -33,6 +33,25 @@ TRUST_BUNDLE_LIFETIME = timedelta(days=7)
 
 _token_cache: dict[tuple[str, str, int], str] = {}
 _token_cache_lock = threading.Lock()
+
+
+def published_jwks(db: Session, *, agency_id: str) -> dict[str, list[dict[str, Any]]]:
+    """The agency's public keys: the current one, and retired ones whose documents live on."""
+    now = utcnow()
+    live_document = exists().where(
+        Document.kid == SigningKeyRecord.kid,
+        or_(Document.expires_at.is_(None), Document.expires_at > now),
+    )
+    records = db.scalars(
+        select(SigningKeyRecord)
+        .where(
+            SigningKeyRecord.agency_id == agency_id,
+            SigningKeyRecord.purpose == PURPOSE_DOCUMENTS,
+            or_(SigningKeyRecord.retired_at.is_(None), live_document),
+        )
+        .order_by(SigningKeyRecord.created_at)
+    ).all()
+    return {"keys": [dict(record.public_jwk) for record in records]}
 
 
 def status_list_token(db: Session, *, settings: Settings, status_list_id: str) -> str:
@@ -47,7 +66,7 @@ def status_list_token(db: Session, *, settings: Settings, status_list_id: str) -
         return cached
     statuses = [0] * shard.capacity
     for index, status in statuses_of(db, status_list_id=shard.id):
-        statuses[index] = DocumentStatus.CODES[status]
+        statuses[index] = DocumentStatus(status).code
     key = signing_key_for(db, settings=settings, agency_id=shard.agency_id)
     now = utcnow().replace(microsecond=0)
     token = sign_status_list_token(

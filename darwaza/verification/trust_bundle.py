@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from darwaza.agencies.key_material import (
+from darwaza.clock import numeric_date
+from darwaza.crypto.jws import ES256, MalformedJws, parse_compact_jws, sign_compact_jws
+from darwaza.crypto.keys import (
     KeyMaterialError,
     SigningKey,
     VerifyingKey,
@@ -28,7 +30,6 @@ from darwaza.agencies.key_material import (
     public_jwk,
     public_key_from_jwk,
 )
-from darwaza.documents.formats.jws import ES256, MalformedJws, parse_compact_jws, sign_compact_jws
 from darwaza.i18n import N_
 from darwaza.verification.verdicts import IssuerInfo
 
@@ -154,12 +155,6 @@ class TrustBundle:
         return next((entry for entry in self.issuers if entry.publishes_status_list(uri)), None)
 
 
-def _numeric_date(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        raise ValueError("times must carry a time zone (use UTC)")
-    return int(moment.timestamp())
-
-
 def sign_trust_bundle(
     *,
     root_private_key: SigningKey,
@@ -178,8 +173,8 @@ def sign_trust_bundle(
     kid = kid_for_public_key(root_public_key)
     payload = {
         "iss": platform_url,
-        "iat": _numeric_date(issued_at),
-        "exp": _numeric_date(expires_at),
+        "iat": numeric_date(issued_at),
+        "exp": numeric_date(expires_at),
         "root_jwk": public_jwk(root_public_key, kid),
         "issuers": [entry.to_json() for entry in issuers],
     }

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
+
+from darwaza.i18n import N_
 
 
 class Verdict(StrEnum):
@@ -22,6 +24,23 @@ class Verdict(StrEnum):
     INVALID_SIGNATURE = "invalid_signature"
     UNKNOWN_ISSUER = "unknown_issuer"
     MALFORMED = "malformed"
+
+    @property
+    def label(self) -> str:
+        """What a person checking a document reads (an English msgid)."""
+        return _VERDICT_LABELS[self]
+
+
+_VERDICT_LABELS: Final = {
+    Verdict.VALID: N_("Valid"),
+    Verdict.REVOKED: N_("Revoked"),
+    Verdict.SUSPENDED: N_("Suspended"),
+    Verdict.EXPIRED: N_("Expired"),
+    Verdict.NOT_YET_VALID: N_("Not yet valid"),
+    Verdict.INVALID_SIGNATURE: N_("Forged or altered"),
+    Verdict.UNKNOWN_ISSUER: N_("Unknown issuer"),
+    Verdict.MALFORMED: N_("Not a readable document"),
+}
 
 
 class CredentialFormat(StrEnum):

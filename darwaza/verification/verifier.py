@@ -23,17 +23,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Protocol
 
-from darwaza.agencies.key_material import KeyMaterialError, VerifyingKey, public_key_from_jwk
+from darwaza.crypto.claims import RESERVED_CLAIM_NAMES
+from darwaza.crypto.jws import ES256
+from darwaza.crypto.keys import KeyMaterialError, VerifyingKey, public_key_from_jwk
 from darwaza.documents.formats import compact_qr, sd_jwt
-from darwaza.documents.formats.jws import ES256
-from darwaza.i18n import N_
-from darwaza.verification.status_list import (
-    DocumentStatus,
+from darwaza.documents.formats.status_list import (
+    StatusCode,
     StatusIndexOutOfRange,
     StatusListError,
     VerifiedStatusList,
     verify_status_list_token,
 )
+from darwaza.i18n import N_
 from darwaza.verification.trust_bundle import TrustBundle
 from darwaza.verification.verdicts import (
     CredentialFormat,
@@ -45,11 +46,6 @@ from darwaza.verification.verdicts import (
 
 CLOCK_SKEW: Final = timedelta(seconds=60)
 MAX_CREDENTIAL_LENGTH: Final = 1024 * 1024
-
-# Members of an SD-JWT VC that describe the credential rather than its holder.
-TECHNICAL_CLAIMS: Final = frozenset(
-    {"iss", "iat", "nbf", "exp", "vct", "vct#integrity", "status", "cnf", "_sd", "_sd_alg"}
-)
 
 
 class TrustSource(Protocol):
@@ -369,7 +365,9 @@ def _verify_sd_jwt(
         format=CredentialFormat.SD_JWT,
         issuer=issuer,
         document_type=document_type,
-        claims={name: value for name, value in resolved.items() if name not in TECHNICAL_CLAIMS},
+        claims={
+            name: value for name, value in resolved.items() if name not in RESERVED_CLAIM_NAMES
+        },
         status_reference=status_reference,
         issued_at=validity.issued_at,
         expires_at=validity.expires_at,
@@ -416,13 +414,13 @@ def _judge_dates_and_status(
         )
         return result
     result.status_checked = True
-    if status == DocumentStatus.INVALID:
+    if status == StatusCode.INVALID:
         result.verdict = Verdict.REVOKED
         result.reasons.append(N_("The issuer has revoked this document."))
-    elif status == DocumentStatus.SUSPENDED:
+    elif status == StatusCode.SUSPENDED:
         result.verdict = Verdict.SUSPENDED
         result.reasons.append(N_("The issuer has suspended this document."))
-    elif status != DocumentStatus.VALID:
+    elif status != StatusCode.VALID:
         result.status_checked = False
         result.reasons.append(
             N_("The status list gives a value this verifier does not understand.")

@@ -6,34 +6,30 @@ list tokens at ``/status-lists/{id}``, the signed trust bundle at ``/trust-bundl
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
-from sqlalchemy.orm import Session
 
-from darwaza.catalogue.definitions import Catalogue
-from darwaza.database import utcnow
+from darwaza.catalogue import Catalogue
+from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.errors import Message, NotFound
 from darwaza.i18n import N_
-from darwaza.settings import Settings
+from darwaza.verification.images import read_qr_image
 from darwaza.verification.publishing import (
     STATUS_LIST_TTL_SECONDS,
-    DatabaseTrustSource,
     issuer_metadata,
     status_list_token,
     trust_bundle_token,
 )
-from darwaza.verification.verdicts import Verdict, VerificationResult
-from darwaza.verification.verifier import verify_credential
-from darwaza.wallet import service as wallet
+from darwaza.verification.service import verify_text
+from darwaza.verification.verdicts import VerificationResult
 from darwaza.web.api import error_responses
-from darwaza.web.context import CatalogueDep, DbDep, SettingsDep
-from darwaza.web.pages import PAGE_DEPENDENCIES, FormDep, form_file, form_text
+from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
+from darwaza.web.pages import FormDep, form_file, form_text
 from darwaza.web.templating import render
 
-router = APIRouter(dependencies=PAGE_DEPENDENCIES, include_in_schema=False)
+router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
 public = APIRouter(tags=["trust"])
 
 MAX_IMAGE_BYTES = 8 * 1024 * 1024
@@ -42,57 +38,6 @@ NO_QR_IN_PICTURE = N_(
     "No QR code could be read in that picture. Try a sharper photo, or paste the text."
 )
 NOTHING_TO_CHECK = N_("Paste the text of a document, or choose a photo of its QR code.")
-
-VERDICT_LABELS = {
-    Verdict.VALID: N_("Valid"),
-    Verdict.REVOKED: N_("Revoked"),
-    Verdict.SUSPENDED: N_("Suspended"),
-    Verdict.EXPIRED: N_("Expired"),
-    Verdict.NOT_YET_VALID: N_("Not yet valid"),
-    Verdict.INVALID_SIGNATURE: N_("Forged or altered"),
-    Verdict.UNKNOWN_ISSUER: N_("Unknown issuer"),
-    Verdict.MALFORMED: N_("Not a readable document"),
-}
-
-
-def read_qr_image(content: bytes) -> str | None:
-    """The text of the first QR code in a photo or screenshot, if one can be read."""
-    import zxingcpp
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(content)) as image:
-            image.load()
-            results = zxingcpp.read_barcodes(image.convert("L"))
-    except (UnidentifiedImageError, OSError, ValueError):
-        return None
-    for result in results:
-        if result.text:
-            return str(result.text)
-    return None
-
-
-def verify_text(
-    db: Session, *, settings: Settings, catalogue: Catalogue, text: str, user_agent: str = ""
-) -> VerificationResult:
-    """Verify a QR text, an SD-JWT, or a share link of this platform."""
-    candidate = text.strip()
-    share_prefix = settings.base_url.rstrip("/") + SHARE_PATH
-    if candidate.startswith((share_prefix, SHARE_PATH)):
-        token = candidate.split(SHARE_PATH, 1)[1].split("?")[0].strip("/")
-        share = wallet.live_share(db, token=token)
-        result = verify_credential(
-            share.presentation,
-            trust=DatabaseTrustSource(db, settings=settings, catalogue=catalogue),
-            now=utcnow(),
-        )
-        wallet.record_opening(db, share=share, verdict=result.verdict.value, user_agent=user_agent)
-        return result
-    return verify_credential(
-        candidate,
-        trust=DatabaseTrustSource(db, settings=settings, catalogue=catalogue),
-        now=utcnow(),
-    )
 
 
 def result_context(catalogue: Catalogue, result: VerificationResult) -> dict[str, Any]:
@@ -103,7 +48,7 @@ def result_context(catalogue: Catalogue, result: VerificationResult) -> dict[str
     labels = {claim.name: claim.label for claim in document_type.claims} if document_type else {}
     return {
         "result": result,
-        "verdict_label": VERDICT_LABELS[result.verdict],
+        "verdict_label": result.verdict.label,
         "document_type": document_type,
         "claim_labels": labels,
     }

@@ -8,14 +8,15 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from darwaza.catalogue.dependencies import CatalogueDep
+from darwaza.documents import service as documents
 from darwaza.documents.models import Document
-from darwaza.documents.service import documents_of
+from darwaza.identity.dependencies import CitizenDep
 from darwaza.wallet import service
-from darwaza.wallet.views import document_type_of, share_url
-from darwaza.web.api import API_DEPENDENCIES, error_responses
-from darwaza.web.context import CatalogueDep, CitizenDep, DbDep, SettingsDep
+from darwaza.web.api import error_responses
+from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
 
-router = APIRouter(prefix="/api/v1/wallet", tags=["wallet"], dependencies=API_DEPENDENCIES)
+router = APIRouter(prefix="/api/v1/wallet", tags=["wallet"], dependencies=CSRF_PROTECTED)
 
 
 class HeldDocument(BaseModel):
@@ -67,19 +68,19 @@ def _held(document: Document) -> HeldDocument:
 @router.get("/documents", responses=error_responses(401))
 def list_documents(db: DbDep, citizen: CitizenDep) -> list[HeldDocument]:
     """The signed documents issued to the signed-in citizen."""
-    return [_held(document) for document in documents_of(db, citizen=citizen)]
+    return [_held(document) for document in documents.documents_of(db, citizen=citizen)]
 
 
 @router.get("/documents/{document_id}", responses=error_responses(401, 404))
 def get_document(document_id: str, db: DbDep, citizen: CitizenDep) -> HeldDocument:
     """One of the citizen's documents."""
-    return _held(service.citizen_document(db, citizen=citizen, document_id=document_id))
+    return _held(documents.citizen_document(db, citizen=citizen, document_id=document_id))
 
 
 @router.get("/documents/{document_id}/shares", responses=error_responses(401, 404))
 def list_shares(document_id: str, db: DbDep, citizen: CitizenDep) -> list[ShareRead]:
     """The citizen's links for one document, with every time each was opened."""
-    document = service.citizen_document(db, citizen=citizen, document_id=document_id)
+    document = documents.citizen_document(db, citizen=citizen, document_id=document_id)
     shares = service.shares_of(db, citizen=citizen, document=document)
     openings = service.openings_of(db, share_ids=[share.id for share in shares])
     return [
@@ -108,12 +109,12 @@ def create_share(
     catalogue: CatalogueDep,
 ) -> ShareCreated:
     """Share chosen claims through a link that works for 1 hour to 30 days."""
-    document = service.citizen_document(db, citizen=citizen, document_id=document_id)
+    document = documents.citizen_document(db, citizen=citizen, document_id=document_id)
     created = service.create_share(
         db,
         citizen=citizen,
         document=document,
-        document_type=document_type_of(catalogue, document),
+        document_type=catalogue.document_type(document.document_type),
         claims=body.claims,
         lifetime=body.lifetime,
         recipient=body.recipient,
@@ -127,7 +128,7 @@ def create_share(
         expires_at=share.expires_at,
         ended_at=None,
         openings=[],
-        url=share_url(settings, created.token),
+        url=service.share_url(settings, created.token),
     )
 
 

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from darwaza.database import Base, UTCDateTime, new_public_id, utcnow
+from darwaza.clock import utcnow
+from darwaza.database import Base, UTCDateTime, new_public_id
 
 
 class Share(Base):

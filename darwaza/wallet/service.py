@@ -6,7 +6,6 @@ it. Every opening is recorded and shown to the citizen.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,14 +14,17 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from darwaza.audit.trail import Actor, record_event
-from darwaza.catalogue.definitions import DocumentTypeDefinition
-from darwaza.database import utcnow
+from darwaza.audit.actors import Actor
+from darwaza.audit.trail import record_event
+from darwaza.catalogue import DocumentTypeDefinition
+from darwaza.clock import utcnow
+from darwaza.crypto.digests import token_hash
 from darwaza.documents.formats.sd_jwt import present_sd_jwt
 from darwaza.documents.models import Document
 from darwaza.errors import InvalidInput, Message, NotFound
 from darwaza.i18n import N_
 from darwaza.identity.models import Citizen
+from darwaza.settings import Settings
 from darwaza.wallet.models import Share, ShareOpening
 
 SHARE_LIFETIMES = {
@@ -31,20 +33,6 @@ SHARE_LIFETIMES = {
     "7d": timedelta(days=7),
     "30d": timedelta(days=30),
 }
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def citizen_document(db: Session, *, citizen: Citizen, document_id: str) -> Document:
-    """One of the citizen's own documents, or 404."""
-    document = db.get(Document, document_id)
-    if document is None or (
-        document.citizen_id != citizen.id and document.holder_cnic != citizen.cnic
-    ):
-        raise NotFound()
-    return document
 
 
 @dataclass(frozen=True)
@@ -75,7 +63,7 @@ def create_share(
         raise InvalidInput(fields=errors)
     token = secrets.token_urlsafe(24)
     share = Share(
-        token_hash=_token_hash(token),
+        token_hash=token_hash(token),
         document_id=document.id,
         citizen_id=citizen.id,
         disclosed_claims=chosen,
@@ -87,7 +75,7 @@ def create_share(
     db.flush()
     record_event(
         db,
-        actor=Actor("citizen", citizen.id),
+        actor=Actor.citizen(citizen.id),
         action="share.created",
         object_type="share",
         object_id=share.id,
@@ -123,7 +111,7 @@ def end_share(db: Session, *, citizen: Citizen, share: Share) -> None:
         share.ended_at = utcnow()
         record_event(
             db,
-            actor=Actor("citizen", citizen.id),
+            actor=Actor.citizen(citizen.id),
             action="share.ended",
             object_type="share",
             object_id=share.id,
@@ -132,7 +120,7 @@ def end_share(db: Session, *, citizen: Citizen, share: Share) -> None:
 
 def live_share(db: Session, *, token: str) -> Share:
     """The share a link names, while it is live; otherwise 404."""
-    share = db.scalar(select(Share).where(Share.token_hash == _token_hash(token)))
+    share = db.scalar(select(Share).where(Share.token_hash == token_hash(token)))
     if share is None or share.ended_at is not None or share.expires_at <= utcnow():
         raise NotFound()
     return share
@@ -145,7 +133,7 @@ def record_opening(db: Session, *, share: Share, verdict: str, user_agent: str) 
     db.flush()
     record_event(
         db,
-        actor=Actor("public"),
+        actor=Actor.public(),
         action="share.opened",
         object_type="share",
         object_id=share.id,
@@ -163,3 +151,8 @@ def openings_of(db: Session, *, share_ids: Sequence[str]) -> Sequence[ShareOpeni
         .where(ShareOpening.share_id.in_(share_ids))
         .order_by(ShareOpening.opened_at.desc())
     ).all()
+
+
+def share_url(settings: Settings, token: str) -> str:
+    """The link a citizen sends: the platform's address and the share's secret."""
+    return f"{settings.base_url.rstrip('/')}/s/{token}"

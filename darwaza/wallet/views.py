@@ -8,31 +8,22 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
-from darwaza.catalogue.definitions import Catalogue, DocumentTypeDefinition
+from darwaza.catalogue import Catalogue
+from darwaza.catalogue.dependencies import CatalogueDep
+from darwaza.documents import service as documents
 from darwaza.documents.formats.compact_qr import qr_png, qr_svg
 from darwaza.documents.models import Document
 from darwaza.documents.printable import printable_pdf
-from darwaza.documents.service import documents_of
-from darwaza.errors import DarwazaError, NotFound
+from darwaza.errors import DarwazaError
+from darwaza.identity.dependencies import CitizenDep
 from darwaza.wallet import service
-from darwaza.web.context import CatalogueDep, CitizenDep, DbDep, LanguageDep, SettingsDep
-from darwaza.web.pages import PAGE_DEPENDENCIES, FormDep, errors_of, redirect
+from darwaza.web.context import CSRF_PROTECTED, DbDep, LanguageDep, SettingsDep
+from darwaza.web.pages import FormDep, errors_of, redirect
 from darwaza.web.templating import render
 
-router = APIRouter(dependencies=PAGE_DEPENDENCIES, include_in_schema=False)
+router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
 
 PRIVATE = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
-
-
-def document_type_of(catalogue: Catalogue, document: Document) -> DocumentTypeDefinition:
-    document_type = catalogue.document_types.get(document.document_type)
-    if document_type is None:
-        raise NotFound()
-    return document_type
-
-
-def share_url(settings: SettingsDep, token: str) -> str:
-    return f"{settings.base_url.rstrip('/')}/s/{token}"
 
 
 @router.get("/wallet", response_class=HTMLResponse)
@@ -41,7 +32,7 @@ def wallet(request: Request, db: DbDep, citizen: CitizenDep, catalogue: Catalogu
         request,
         "wallet/list.html",
         {
-            "documents": documents_of(db, citizen=citizen),
+            "documents": documents.documents_of(db, citizen=citizen),
             "types": catalogue.document_types,
             "agencies": catalogue.agencies,
         },
@@ -59,7 +50,7 @@ def _document_page(
     created_link: str | None = None,
     status_code: int = 200,
 ) -> Response:
-    document_type = document_type_of(catalogue, document)
+    document_type = catalogue.document_type(document.document_type)
     shares = service.shares_of(db, citizen=citizen, document=document)
     return render(
         request,
@@ -84,14 +75,14 @@ def _document_page(
 def document_page(
     request: Request, document_id: str, db: DbDep, citizen: CitizenDep, catalogue: CatalogueDep
 ) -> Response:
-    document = service.citizen_document(db, citizen=citizen, document_id=document_id)
+    document = documents.citizen_document(db, citizen=citizen, document_id=document_id)
     return _document_page(request, db, citizen, catalogue, document)
 
 
 @router.get("/wallet/{document_id}/document.sd-jwt")
 def download_sd_jwt(document_id: str, db: DbDep, citizen: CitizenDep) -> Response:
     """The full SD-JWT VC, for another wallet."""
-    document = service.citizen_document(db, citizen=citizen, document_id=document_id)
+    document = documents.citizen_document(db, citizen=citizen, document_id=document_id)
     return Response(
         document.sd_jwt,
         media_type="application/dc+sd-jwt",
@@ -102,7 +93,7 @@ def download_sd_jwt(document_id: str, db: DbDep, citizen: CitizenDep) -> Respons
 @router.get("/wallet/{document_id}/qr.png")
 def download_qr(document_id: str, db: DbDep, citizen: CitizenDep) -> Response:
     """The compact QR as a picture, to print or keep."""
-    document = service.citizen_document(db, citizen=citizen, document_id=document_id)
+    document = documents.citizen_document(db, citizen=citizen, document_id=document_id)
     return Response(qr_png(document.qr_text, scale=8), media_type="image/png", headers=PRIVATE)
 
 
@@ -116,10 +107,10 @@ def download_pdf(
     language: LanguageDep,
 ) -> Response:
     """A printable PDF in the reader's language, with the QR code on it."""
-    document = service.citizen_document(db, citizen=citizen, document_id=document_id)
+    document = documents.citizen_document(db, citizen=citizen, document_id=document_id)
     pdf = printable_pdf(
         document=document,
-        document_type=document_type_of(catalogue, document),
+        document_type=catalogue.document_type(document.document_type),
         agency=catalogue.agencies[document.agency_id],
         language=language,
         verify_url=f"{settings.base_url.rstrip('/')}/verify",
@@ -141,13 +132,13 @@ def create_share(
     citizen: CitizenDep,
     catalogue: CatalogueDep,
 ) -> Response:
-    document = service.citizen_document(db, citizen=citizen, document_id=document_id)
+    document = documents.citizen_document(db, citizen=citizen, document_id=document_id)
     try:
         created = service.create_share(
             db,
             citizen=citizen,
             document=document,
-            document_type=document_type_of(catalogue, document),
+            document_type=catalogue.document_type(document.document_type),
             claims=[value for value in form.getlist("claims") if isinstance(value, str)],
             lifetime=str(form.get("lifetime") or ""),
             recipient=str(form.get("recipient") or ""),
@@ -163,7 +154,12 @@ def create_share(
             status_code=error.status_code,
         )
     return _document_page(
-        request, db, citizen, catalogue, document, created_link=share_url(settings, created.token)
+        request,
+        db,
+        citizen,
+        catalogue,
+        document,
+        created_link=service.share_url(settings, created.token),
     )
 
 

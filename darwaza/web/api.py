@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Depends
 from pydantic import BaseModel
-
-from darwaza.web.context import csrf_protect
 
 
 class FieldProblem(BaseModel):
@@ -45,6 +42,3 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         code: {"model": ErrorResponse, "description": descriptions[code]}
         for code in sorted({*codes, 400, 403, 413, 422})
     }
-
-
-API_DEPENDENCIES = [Depends(csrf_protect)]

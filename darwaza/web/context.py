@@ -9,27 +9,21 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from darwaza.audit.trail import Actor
-from darwaza.catalogue.definitions import Catalogue
 from darwaza.database import session_factory
-from darwaza.errors import CsrfFailed, Forbidden, NotFound, NotSignedIn
+from darwaza.errors import CsrfFailed
 from darwaza.i18n import LANGUAGES, normalise_language
-from darwaza.identity.models import Citizen, Role, StaffMember
-from darwaza.identity.service import Principal, resolve_session
-from darwaza.identity.tokens import TOKEN_PREFIX, record_token_use, resolve_api_token
 from darwaza.settings import Settings
 
 SESSION_COOKIE = "dz_session"
 CSRF_COOKIE = "dz_csrf"
 LANGUAGE_COOKIE = "dz_lang"
-SIGN_IN_COOKIE = "dz_signin"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -38,11 +32,6 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
-
-
-def get_catalogue(request: Request) -> Catalogue:
-    catalogue: Catalogue = request.app.state.catalogue
-    return catalogue
 
 
 def get_db(request: Request) -> Iterator[Session]:
@@ -59,7 +48,6 @@ def get_db(request: Request) -> Iterator[Session]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
-CatalogueDep = Annotated[Catalogue, Depends(get_catalogue)]
 # "function" scope: the transaction commits before the response is sent, so a failed
 # commit is an error the client sees, and the next request sees what this one wrote.
 DbDep = Annotated[Session, Depends(get_db, scope="function")]
@@ -78,58 +66,18 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def session_token(request: Request) -> str | None:
-    return bearer_token(request) or request.cookies.get(SESSION_COOKIE)
-
-
 @dataclass(frozen=True)
 class Viewer:
-    """Plain facts about the signed-in person for page chrome, safe after the session ends."""
+    """Plain facts about the signed-in person for page chrome, safe after the session ends.
+
+    The sign-in dependency puts one on ``request.state.viewer``; pages and the language
+    choice read it from there.
+    """
 
     kind: str
     display_name: str
     language: str | None
     role: str = "citizen"
-
-
-def get_principal(request: Request, db: DbDep, settings: SettingsDep) -> Principal | None:
-    """The signed-in person, if any (cached on the request)."""
-    if not hasattr(request.state, "principal"):
-        principal = resolve_session(db, settings=settings, token=session_token(request))
-        request.state.principal = principal
-        if principal is not None and principal.staff_member is not None:
-            staff = principal.staff_member
-            request.state.viewer = Viewer("staff", staff.full_name, None, staff.role)
-        elif principal is not None and principal.citizen is not None:
-            citizen = principal.citizen
-            request.state.viewer = Viewer("citizen", citizen.full_name, citizen.preferred_language)
-    cached: Principal | None = request.state.principal
-    return cached
-
-
-PrincipalDep = Annotated[Principal | None, Depends(get_principal)]
-
-
-def require_citizen(principal: PrincipalDep) -> Citizen:
-    if principal is None or principal.citizen is None:
-        raise NotSignedIn()
-    return principal.citizen
-
-
-def require_staff(principal: PrincipalDep) -> StaffMember:
-    if principal is None or principal.staff_member is None:
-        raise NotSignedIn()
-    return principal.staff_member
-
-
-def require_officer(staff: Annotated[StaffMember, Depends(require_staff)]) -> StaffMember:
-    if staff.role not in (Role.OFFICER, Role.AGENCY_ADMIN):
-        raise NotFound()
-    return staff
-
-
-CitizenDep = Annotated[Citizen, Depends(require_citizen)]
-OfficerDep = Annotated[StaffMember, Depends(require_officer)]
 
 
 def request_language(request: Request) -> str:
@@ -192,28 +140,5 @@ async def csrf_protect(request: Request) -> None:
         raise CsrfFailed()
 
 
-@dataclass(frozen=True)
-class AgencyCaller:
-    """Who acts for an agency on the API: an officer's session or an agency system's token."""
-
-    agency_id: str
-    actor: Actor
-
-
-def agency_caller(scope: str) -> Callable[..., AgencyCaller]:
-    """A dependency admitting an officer, or an API token of the agency that has ``scope``."""
-
-    def dependency(request: Request, db: DbDep, principal: PrincipalDep) -> AgencyCaller:
-        secret = bearer_token(request)
-        if secret and secret.startswith(TOKEN_PREFIX):
-            token = resolve_api_token(db, secret=secret)
-            if token is None:
-                raise NotSignedIn()
-            if scope not in token.scopes:
-                raise Forbidden()
-            record_token_use(db, token=token, method=request.method, path=request.url.path)
-            return AgencyCaller(token.agency_id, Actor("api_token", token.id))
-        officer = require_officer(require_staff(principal))
-        return AgencyCaller(officer.agency_id or "", Actor("staff", officer.id))
-
-    return dependency
+CSRF_PROTECTED = [Depends(csrf_protect)]
+"""Every page and API router carries this: unsafe requests need a CSRF token."""

@@ -11,10 +11,6 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData, UploadFile
 
 from darwaza.errors import DarwazaError, Message
-from darwaza.web.context import csrf_protect
-
-# Every page router refuses unsafe requests without a CSRF token.
-PAGE_DEPENDENCIES = [Depends(csrf_protect)]
 
 
 async def read_form(request: Request) -> AsyncIterator[FormData]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
@@ -17,14 +16,12 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
-from darwaza.applications.workflow import STATE_LABELS, STEP_LABELS
-from darwaza.documents.models import DocumentStatus
+from darwaza.clock import KARACHI
 from darwaza.errors import Message
 from darwaza.i18n import N_, babel_locale, localised, text_direction, translate
-from darwaza.identity.numbers import format_cnic, mask_cnic
+from darwaza.numbers import format_cnic, mask_cnic
 from darwaza.web.context import CSRF_COOKIE, CSRF_FIELD, csrf_token_for, request_language
 
-KARACHI = ZoneInfo("Asia/Karachi")
 FILE_KINDS = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG"}
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 
@@ -88,16 +85,12 @@ def render(
         "when": lambda value, fmt="medium": local_time(value, language, fmt),
         "rupees": lambda paisa: rupees(paisa, language),
         "day": lambda value: local_day(value, language),
-        "document_status": lambda status: translate(
-            language, DocumentStatus.LABELS.get(status) or status
-        ),
+        "label": lambda value: translate(language, value.label),
         "message_text": message_text,
         "format_cnic": format_cnic,
         "mask_cnic": mask_cnic,
         "current_path": request.url.path,
         "file_kinds": lambda types: ", ".join(FILE_KINDS.get(t, t) for t in types),
-        "state_label": lambda state: translate(language, STATE_LABELS.get(state) or state),
-        "step_label": lambda kind: translate(language, STEP_LABELS.get(kind) or kind),
     }
     values.update(context or {})
     html = environment.get_template(template).render(values)

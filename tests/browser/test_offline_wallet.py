@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from darwaza.audit.trail import Actor
+from darwaza.audit.actors import Actor
 from darwaza.catalogue import load_catalogue
 from darwaza.documents.service import issue_document
 from darwaza.settings import Settings

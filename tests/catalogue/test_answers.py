@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from darwaza.catalogue import answers
+from darwaza.catalogue import ServiceDefinition, answers
 from darwaza.catalogue.answers import FieldError, validate_answers
-from darwaza.catalogue.definitions import ServiceDefinition
 from darwaza.catalogue.loading import load_catalogue
 from darwaza.i18n import translate
 

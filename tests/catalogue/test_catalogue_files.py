@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from darwaza.catalogue.definitions import CatalogueError, CatalogueProblem
+from darwaza.catalogue import CatalogueError, CatalogueProblem
 from darwaza.catalogue.loading import load_catalogue
 
 DEMO_CATALOGUE = Path(__file__).parents[2] / "darwaza" / "demo" / "catalogue"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from darwaza.catalogue.definitions import Catalogue, CatalogueError
+from darwaza.catalogue import Catalogue, CatalogueError
 from darwaza.catalogue.loading import load_catalogue
 from darwaza.errors import NotFound
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from darwaza.i18n import translate
-from darwaza.identity.numbers import (
+from darwaza.numbers import (
     InvalidCnic,
     InvalidMobile,
     format_cnic,

@@ -5,9 +5,8 @@ from __future__ import annotations
 import struct
 import zlib
 
-from darwaza.catalogue import answers
+from darwaza.catalogue import RequiredDocument, answers
 from darwaza.catalogue.answers import check_upload, human_size
-from darwaza.catalogue.definitions import RequiredDocument
 
 LABEL = {"en": "Degree", "ur": "ڈگری"}
 

@@ -12,7 +12,7 @@ import pytest
 
 from darwaza.documents.formats.compact_qr import encode_compact_qr
 from darwaza.documents.formats.sd_jwt import issue_sd_jwt
-from darwaza.verification.status_list import sign_status_list_token
+from darwaza.documents.formats.status_list import sign_status_list_token
 from darwaza.verification.trust_bundle import TrustBundle, sign_trust_bundle, verify_trust_bundle
 from darwaza.verification.verifier import BundleTrustSource
 from tests.credentials.credential_data import (

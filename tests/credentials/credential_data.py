@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from darwaza.agencies.key_material import (
+from darwaza.crypto.keys import (
     SigningKey,
     generate_signing_key,
     kid_for_public_key,

@@ -15,7 +15,7 @@ from cwt import COSE, COSEKey, VerifyError
 from cwt.cose_key_interface import COSEKeyInterface
 from PIL import Image
 
-from darwaza.agencies.key_material import kid_bytes_for_public_key
+from darwaza.crypto.keys import kid_bytes_for_public_key
 from darwaza.documents.formats.compact_qr import (
     MalformedCompactQr,
     decode_compact_qr,

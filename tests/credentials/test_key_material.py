@@ -8,7 +8,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from darwaza.agencies.key_material import (
+from darwaza.crypto.keys import (
     KeyMaterialError,
     KeySealingError,
     b64url_decode,

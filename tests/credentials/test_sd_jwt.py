@@ -9,7 +9,7 @@ import pytest
 from jwcrypto.jwk import JWK
 from sd_jwt.verifier import SDJWTVerifier
 
-from darwaza.agencies.key_material import b64url_decode
+from darwaza.crypto.keys import b64url_decode
 from darwaza.documents.formats.sd_jwt import (
     SD_ALG,
     MalformedSdJwt,

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from darwaza.agencies.key_material import b64url_decode, b64url_encode
-from darwaza.documents.formats.jws import compact_json
-from darwaza.verification.status_list import (
-    DocumentStatus,
+from darwaza.crypto.jws import compact_json
+from darwaza.crypto.keys import b64url_decode, b64url_encode
+from darwaza.documents.formats.status_list import (
+    StatusCode,
     StatusIndexOutOfRange,
     StatusListError,
     decode_status_list,
@@ -125,10 +125,10 @@ def test_signed_status_list_round_trips(hec_key: KeyPair) -> None:
     assert verified.ttl_seconds == 600
     assert verified.status_list.bits == 2
     assert [verified.status_at(i) for i in range(4)] == [
-        DocumentStatus.VALID,
-        DocumentStatus.INVALID,
-        DocumentStatus.SUSPENDED,
-        DocumentStatus.VALID,
+        StatusCode.VALID,
+        StatusCode.INVALID,
+        StatusCode.SUSPENDED,
+        StatusCode.VALID,
     ]
 
 

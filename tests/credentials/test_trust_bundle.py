@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from darwaza.agencies.key_material import b64url_decode, b64url_encode
-from darwaza.documents.formats.jws import compact_json, sign_compact_jws, strict_json_loads
+from darwaza.crypto.jws import compact_json, sign_compact_jws, strict_json_loads
+from darwaza.crypto.keys import b64url_decode, b64url_encode
 from darwaza.verification.trust_bundle import (
     TrustBundleError,
     TrustedIssuer,

@@ -10,8 +10,8 @@ import cbor2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from darwaza.agencies.key_material import b64url_encode
-from darwaza.documents.formats.jws import compact_json
+from darwaza.crypto.jws import compact_json
+from darwaza.crypto.keys import b64url_encode
 from darwaza.verification.verdicts import Verdict
 from darwaza.verification.verifier import BundleTrustSource, verify_credential
 from tests.credentials.credential_data import HEC, NOW

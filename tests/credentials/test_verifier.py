@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import serialization
 from jwcrypto.jwk import JWK
 from sd_jwt.verifier import SDJWTVerifier
 
-from darwaza.agencies.key_material import b64url_encode, kid_bytes_for_public_key, sign_es256
-from darwaza.documents.formats.jws import compact_json, sign_compact_jws
+from darwaza.crypto.jws import compact_json, sign_compact_jws
+from darwaza.crypto.keys import b64url_encode, kid_bytes_for_public_key, sign_es256
 from darwaza.documents.formats.sd_jwt import (
     disclosure_digest,
     parse_sd_jwt,

@@ -35,7 +35,8 @@ import base45
 import cbor2
 import segno
 
-from darwaza.agencies.key_material import (
+from darwaza.clock import numeric_date
+from darwaza.crypto.keys import (
     SigningKey,
     VerifyingKey,
     b64url_encode,
@@ -109,12 +110,6 @@ def _sig_structure(protected_header: bytes, payload: bytes) -> bytes:
     return cbor2.dumps(["Signature1", protected_header, b"", payload])
 
 
-def _numeric_date(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        raise ValueError("times must carry a time zone (use UTC)")
-    return int(moment.timestamp())
-
-
 def encode_compact_qr(
     *,
     private_key: SigningKey,
@@ -134,11 +129,11 @@ def encode_compact_qr(
     """
     if isinstance(status_index, bool) or not isinstance(status_index, int) or status_index < 0:
         raise ValueError("the status index must be a non-negative integer")
-    cwt_claims: dict[int, Any] = {CWT_ISS: issuer, CWT_IAT: _numeric_date(issued_at)}
+    cwt_claims: dict[int, Any] = {CWT_ISS: issuer, CWT_IAT: numeric_date(issued_at)}
     if expires_at is not None:
-        cwt_claims[CWT_EXP] = _numeric_date(expires_at)
+        cwt_claims[CWT_EXP] = numeric_date(expires_at)
     if not_before is not None:
-        cwt_claims[CWT_NBF] = _numeric_date(not_before)
+        cwt_claims[CWT_NBF] = numeric_date(not_before)
     cwt_claims[CWT_DOCUMENT] = {
         DOCUMENT_TYPE_KEY: document_type,
         DOCUMENT_CLAIMS_KEY: dict(claims),
@@ -182,7 +177,7 @@ def _inflate(data: bytes) -> bytes:
     return inflated
 
 
-def _from_numeric_date(value: object) -> datetime | None:
+def _fromnumeric_date(value: object) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
@@ -285,9 +280,9 @@ def decode_compact_qr(text: str) -> CompactQrContents:
         claims=document_claims,
         status_uri=status_uri,
         status_index=status_index,
-        issued_at=_from_numeric_date(claims.get(CWT_IAT)),
-        expires_at=_from_numeric_date(claims.get(CWT_EXP)),
-        not_before=_from_numeric_date(claims.get(CWT_NBF)),
+        issued_at=_fromnumeric_date(claims.get(CWT_IAT)),
+        expires_at=_fromnumeric_date(claims.get(CWT_EXP)),
+        not_before=_fromnumeric_date(claims.get(CWT_NBF)),
     )
 
 

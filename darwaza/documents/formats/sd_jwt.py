@@ -21,15 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from darwaza.agencies.key_material import (
-    SigningKey,
-    b64url_decode,
-    b64url_encode,
-    kid_for_public_key,
-    public_jwk,
-    public_key_from_jwk,
-)
-from darwaza.documents.formats.jws import (
+from darwaza.clock import numeric_date
+from darwaza.crypto.claims import RESERVED_CLAIM_NAMES, SD_JWT_MEMBERS
+from darwaza.crypto.jws import (
     ES256,
     CompactJws,
     MalformedJws,
@@ -37,6 +31,14 @@ from darwaza.documents.formats.jws import (
     parse_compact_jws,
     sign_compact_jws,
     strict_json_loads,
+)
+from darwaza.crypto.keys import (
+    SigningKey,
+    b64url_decode,
+    b64url_encode,
+    kid_for_public_key,
+    public_jwk,
+    public_key_from_jwk,
 )
 from darwaza.i18n import N_
 
@@ -46,12 +48,6 @@ KB_JWT_TYP: Final = "kb+jwt"
 SD_ALG: Final = "sha-256"
 SEPARATOR: Final = "~"
 
-RESERVED_CLAIM_NAMES: Final = frozenset({"_sd", "...", "_sd_alg"})
-# Claims the issuer sets itself; SD-JWT VC forbids hiding them, and a document's own
-# claims may not shadow them.
-REGISTERED_CLAIM_NAMES: Final = frozenset(
-    {"iss", "iat", "nbf", "exp", "vct", "vct#integrity", "status", "cnf"}
-)
 
 MIN_DECOYS: Final = 2
 MAX_DECOYS: Final = 5
@@ -126,12 +122,6 @@ def presentation_hash(text_without_key_binding: str) -> str:
     return _sha256_b64url(text_without_key_binding)
 
 
-def _numeric_date(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        raise ValueError("times must carry a time zone (use UTC)")
-    return int(moment.timestamp())
-
-
 def _make_disclosure(name: str, value: Any) -> Disclosure:
     salt = b64url_encode(secrets.token_bytes(SALT_BYTES))
     encoded = b64url_encode(compact_json([salt, name, value]))
@@ -167,17 +157,17 @@ def issue_sd_jwt(
     unknown = hidden - set(claims)
     if unknown:
         raise ValueError(f"disclosable claims missing from the document: {sorted(unknown)}")
-    shadowing = (RESERVED_CLAIM_NAMES | REGISTERED_CLAIM_NAMES) & set(claims)
+    shadowing = RESERVED_CLAIM_NAMES & set(claims)
     if shadowing:
         raise ValueError(f"claim names reserved for the credential itself: {sorted(shadowing)}")
     if isinstance(status_index, bool) or not isinstance(status_index, int) or status_index < 0:
         raise ValueError("the status index must be a non-negative integer")
 
-    payload: dict[str, Any] = {"iss": issuer, "iat": _numeric_date(issued_at)}
+    payload: dict[str, Any] = {"iss": issuer, "iat": numeric_date(issued_at)}
     if not_before is not None:
-        payload["nbf"] = _numeric_date(not_before)
+        payload["nbf"] = numeric_date(not_before)
     if expires_at is not None:
-        payload["exp"] = _numeric_date(expires_at)
+        payload["exp"] = numeric_date(expires_at)
     payload["vct"] = vct
     payload["status"] = {"status_list": {"idx": status_index, "uri": status_uri}}
     if holder_jwk is not None:
@@ -224,7 +214,7 @@ def present_sd_jwt(
         raise ValueError("present an issued SD-JWT, not a presentation that is already bound")
     wanted = set(disclose)
     available = {d.name for d in parsed.disclosures if d.name is not None}
-    plain = set(parsed.payload) - RESERVED_CLAIM_NAMES - REGISTERED_CLAIM_NAMES
+    plain = set(parsed.payload) - RESERVED_CLAIM_NAMES
     missing = wanted - available - plain
     if missing:
         raise ValueError(f"claims not in this document: {sorted(missing)}")
@@ -247,7 +237,7 @@ def present_sd_jwt(
     key_binding = sign_compact_jws(
         {"alg": ES256, "typ": KB_JWT_TYP},
         {
-            "iat": _numeric_date(moment),
+            "iat": numeric_date(moment),
             "aud": audience,
             "nonce": nonce,
             "sd_hash": presentation_hash(presentation),
@@ -352,7 +342,9 @@ class _Unpacker:
                 continue  # a decoy, or a claim the holder chose not to show
             if disclosure.name is None:
                 raise MalformedSdJwt(N_("A disclosure has the wrong shape for its place."))
-            if disclosure.name in RESERVED_CLAIM_NAMES:
+            # At the top level every name the credential uses itself is refused (a disclosed
+            # "exp" or "status" must never pose as the issuer's); deeper, SD-JWT's own.
+            if disclosure.name in (RESERVED_CLAIM_NAMES if depth == 0 else SD_JWT_MEMBERS):
                 raise MalformedSdJwt(N_("A disclosure uses a reserved claim name."))
             if disclosure.name in result:
                 raise MalformedSdJwt(N_("A claim appears both in plain view and as a disclosure."))

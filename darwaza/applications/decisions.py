@@ -6,10 +6,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from darwaza.applications import service as applications
+from darwaza.applications import officers
 from darwaza.applications.models import Application
-from darwaza.audit.trail import Actor
-from darwaza.catalogue.definitions import Catalogue, ServiceDefinition
+from darwaza.applications.workflow import Action
+from darwaza.audit.actors import Actor
+from darwaza.catalogue import Catalogue, ServiceDefinition
 from darwaza.documents.models import Document
 from darwaza.documents.service import issue_document
 from darwaza.errors import NotFound
@@ -38,8 +39,8 @@ def approve_and_issue(
     note: str | None = None,
 ) -> Document | None:
     """Approve, and issue the service's document type to the applicant in the same transaction."""
-    applications.approve_application(db, officer=officer, application=application, note=note)
-    service = applications.lookup_service(catalogue, application.service_id)
+    officers.approve_application(db, officer=officer, application=application, note=note)
+    service = catalogue.service(application.service_id)
     if service.issues_document_type is None:
         return None
     citizen = db.get(Citizen, application.citizen_id)
@@ -54,7 +55,7 @@ def approve_and_issue(
         citizen=citizen,
         application_id=application.id,
         answers=answers_for_claims(service, application.answers or {}),
-        actor=Actor("staff", officer.id),
+        actor=Actor.staff(officer.id),
     )
 
 
@@ -69,13 +70,13 @@ def officer_acts(
     text: str = "",
 ) -> None:
     """One officer action, as the console and the API both name it; approval also issues."""
-    if action == "claim":
-        applications.claim_application(db, officer=officer, application=application)
-    elif action == "release":
-        applications.release_application(db, officer=officer, application=application)
-    elif action == "request_info":
-        applications.request_information(db, officer=officer, application=application, message=text)
-    elif action == "approve":
+    if action == Action.CLAIM:
+        officers.claim_application(db, officer=officer, application=application)
+    elif action == Action.RELEASE:
+        officers.release_application(db, officer=officer, application=application)
+    elif action == Action.REQUEST_INFO:
+        officers.request_information(db, officer=officer, application=application, message=text)
+    elif action == Action.APPROVE:
         approve_and_issue(
             db,
             settings=settings,
@@ -84,7 +85,7 @@ def officer_acts(
             application=application,
             note=text or None,
         )
-    elif action == "reject":
-        applications.reject_application(db, officer=officer, application=application, reason=text)
+    elif action == Action.REJECT:
+        officers.reject_application(db, officer=officer, application=application, reason=text)
     else:
         raise NotFound()

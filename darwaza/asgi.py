@@ -1,9 +1,9 @@
-"""The ASGI entry point for servers: ``uvicorn darwaza.web.asgi:app``."""
+"""The ASGI entry point for servers: ``uvicorn darwaza.asgi:app``."""
 
 import logging
 
+from darwaza.app import create_app
 from darwaza.settings import get_settings
-from darwaza.web.app import create_app
 
 logging.basicConfig(
     level=get_settings().log_level.upper(),

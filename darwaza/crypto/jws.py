@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from darwaza.agencies.key_material import (
+from darwaza.crypto.keys import (
     SigningKey,
     VerifyingKey,
     b64url_decode,

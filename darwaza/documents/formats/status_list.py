@@ -16,8 +16,9 @@ from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 from typing import Final
 
-from darwaza.agencies.key_material import SigningKey, VerifyingKey, b64url_decode, b64url_encode
-from darwaza.documents.formats.jws import ES256, MalformedJws, parse_compact_jws, sign_compact_jws
+from darwaza.clock import numeric_date
+from darwaza.crypto.jws import ES256, MalformedJws, parse_compact_jws, sign_compact_jws
+from darwaza.crypto.keys import SigningKey, VerifyingKey, b64url_decode, b64url_encode
 from darwaza.i18n import N_
 
 STATUS_LIST_TYP: Final = "statuslist+jwt"
@@ -28,8 +29,8 @@ CLOCK_SKEW: Final = timedelta(seconds=60)
 MAX_LIST_BYTES: Final = 8 * 1024 * 1024
 
 
-class DocumentStatus(IntEnum):
-    """Status values the draft defines for every list."""
+class StatusCode(IntEnum):
+    """The values a status list entry takes, as the draft names them (2 bits here)."""
 
     VALID = 0
     INVALID = 1  # revoked, for good
@@ -123,12 +124,6 @@ class VerifiedStatusList:
         return self.status_list.status_at(index)
 
 
-def _numeric_date(moment: datetime) -> int:
-    if moment.tzinfo is None:
-        raise ValueError("times must carry a time zone (use UTC)")
-    return int(moment.timestamp())
-
-
 def sign_status_list_token(
     *,
     private_key: SigningKey,
@@ -151,8 +146,8 @@ def sign_status_list_token(
     payload = {
         "iss": issuer,
         "sub": uri,
-        "iat": _numeric_date(issued_at),
-        "exp": _numeric_date(expires_at),
+        "iat": numeric_date(issued_at),
+        "exp": numeric_date(expires_at),
         "ttl": ttl_seconds,
         "status_list": {"bits": bits, "lst": encode_status_list(statuses, bits)},
     }

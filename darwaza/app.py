@@ -1,0 +1,170 @@
+"""The composition root: the one place that knows every domain and wires them into the app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from darwaza.agencies.keys import sign_audit_checkpoint
+from darwaza.agencies.service import sync_agencies
+from darwaza.applications import api as applications_api
+from darwaza.applications import console as applications_console
+from darwaza.applications import views as applications_views
+from darwaza.catalogue import api as catalogue_api
+from darwaza.catalogue import views as catalogue_views
+from darwaza.catalogue.catalogue import Catalogue
+from darwaza.catalogue.loading import load_catalogue
+from darwaza.database import engine_for, transaction
+from darwaza.documents import api as documents_api
+from darwaza.documents import console as documents_console
+from darwaza.identity import account as identity_account
+from darwaza.identity import admin as identity_admin
+from darwaza.identity import api as identity_api
+from darwaza.identity import passkey_routes
+from darwaza.identity import views as identity_views
+from darwaza.settings import Settings, get_settings
+from darwaza.verification import api as verification_api
+from darwaza.verification import views as verification_views
+from darwaza.wallet import api as wallet_api
+from darwaza.wallet import views as wallet_views
+from darwaza.web.errors import install_error_handlers, too_large
+from darwaza.web.middleware import (
+    AccessLogMiddleware,
+    BodyLimitMiddleware,
+    SecurityHeadersMiddleware,
+)
+
+log = logging.getLogger("darwaza")
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+FORM_OVERHEAD_BYTES = 64 * 1024  # the form fields around the largest file
+
+ROUTERS: tuple[APIRouter, ...] = (
+    catalogue_api.router,
+    identity_api.router,
+    applications_api.router,
+    documents_api.router,
+    verification_api.router,
+    wallet_api.router,
+    verification_views.public,
+    identity_views.router,
+    identity_account.router,
+    identity_admin.router,
+    passkey_routes.router,
+    catalogue_views.router,
+    applications_views.router,
+    documents_console.router,
+    applications_console.router,
+    wallet_views.router,
+    verification_views.router,
+)
+
+
+async def sign_audit_checkpoints(settings: Settings) -> None:
+    """Sign the audit trail's head at the configured interval, for as long as the app runs."""
+    while True:
+        await asyncio.sleep(settings.audit_checkpoint_minutes * 60)
+        try:
+            await asyncio.to_thread(_sign_checkpoint, settings)
+        except SQLAlchemyError:
+            log.exception("could not sign an audit checkpoint")
+
+
+def _sign_checkpoint(settings: Settings) -> None:
+    with transaction(settings) as session:
+        sign_audit_checkpoint(session, settings=settings)
+
+
+def _lifespan(
+    settings: Settings, catalogue: Catalogue
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            with transaction(settings) as session:
+                sync_agencies(session, catalogue=catalogue)
+        except SQLAlchemyError:
+            log.exception(
+                "could not bring agencies in step with the catalogue; run `darwaza db upgrade`"
+            )
+        signer = (
+            asyncio.create_task(sign_audit_checkpoints(settings))
+            if settings.audit_checkpoint_minutes
+            else None
+        )
+        yield
+        if signer is not None:
+            signer.cancel()
+
+    return lifespan
+
+
+def _add_middleware(app: FastAPI, settings: Settings) -> None:
+    # Added innermost first: the access log sees every answer, the 413 included.
+    app.add_middleware(SecurityHeadersMiddleware, https=settings.secure_cookies)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_upload_bytes + FORM_OVERHEAD_BYTES,
+        refusal=too_large,
+    )
+    app.add_middleware(AccessLogMiddleware)
+
+
+def _add_platform_routes(app: FastAPI, settings: Settings) -> None:
+    @app.get("/sw.js", include_in_schema=False)
+    def service_worker() -> Response:
+        """The service worker, served from the root so it may keep wallet pages offline."""
+        return Response(
+            (STATIC_DIR / "js" / "sw.js").read_bytes(),
+            media_type="text/javascript",
+            headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> Response:
+        """The database answers."""
+        try:
+            with engine_for(settings.resolved_database_url).connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except Exception:  # any failure means not ready; the reason goes to the log only
+            log.exception("readiness check failed")
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application. It refuses to start on an invalid catalogue."""
+    settings = settings or get_settings()
+    catalogue = load_catalogue(settings.catalogue_dir)
+    app = FastAPI(
+        title="Darwaza",
+        version="1",
+        description="One door to every public service: the JSON API of Darwaza.",
+        lifespan=_lifespan(settings, catalogue),
+        docs_url=None,  # Swagger UI needs third-party and inline scripts the CSP refuses
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.catalogue = catalogue
+    _add_middleware(app, settings)
+    install_error_handlers(app)
+    _add_platform_routes(app, settings)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,212 @@
+"""What officers do with their agency's applications: the queue, claiming and deciding.
+
+An officer sees only their own agency's submitted applications; anything else answers
+404 exactly like a missing one. Each move goes through :mod:`darwaza.applications.workflow`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from darwaza.applications.models import Application, Attachment
+from darwaza.applications.service import clean_message, move
+from darwaza.applications.workflow import OPEN_FOR_OFFICERS, Action, ApplicationState, Party
+from darwaza.audit.access import record_staff_view
+from darwaza.audit.actors import Actor
+from darwaza.clock import utcnow
+from darwaza.errors import IllegalTransition, NotFound
+from darwaza.i18n import N_
+from darwaza.identity.models import StaffMember
+
+
+def _require_officer(staff: StaffMember) -> str:
+    if not staff.role.works_cases or not staff.agency_id:
+        raise NotFound()
+    return staff.agency_id
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """What an officer asked the queue to show."""
+
+    state: str | None = None
+    service_id: str | None = None
+    overdue_only: bool = False
+    mine_only: bool = False
+
+
+def officer_queue(
+    db: Session, *, officer: StaffMember, queue_filter: QueueFilter, limit: int = 200
+) -> Sequence[Application]:
+    """The agency's submitted applications, those due soonest first."""
+    agency_id = _require_officer(officer)
+    query: Select[Application] = select(Application).where(
+        Application.agency_id == agency_id, Application.state != ApplicationState.DRAFT
+    )
+    if queue_filter.state:
+        query = query.where(Application.state == queue_filter.state)
+    else:
+        query = query.where(Application.state.in_(sorted(OPEN_FOR_OFFICERS)))
+    if queue_filter.service_id:
+        query = query.where(Application.service_id == queue_filter.service_id)
+    if queue_filter.overdue_only:
+        query = query.where(
+            Application.due_at < utcnow(),
+            Application.state.in_(sorted(OPEN_FOR_OFFICERS)),
+        )
+    if queue_filter.mine_only:
+        query = query.where(Application.assigned_officer_id == officer.id)
+    query = query.order_by(Application.due_at.asc(), Application.submitted_at.asc()).limit(limit)
+    return db.scalars(query).all()
+
+
+def queue_counts(db: Session, *, officer: StaffMember) -> dict[str, int]:
+    """How many of the agency's applications are in each open state, and overdue."""
+    agency_id = _require_officer(officer)
+    rows = db.execute(
+        select(Application.state, func.count())
+        .where(Application.agency_id == agency_id, Application.state != ApplicationState.DRAFT)
+        .group_by(Application.state)
+    ).all()
+    counts: dict[str, int] = {state.value: count for state, count in rows}
+    counts["overdue"] = (
+        db.scalar(
+            select(func.count())
+            .select_from(Application)
+            .where(
+                Application.agency_id == agency_id,
+                Application.due_at < utcnow(),
+                Application.state.in_(sorted(OPEN_FOR_OFFICERS)),
+            )
+        )
+        or 0
+    )
+    return counts
+
+
+def officer_application(db: Session, *, officer: StaffMember, application_id: str) -> Application:
+    """An application of the officer's own agency that has been submitted, or 404."""
+    agency_id = _require_officer(officer)
+    application = db.get(Application, application_id)
+    if (
+        application is None
+        or application.agency_id != agency_id
+        or application.state == ApplicationState.DRAFT
+    ):
+        raise NotFound()
+    return application
+
+
+def _require_assigned(officer: StaffMember, application: Application) -> None:
+    if application.assigned_officer_id != officer.id:
+        raise IllegalTransition(N_("Claim this application before acting on it."))
+
+
+def claim_application(db: Session, *, officer: StaffMember, application: Application) -> None:
+    """Take an application from the queue to review it."""
+    if application.assigned_officer_id not in (None, officer.id):
+        raise IllegalTransition(N_("Another officer is working on this application."))
+    move(
+        db,
+        application=application,
+        action=Action.CLAIM,
+        by=Party.OFFICER,
+        actor=Actor.staff(officer.id),
+    )
+    application.assigned_officer_id = officer.id
+
+
+def release_application(db: Session, *, officer: StaffMember, application: Application) -> None:
+    """Put a claimed application back in the queue for someone else."""
+    _require_assigned(officer, application)
+    move(
+        db,
+        application=application,
+        action=Action.RELEASE,
+        by=Party.OFFICER,
+        actor=Actor.staff(officer.id),
+    )
+    application.assigned_officer_id = None
+
+
+def request_information(
+    db: Session, *, officer: StaffMember, application: Application, message: str
+) -> None:
+    """Ask the citizen for something more; they see the message and answer it."""
+    _require_assigned(officer, application)
+    text = clean_message(message, required=True, field="message")
+    move(
+        db,
+        application=application,
+        action=Action.REQUEST_INFO,
+        by=Party.OFFICER,
+        actor=Actor.staff(officer.id),
+        message=text,
+    )
+
+
+def approve_application(
+    db: Session, *, officer: StaffMember, application: Application, note: str | None = None
+) -> None:
+    """Approve the application."""
+    _require_assigned(officer, application)
+    text = clean_message(note, required=False, field="reason")
+    move(
+        db,
+        application=application,
+        action=Action.APPROVE,
+        by=Party.OFFICER,
+        actor=Actor.staff(officer.id),
+        message=text,
+    )
+    application.decided_at = utcnow()
+    application.decision_reason = text
+
+
+def reject_application(
+    db: Session, *, officer: StaffMember, application: Application, reason: str
+) -> None:
+    """Reject the application; the citizen sees the reason."""
+    _require_assigned(officer, application)
+    text = clean_message(reason, required=True, field="reason")
+    move(
+        db,
+        application=application,
+        action=Action.REJECT,
+        by=Party.OFFICER,
+        actor=Actor.staff(officer.id),
+        message=text,
+    )
+    application.decided_at = utcnow()
+    application.decision_reason = text
+
+
+def is_overdue(application: Application) -> bool:
+    """Past its service-level time and still waiting on the agency."""
+    return bool(
+        application.due_at
+        and application.due_at < utcnow()
+        and application.state in OPEN_FOR_OFFICERS
+    )
+
+
+def record_officer_look(
+    db: Session,
+    *,
+    officer: StaffMember,
+    application: Application,
+    attachment: Attachment | None = None,
+) -> None:
+    """Note that an officer opened the application (or one of its files): the citizen sees it."""
+    record_staff_view(
+        db,
+        staff_id=officer.id,
+        agency_id=officer.agency_id,
+        object_type="attachment" if attachment else "application",
+        object_id=attachment.id if attachment else application.id,
+        subject_id=application.citizen_id,
+    )

@@ -1,0 +1,103 @@
+"""Serving, the schema and the demo data."""
+
+from __future__ import annotations
+
+import click
+
+from darwaza.catalogue import CatalogueError, load_catalogue
+from darwaza.cli.common import load_settings
+from darwaza.database import transaction
+from darwaza.demo.accounts import DEMO_CITIZENS, demo_staff, load_demo_data
+from darwaza.migrate import upgrade_database
+from darwaza.numbers import format_cnic
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--workers", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option("--reload", is_flag=True, help="Restart on code changes (development only).")
+def serve(host: str, port: int, workers: int, reload: bool) -> None:
+    """Serve the pages and the API."""
+    import uvicorn
+
+    settings = load_settings()
+    try:
+        load_catalogue(settings.catalogue_dir)
+    except CatalogueError as error:
+        raise click.ClickException(
+            f"refusing to start, the catalogue is invalid:\n{error}"
+        ) from error
+    uvicorn.run(
+        "darwaza.asgi:app",
+        host=host,
+        port=port,
+        workers=workers if not reload else None,
+        reload=reload,
+        proxy_headers=True,
+        log_level=settings.log_level.lower(),
+        # The application logs each request itself, without the secrets some paths carry.
+        access_log=False,
+    )
+
+
+@click.group()
+def db() -> None:
+    """The database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Create or migrate the database schema."""
+
+    upgrade_database(load_settings(), revision)
+    click.echo("Database is up to date.")
+
+
+@click.command()
+def demo() -> None:
+    """Load demo agencies, services, officers and citizens (running it twice changes nothing)."""
+
+    settings = load_settings()
+    if settings.env == "production":
+        raise click.ClickException("demo data is never loaded in production")
+    catalogue = load_catalogue(settings.catalogue_dir)
+    with transaction(settings) as session:
+        created = load_demo_data(session, settings=settings, catalogue=catalogue)
+    click.echo(
+        f"Demo data: {len(created)} created" + (": " + ", ".join(created) if created else "")
+    )
+    click.echo("")
+    click.echo("Demo accounts (codes arrive in " + str(settings.outbox_dir / "sms.jsonl") + "):")
+    for citizen in DEMO_CITIZENS:
+        click.echo(f"  citizen  CNIC {format_cnic(citizen.cnic)}  ({citizen.full_name})")
+    for person in demo_staff(catalogue):
+        click.echo(f"  officer  {person.username} / {person.password}  ({person.agency_id})")
+    click.echo("")
+    click.echo("Officers' second factor is an authenticator app; for the demo accounts,")
+    click.echo("`.venv/bin/darwaza demo-code USERNAME` prints the current code.")
+
+
+@click.command("demo-code")
+@click.argument("username")
+def demo_code(username: str) -> None:
+    """Print a demo officer's current authenticator code (never in production)."""
+    import pyotp
+
+    settings = load_settings()
+    if settings.env == "production":
+        raise click.ClickException("demo accounts do not exist in production")
+    for person in demo_staff(load_catalogue(settings.catalogue_dir)):
+        if person.username == username:
+            click.echo(pyotp.TOTP(person.authenticator_seed).now())
+            return
+    raise click.ClickException(f"{username} is not a demo account")
+
+
+COMMANDS = (
+    serve,
+    db,
+    demo,
+    demo_code,
+)

@@ -1,0 +1,93 @@
+"""Who is asking: the signed-in person, or an agency's system with an API token.
+
+These FastAPI dependencies are how every page and API route learns its caller. A
+session is read once per request and cached on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from darwaza.audit.actors import Actor
+from darwaza.errors import Forbidden, NotFound, NotSignedIn
+from darwaza.identity.models import Citizen, StaffMember
+from darwaza.identity.sessions import Principal, resolve_session
+from darwaza.identity.tokens import TOKEN_PREFIX, record_token_use, resolve_api_token
+from darwaza.web.context import SESSION_COOKIE, DbDep, SettingsDep, Viewer, bearer_token
+
+SIGN_IN_COOKIE = "dz_signin"
+
+
+def session_token(request: Request) -> str | None:
+    return bearer_token(request) or request.cookies.get(SESSION_COOKIE)
+
+
+def get_principal(request: Request, db: DbDep, settings: SettingsDep) -> Principal | None:
+    """The signed-in person, if any (cached on the request)."""
+    if not hasattr(request.state, "principal"):
+        principal = resolve_session(db, settings=settings, token=session_token(request))
+        request.state.principal = principal
+        if principal is not None and principal.staff_member is not None:
+            staff = principal.staff_member
+            request.state.viewer = Viewer("staff", staff.full_name, None, staff.role)
+        elif principal is not None and principal.citizen is not None:
+            citizen = principal.citizen
+            request.state.viewer = Viewer("citizen", citizen.full_name, citizen.preferred_language)
+    cached: Principal | None = request.state.principal
+    return cached
+
+
+PrincipalDep = Annotated[Principal | None, Depends(get_principal)]
+
+
+def require_citizen(principal: PrincipalDep) -> Citizen:
+    if principal is None or principal.citizen is None:
+        raise NotSignedIn()
+    return principal.citizen
+
+
+def require_staff(principal: PrincipalDep) -> StaffMember:
+    if principal is None or principal.staff_member is None:
+        raise NotSignedIn()
+    return principal.staff_member
+
+
+def require_officer(staff: Annotated[StaffMember, Depends(require_staff)]) -> StaffMember:
+    if not staff.role.works_cases:
+        raise NotFound()
+    return staff
+
+
+CitizenDep = Annotated[Citizen, Depends(require_citizen)]
+OfficerDep = Annotated[StaffMember, Depends(require_officer)]
+
+
+@dataclass(frozen=True)
+class AgencyCaller:
+    """Who acts for an agency on the API: an officer's session or an agency system's token."""
+
+    agency_id: str
+    actor: Actor
+
+
+def agency_caller(scope: str) -> Callable[..., AgencyCaller]:
+    """A dependency admitting an officer, or an API token of the agency that has ``scope``."""
+
+    def dependency(request: Request, db: DbDep, principal: PrincipalDep) -> AgencyCaller:
+        secret = bearer_token(request)
+        if secret and secret.startswith(TOKEN_PREFIX):
+            token = resolve_api_token(db, secret=secret)
+            if token is None:
+                raise NotSignedIn()
+            if scope not in token.scopes:
+                raise Forbidden()
+            record_token_use(db, token=token, method=request.method, path=request.url.path)
+            return AgencyCaller(token.agency_id, Actor.api_token(token.id))
+        officer = require_officer(require_staff(principal))
+        return AgencyCaller(officer.agency_id or "", Actor.staff(officer.id))
+
+    return dependency

@@ -1,0 +1,146 @@
+"""Sessions: a random token the client holds, its hash the server keeps, idle and absolute ends."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from darwaza.audit.actors import Actor
+from darwaza.audit.trail import record_event
+from darwaza.clock import utcnow
+from darwaza.crypto.digests import token_hash
+from darwaza.errors import NotFound
+from darwaza.identity.models import Citizen, Role, StaffMember, UserSession
+from darwaza.identity.service import SignedIn
+from darwaza.settings import Settings
+
+
+@dataclass(frozen=True)
+class SessionIssued:
+    token: str
+    session: UserSession
+
+
+def start_session(
+    db: Session, *, settings: Settings, signed_in: SignedIn, user_agent: str = ""
+) -> SessionIssued:
+    """A new session with a new random id (never reusing one the client brought)."""
+    token = secrets.token_urlsafe(32)
+    if signed_in.staff_member is not None:
+        lifetime = timedelta(hours=settings.staff_session_absolute_hours)
+    else:
+        lifetime = timedelta(hours=settings.citizen_session_absolute_hours)
+    session = UserSession(
+        token_hash=token_hash(token),
+        citizen_id=signed_in.citizen.id if signed_in.citizen else None,
+        staff_member_id=signed_in.staff_member.id if signed_in.staff_member else None,
+        expires_at=utcnow() + lifetime,
+        user_agent=user_agent[:300],
+    )
+    db.add(session)
+    db.flush()
+    actor = (
+        Actor.staff(signed_in.staff_member.id)
+        if signed_in.staff_member is not None
+        else Actor.citizen(session.citizen_id or "")
+    )
+    record_event(
+        db, actor=actor, action="session.started", object_type="session", object_id=session.id
+    )
+    return SessionIssued(token=token, session=session)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The person behind a request."""
+
+    session: UserSession
+    citizen: Citizen | None = None
+    staff_member: StaffMember | None = None
+
+    @property
+    def role(self) -> str:
+        return self.staff_member.role if self.staff_member else Role.CITIZEN
+
+    @property
+    def actor(self) -> Actor:
+        if self.staff_member:
+            return Actor.staff(self.staff_member.id)
+        assert self.citizen is not None
+        return Actor.citizen(self.citizen.id)
+
+
+def resolve_session(db: Session, *, settings: Settings, token: str | None) -> Principal | None:
+    """The principal of a live session, or ``None`` if it is unknown, ended or idle too long."""
+    if not token:
+        return None
+    session = db.get(UserSession, token_hash(token))
+    now = utcnow()
+    if session is None or session.revoked_at is not None or session.expires_at <= now:
+        return None
+    staff = db.get(StaffMember, session.staff_member_id) if session.staff_member_id else None
+    citizen = db.get(Citizen, session.citizen_id) if session.citizen_id else None
+    idle = timedelta(
+        minutes=settings.staff_session_idle_minutes
+        if staff
+        else settings.citizen_session_idle_minutes
+    )
+    if session.last_seen_at + idle <= now:
+        return None
+    if staff is not None and staff.disabled_at is not None:
+        return None
+    if now - session.last_seen_at > timedelta(seconds=60):
+        session.last_seen_at = now  # at most one write a minute per session
+    if citizen is None and staff is None:
+        return None
+    return Principal(session=session, citizen=citizen, staff_member=staff)
+
+
+def end_session(db: Session, *, principal: Principal) -> None:
+    """Sign out: the session can never be used again."""
+    principal.session.revoked_at = utcnow()
+    record_event(
+        db,
+        actor=principal.actor,
+        action="session.ended",
+        object_type="session",
+        object_id=principal.session.id,
+    )
+
+
+def live_sessions(db: Session, *, principal: Principal) -> Sequence[UserSession]:
+    """The person's sessions that have not ended, newest first."""
+    query = select(UserSession).where(
+        UserSession.revoked_at.is_(None), UserSession.expires_at > utcnow()
+    )
+    if principal.staff_member is not None:
+        query = query.where(UserSession.staff_member_id == principal.staff_member.id)
+    else:
+        assert principal.citizen is not None
+        query = query.where(UserSession.citizen_id == principal.citizen.id)
+    return db.scalars(query.order_by(UserSession.last_seen_at.desc())).all()
+
+
+def end_sessions(db: Session, *, principal: Principal, session_id: str | None) -> int:
+    """End one of the person's sessions, or all of them; returns how many ended."""
+    ended = 0
+    for session in live_sessions(db, principal=principal):
+        if session_id is None or session.id == session_id:
+            session.revoked_at = utcnow()
+            ended += 1
+    if session_id is not None and ended == 0:
+        raise NotFound()
+    record_event(
+        db,
+        actor=principal.actor,
+        action="session.ended_by_owner",
+        object_type="session",
+        object_id=session_id,
+        after={"everywhere": session_id is None, "ended": ended},
+    )
+    return ended
