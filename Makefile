@@ -33,11 +33,13 @@ test: $(VENV)/.test-deps ## Install test dependencies and run the whole suite (l
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy darwaza
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
-lint: $(VENV)/.test-deps ## Lint and type-check only
+lint: $(VENV)/.test-deps ## Lint, type-check and check the layers only
 	$(BIN)/ruff check .
 	$(BIN)/mypy darwaza
+	$(BIN)/lint-imports
 
 messages: $(VENV)/.test-deps ## Extract translatable text and update the Urdu catalogue
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k ngettext:2,3 -o /tmp/darwaza-messages.pot --no-location --sort-output .

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, Depends, FastAPI, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
@@ -31,6 +31,7 @@ from darwaza.identity import admin as identity_admin
 from darwaza.identity import api as identity_api
 from darwaza.identity import passkey_routes
 from darwaza.identity import views as identity_views
+from darwaza.identity.dependencies import get_principal
 from darwaza.settings import Settings, get_settings
 from darwaza.verification import api as verification_api
 from darwaza.verification import views as verification_views
@@ -48,7 +49,7 @@ log = logging.getLogger("darwaza")
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 FORM_OVERHEAD_BYTES = 64 * 1024  # the form fields around the largest file
 
-ROUTERS: tuple[APIRouter, ...] = (
+API_ROUTERS: tuple[APIRouter, ...] = (
     catalogue_api.router,
     identity_api.router,
     applications_api.router,
@@ -56,6 +57,10 @@ ROUTERS: tuple[APIRouter, ...] = (
     verification_api.router,
     wallet_api.router,
     verification_views.public,
+)
+# Pages show who is signed in, in the header, in their language: each page learns its
+# viewer, whether or not the route itself needs the person.
+PAGE_ROUTERS: tuple[APIRouter, ...] = (
     identity_views.router,
     identity_account.router,
     identity_admin.router,
@@ -164,7 +169,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _add_middleware(app, settings)
     install_error_handlers(app)
     _add_platform_routes(app, settings)
-    for router in ROUTERS:
+    for router in API_ROUTERS:
         app.include_router(router)
+    for router in PAGE_ROUTERS:
+        app.include_router(router, dependencies=[Depends(get_principal)])
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

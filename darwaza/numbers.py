@@ -78,15 +78,6 @@ def parse_cnic(text: str) -> str:
     return digits
 
 
-def is_cnic(text: str) -> bool:
-    """Whether ``text`` reads as a CNIC (see :func:`parse_cnic`)."""
-    try:
-        parse_cnic(text)
-    except InvalidCnic:
-        return False
-    return True
-
-
 def format_cnic(digits: str) -> str:
     """``3520212345671`` shown as ``35202-1234567-1`` (locality, serial, check digit).
 
@@ -145,41 +136,3 @@ def parse_mobile(text: str) -> str:
     if len(national) != 10 or not national.startswith("3"):
         raise InvalidMobile()
     return f"+{PAKISTAN_COUNTRY_CODE}{national}"
-
-
-def is_mobile(text: str) -> bool:
-    """Whether ``text`` reads as a Pakistani mobile number (see :func:`parse_mobile`)."""
-    try:
-        parse_mobile(text)
-    except InvalidMobile:
-        return False
-    return True
-
-
-def format_mobile(number: str) -> str:
-    """A mobile number the way it is written in Pakistan: ``0300 1234567``.
-
-    Text that is not a mobile number is returned as it is (see :func:`format_cnic`).
-    """
-    try:
-        national = "0" + parse_mobile(number)[3:]
-    except InvalidMobile:
-        return number
-    return f"{national[:4]} {national[4:]}"
-
-
-MASKED_MOBILE: Final = "**** *******"
-
-
-def mask_mobile(number: str) -> str:
-    """The mobile number with its middle hidden: ``0300 ****567``.
-
-    The network code and the last three digits are enough for the owner to recognise
-    the number a code was sent to, and too little for anyone else to call it. Text that
-    is not a mobile number is hidden entirely.
-    """
-    try:
-        national = "0" + parse_mobile(number)[3:]
-    except InvalidMobile:
-        return MASKED_MOBILE
-    return f"{national[:4]} {'*' * 4}{national[-3:]}"

@@ -22,8 +22,7 @@ from darwaza.database import engine_for, session_factory
 from darwaza.migrate import upgrade_database
 from darwaza.models import Base
 from darwaza.settings import Settings
-
-TEST_SECRET = "test-secret-key-with-enough-length-0123456789"
+from tests.journeys import TEST_SECRET
 
 
 @pytest.fixture(scope="session")

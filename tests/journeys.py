@@ -5,22 +5,39 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pyotp
 from fastapi.testclient import TestClient
 from httpx import Response
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from darwaza.audit.actors import Actor
 from darwaza.catalogue.loading import load_catalogue
 from darwaza.demo.accounts import load_demo_data
+from darwaza.documents.models import Document
 from darwaza.identity.models import StaffMember
 from darwaza.identity.staff import create_staff_member
 from darwaza.settings import Settings
-from tests.conftest import TEST_SECRET
 
+TEST_SECRET = "test-secret-key-with-enough-length-0123456789"
 TEST_SEALING = TEST_SECRET + "-sealing"
+DEGREE = "hec-degree-attestation"
+STAFF_PASSWORD = "a-long-staff-password"
+GOOD_ANSWERS = {
+    "full_name": "Fatima Khan",
+    "university": "university-of-the-punjab",
+    "degree_title": "Bachelor of Science (Honours)",
+    "programme": "Computer Science",
+    "registration_number": "2015-PU-1234",
+    "year_of_completion": "2019",
+    "date_of_birth": "1997-03-14",
+}
+
+ClientFactory = Callable[[], TestClient]
+"""Makes a new, independent browser (its own cookies) on the app under test."""
 
 CSRF_PATTERN = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 
@@ -147,3 +164,79 @@ def application_id_from(response: Response) -> str:
     match = re.match(r"/applications/([0-9a-f-]{36})", location)
     assert match, location
     return match.group(1)
+
+
+def start_degree_application(client: TestClient) -> str:
+    response = post_form(client, f"/services/{DEGREE}/apply", {}, page=f"/services/{DEGREE}")
+    assert response.status_code == 303
+    return application_id_from(response)
+
+
+def fill_and_submit(client: TestClient, application_id: str) -> str:
+    """Fill the whole form with both attachments and submit; returns the tracking number."""
+    page = f"/applications/{application_id}"
+    token = csrf_of(client.get(page))
+    response = client.post(
+        page,
+        data={**GOOD_ANSWERS, "action": "submit", "csrf_token": token},
+        files={
+            "file:degree": ("degree.pdf", PDF_BYTES, "application/pdf"),
+            "file:transcript": ("transcript.png", PNG_BYTES, "image/png"),
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == f"{page}?submitted=1"
+    shown = client.get(response.headers["location"])
+    assert "Application submitted" in shown.text
+    tracking = shown.text.split('<strong dir="ltr">')[1].split("</strong>")[0]
+    assert tracking.startswith("DZ-")
+    return tracking
+
+
+def approved_degree(
+    make_client: ClientFactory, settings: Settings, db: Session, cnic: str, mobile: str
+) -> tuple[TestClient, TestClient, Document]:
+    citizen = make_client()
+    sign_up(citizen, settings, cnic=cnic, full_name="Graduate Person", mobile=mobile)
+    application_id = start_degree_application(citizen)
+    fill_and_submit(citizen, application_id)
+    officer_row = create_officer(
+        db, username=f"hec.{mobile[-4:]}", agency_id="hec", mobile="0300" + mobile[-7:]
+    )
+    officer = make_client()
+    sign_in_officer(officer, settings, officer_row, "officer-pass-123")
+    case = f"/console/applications/{application_id}"
+    post_form(officer, f"{case}/claim", {}, page=case)
+    assert post_form(officer, f"{case}/approve", {}, page=case).status_code == 303
+    db.commit()  # a fresh snapshot: see what the application wrote
+    document = db.scalar(select(Document).where(Document.application_id == application_id))
+    assert document is not None
+    return citizen, officer, document
+
+
+def staff_browser(
+    make_client: ClientFactory,
+    settings: Settings,
+    db: Session,
+    *,
+    username: str,
+    role: str,
+    agency_id: str | None,
+) -> TestClient:
+    enrolment = create_staff_member(
+        db,
+        settings=Settings(key_sealing_secret=TEST_SEALING),
+        username=username,
+        full_name=username,
+        role=role,
+        agency_id=agency_id,
+        mobile="03001239999",
+        password=STAFF_PASSWORD,
+        actor=Actor.operator(),
+    )
+    db.commit()
+    AUTHENTICATOR_SEEDS[enrolment.staff.id] = enrolment.authenticator_seed
+    browser = make_client()
+    sign_in_officer(browser, settings, enrolment.staff, STAFF_PASSWORD)
+    return browser

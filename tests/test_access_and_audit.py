@@ -7,7 +7,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -23,18 +23,18 @@ from darwaza.clock import utcnow
 from darwaza.identity.models import ApiToken, StaffMember, UserSession
 from darwaza.settings import Settings, get_settings
 from tests.journeys import (
+    ClientFactory,
     authenticator_code,
     create_officer,
     csrf_of,
+    fill_and_submit,
     post_form,
     sign_in_officer,
     sign_up,
     sms_messages,
+    staff_browser,
+    start_degree_application,
 )
-from tests.test_application_journeys import fill_and_submit, start_degree_application
-from tests.test_roles import staff_browser
-
-ClientFactory = Callable[[], TestClient]
 
 
 @pytest.fixture

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from darwaza.settings import Settings
 from tests.journeys import PDF_BYTES, PNG_BYTES, authenticator_code, create_officer, latest_code
 
-ClientFactory = Callable[[], TestClient]
 ANSWERS = {
     "full_name": "Fatima Khan",
     "university": "university-of-karachi",

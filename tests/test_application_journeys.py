@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -15,58 +13,20 @@ from darwaza.settings import Settings
 from tests.journeys import (
     PDF_BYTES,
     PNG_BYTES,
-    application_id_from,
+    ClientFactory,
     create_officer,
     csrf_of,
+    fill_and_submit,
     post_form,
     sign_in_officer,
     sign_up,
+    start_degree_application,
 )
-
-DEGREE = "hec-degree-attestation"
-GOOD_ANSWERS = {
-    "full_name": "Fatima Khan",
-    "university": "university-of-the-punjab",
-    "degree_title": "Bachelor of Science (Honours)",
-    "programme": "Computer Science",
-    "registration_number": "2015-PU-1234",
-    "year_of_completion": "2019",
-    "date_of_birth": "1997-03-14",
-}
-ClientFactory = Callable[[], TestClient]
 
 
 def without_paths(html: str) -> str:
     """A page with the addresses it names taken out, to compare two answers' content."""
     return re.sub(r'name="next" value="[^"]*"', "", html)
-
-
-def start_degree_application(client: TestClient) -> str:
-    response = post_form(client, f"/services/{DEGREE}/apply", {}, page=f"/services/{DEGREE}")
-    assert response.status_code == 303
-    return application_id_from(response)
-
-
-def fill_and_submit(client: TestClient, application_id: str) -> str:
-    """Fill the whole form with both attachments and submit; returns the tracking number."""
-    page = f"/applications/{application_id}"
-    token = csrf_of(client.get(page))
-    response = client.post(
-        page,
-        data={**GOOD_ANSWERS, "action": "submit", "csrf_token": token},
-        files={
-            "file:degree": ("degree.pdf", PDF_BYTES, "application/pdf"),
-            "file:transcript": ("transcript.png", PNG_BYTES, "image/png"),
-        },
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
-    assert response.headers["location"] == f"{page}?submitted=1"
-    shown = client.get(response.headers["location"])
-    assert "Application submitted" in shown.text
-    tracking = shown.text.split('<strong dir="ltr">')[1].split("</strong>")[0]
-    assert tracking.startswith("DZ-")
-    return tracking
 
 
 def test_citizen_signs_up_saves_a_draft_resumes_attaches_and_submits(

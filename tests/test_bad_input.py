@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,8 @@ from darwaza.catalogue import CatalogueError
 from darwaza.cli import main
 from darwaza.i18n import translate
 from darwaza.settings import Settings
-from tests.journeys import PDF_BYTES, csrf_of, post_form, sign_up, sms_messages
+from tests.journeys import PDF_BYTES, ClientFactory, csrf_of, post_form, sign_up, sms_messages
 
-ClientFactory = Callable[[], TestClient]
 DEMO_CATALOGUE = Path(__file__).resolve().parent.parent / "darwaza" / "demo" / "catalogue"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,34 +16,21 @@ from sqlalchemy.orm import Session
 from darwaza.cli import main
 from darwaza.crypto.keys import public_key_from_jwk
 from darwaza.documents.formats.status_list import verify_status_list_token
-from darwaza.documents.models import Document
 from darwaza.settings import Settings, get_settings
 from darwaza.wallet.models import Share
-from tests.journeys import create_officer, csrf_of, post_form, sign_in_officer, sign_up
-from tests.test_application_journeys import fill_and_submit, start_degree_application
-
-ClientFactory = Callable[[], TestClient]
-
-
-def approved_degree(
-    make_client: ClientFactory, settings: Settings, db: Session, cnic: str, mobile: str
-) -> tuple[TestClient, TestClient, Document]:
-    citizen = make_client()
-    sign_up(citizen, settings, cnic=cnic, full_name="Graduate Person", mobile=mobile)
-    application_id = start_degree_application(citizen)
-    fill_and_submit(citizen, application_id)
-    officer_row = create_officer(
-        db, username=f"hec.{mobile[-4:]}", agency_id="hec", mobile="0300" + mobile[-7:]
-    )
-    officer = make_client()
-    sign_in_officer(officer, settings, officer_row, "officer-pass-123")
-    case = f"/console/applications/{application_id}"
-    post_form(officer, f"{case}/claim", {}, page=case)
-    assert post_form(officer, f"{case}/approve", {}, page=case).status_code == 303
-    db.commit()  # a fresh snapshot: see what the application wrote
-    document = db.scalar(select(Document).where(Document.application_id == application_id))
-    assert document is not None
-    return citizen, officer, document
+from tests.journeys import (
+    GOOD_ANSWERS,
+    PDF_BYTES,
+    ClientFactory,
+    approved_degree,
+    create_officer,
+    csrf_of,
+    latest_code,
+    post_form,
+    sign_in_officer,
+    sign_up,
+    start_degree_application,
+)
 
 
 def test_degree_attestation_from_approval_to_revocation(
@@ -337,7 +324,6 @@ def test_the_wallet_and_sharing_work_through_the_api(
     )
     api = make_client()
     challenge = api.post("/api/v1/auth/sign-in", json={"cnic": "35202-8642097-5"}).json()
-    from tests.journeys import latest_code
 
     session = api.post(
         "/api/v1/auth/confirm",
@@ -382,7 +368,6 @@ def test_the_identity_card_in_the_wallet_is_attached_without_an_upload(
     from darwaza.audit.actors import Actor
     from darwaza.catalogue import load_catalogue
     from darwaza.documents.service import issue_document
-    from tests.test_application_journeys import GOOD_ANSWERS, start_degree_application
 
     citizen = make_client()
     sign_up(citizen, settings, cnic="35202-1928374-6", full_name="Once Only", mobile="0319 1928374")
@@ -402,7 +387,6 @@ def test_the_identity_card_in_the_wallet_is_attached_without_an_upload(
     page = f"/applications/{application_id}"
     draft = citizen.get(page)
     assert f'value="{card.id}"' in draft.text  # offered from the wallet
-    from tests.journeys import PDF_BYTES
 
     response = citizen.post(
         page,

@@ -2,53 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from darwaza.audit.actors import Actor
-from darwaza.identity.staff import create_staff_member
 from darwaza.settings import Settings
 from tests.journeys import (
-    AUTHENTICATOR_SEEDS,
-    TEST_SEALING,
+    ClientFactory,
     create_officer,
+    fill_and_submit,
     post_form,
     sign_in_officer,
     sign_up,
+    staff_browser,
+    start_degree_application,
 )
-from tests.test_application_journeys import fill_and_submit, start_degree_application
-
-ClientFactory = Callable[[], TestClient]
-PASSWORD = "a-long-staff-password"
-
-
-def staff_browser(
-    make_client: ClientFactory,
-    settings: Settings,
-    db: Session,
-    *,
-    username: str,
-    role: str,
-    agency_id: str | None,
-) -> TestClient:
-    enrolment = create_staff_member(
-        db,
-        settings=Settings(key_sealing_secret=TEST_SEALING),
-        username=username,
-        full_name=username,
-        role=role,
-        agency_id=agency_id,
-        mobile="03001239999",
-        password=PASSWORD,
-        actor=Actor.operator(),
-    )
-    db.commit()
-    AUTHENTICATOR_SEEDS[enrolment.staff.id] = enrolment.authenticator_seed
-    browser = make_client()
-    sign_in_officer(browser, settings, enrolment.staff, PASSWORD)
-    return browser
 
 
 def test_every_role_reaches_exactly_what_it_may(

@@ -8,10 +8,8 @@ API token. None of them may succeed, and the owner's objects stay as they were.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import timedelta
 
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -30,10 +28,14 @@ from darwaza.settings import Settings
 from darwaza.wallet import api as wallet_api
 from darwaza.wallet import views as wallet_views
 from darwaza.wallet.models import Share
-from tests.journeys import create_officer, csrf_of, sign_in_officer, sign_up
-from tests.test_documents_journey import approved_degree
-
-ClientFactory = Callable[[], TestClient]
+from tests.journeys import (
+    ClientFactory,
+    approved_degree,
+    create_officer,
+    csrf_of,
+    sign_in_officer,
+    sign_up,
+)
 
 # Routes whose ids are public by design: the catalogue, issuers' keys, status lists and
 # share links (whose id is the secret itself).

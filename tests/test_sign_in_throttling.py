@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
@@ -12,9 +11,7 @@ from sqlalchemy.orm import Session
 from darwaza.identity.models import SignInChallenge
 from darwaza.identity.service import backoff_for
 from darwaza.settings import Settings
-from tests.journeys import latest_code, sign_up
-
-ClientFactory = Callable[[], TestClient]
+from tests.journeys import ClientFactory, latest_code, sign_up
 
 
 def ask(client: TestClient, cnic: str) -> tuple[int, str]:

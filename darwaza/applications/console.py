@@ -41,7 +41,7 @@ def queue(
         overdue_only=overdue == "1",
         mine_only=mine == "1",
     )
-    agency_services = [s for s in catalogue.services.values() if s.agency == officer.agency_id]
+    agency_services = catalogue.services_of(officer.agency_id or "")
     return render(
         request,
         "console/queue.html",

@@ -188,9 +188,7 @@ def reject_application(
 def is_overdue(application: Application) -> bool:
     """Past its service-level time and still waiting on the agency."""
     return bool(
-        application.due_at
-        and application.due_at < utcnow()
-        and application.state in OPEN_FOR_OFFICERS
+        application.due_at and application.due_at < utcnow() and application.state.open_for_officers
     )
 
 

@@ -222,9 +222,7 @@ def add_attachment(
 ) -> Attachment:
     """Attach a file for one of the service's required documents, after checking it."""
     _editable_by_citizen(application)
-    requirement = next(
-        (doc for doc in service.required_documents if doc.name == requirement_name), None
-    )
+    requirement = service.required_document(requirement_name)
     if requirement is None or requirement.upload is None:
         raise InvalidInput(
             fields={requirement_name or "file": Message(N_("Choose which document this is."))}
@@ -276,9 +274,7 @@ def choose_wallet_document(
 ) -> None:
     """Attach (or, with ``None``, detach) a document the citizen already holds: once-only."""
     _editable_by_citizen(application)
-    requirement = next(
-        (doc for doc in service.required_documents if doc.name == requirement_name), None
-    )
+    requirement = service.required_document(requirement_name)
     if requirement is None or requirement.wallet_document_type is None:
         raise InvalidInput(fields={requirement_name: Message(N_("Choose one of the options."))})
     chosen = dict(application.wallet_documents or {})

@@ -18,11 +18,3 @@ def new_tracking_number() -> str:
     body = f"{secrets.randbelow(10**9):09d}"
     digits = body + verhoeff.calc_check_digit(body)
     return f"{PREFIX}-{digits[0:4]}-{digits[4:8]}-{digits[8:10]}"
-
-
-def normalise_tracking_number(text: str) -> str | None:
-    """The canonical form of a typed tracking number, or ``None`` if it cannot be one."""
-    digits = "".join(ch for ch in text if ch.isdigit())
-    if len(digits) != 10 or not verhoeff.is_valid(digits):
-        return None
-    return f"{PREFIX}-{digits[0:4]}-{digits[4:8]}-{digits[8:10]}"

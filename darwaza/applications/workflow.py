@@ -40,11 +40,6 @@ class ApplicationState(StrEnum):
         return _STATE_LABELS[self]
 
     @property
-    def is_final(self) -> bool:
-        """A decision was made or the citizen withdrew: nothing moves it any more."""
-        return self in FINAL_STATES
-
-    @property
     def open_for_officers(self) -> bool:
         """Submitted and not yet decided: in the agency's queue."""
         return self in OPEN_FOR_OFFICERS

@@ -7,7 +7,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from darwaza.catalogue.dependencies import CatalogueDep
-from darwaza.errors import NotFound
 from darwaza.web.api import error_responses
 from darwaza.web.context import CSRF_PROTECTED, LanguageDep
 
@@ -37,7 +36,4 @@ def list_services(
 @router.get("/services/{service_id}", responses=error_responses(404))
 def get_service(service_id: str, catalogue: CatalogueDep) -> dict[str, Any]:
     """One service definition: its form, required documents, fee and service-level time."""
-    service = catalogue.services.get(service_id)
-    if service is None:
-        raise NotFound()
-    return service.model_dump(mode="json")
+    return catalogue.service(service_id).model_dump(mode="json")

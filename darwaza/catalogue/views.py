@@ -6,8 +6,6 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from darwaza.catalogue.dependencies import CatalogueDep
-from darwaza.errors import NotFound
-from darwaza.identity.dependencies import PrincipalDep
 from darwaza.web.context import CSRF_PROTECTED, LanguageDep
 from darwaza.web.templating import render
 
@@ -15,7 +13,7 @@ router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, catalogue: CatalogueDep, principal: PrincipalDep) -> Response:
+def home(request: Request, catalogue: CatalogueDep) -> Response:
     return render(request, "catalogue/home.html", {"agencies": list(catalogue.agencies.values())})
 
 
@@ -24,7 +22,6 @@ def services(
     request: Request,
     catalogue: CatalogueDep,
     language: LanguageDep,
-    principal: PrincipalDep,
     q: str = "",
     agency: str = "",
 ) -> Response:
@@ -47,12 +44,8 @@ def services(
 
 
 @router.get("/services/{service_id}", response_class=HTMLResponse)
-def service_page(
-    request: Request, service_id: str, catalogue: CatalogueDep, principal: PrincipalDep
-) -> Response:
-    service = catalogue.services.get(service_id)
-    if service is None:
-        raise NotFound()
+def service_page(request: Request, service_id: str, catalogue: CatalogueDep) -> Response:
+    service = catalogue.service(service_id)
     return render(
         request,
         "catalogue/service.html",

@@ -49,9 +49,7 @@ def _page(
     errors: Mapping[str, Message] | None = None,
     status_code: int = 200,
 ) -> Response:
-    document_type = catalogue.document_types.get(document.document_type)
-    if document_type is None:
-        raise NotFound()
+    document_type = catalogue.document_type(document.document_type)
     return render(
         request,
         "documents/console_document.html",
