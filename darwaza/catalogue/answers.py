@@ -33,6 +33,7 @@ from darwaza.numbers import (
     parse_cnic,
     parse_mobile,
 )
+from darwaza.pictures import UnreadablePicture, picture_size
 
 Answer = str | int | float
 """A cleaned answer, ready to store as JSON."""
@@ -62,6 +63,10 @@ NOT_AN_UPLOAD: Final = N_("This document comes from your wallet; it cannot be up
 EMPTY_FILE: Final = N_("The file is empty. Choose another file.")
 FILE_TOO_LARGE: Final = N_("The file is too large. Choose a file of at most {limit}.")
 WRONG_FILE_TYPE: Final = N_("This kind of file cannot be used here. Choose a file of type {types}.")
+PICTURE_TOO_LARGE: Final = N_(
+    "This picture has far more pixels than a photo needs. Choose a smaller picture."
+)
+MAX_PICTURE_PIXELS: Final = 64_000_000  # more than any phone camera, far less than a bomb
 
 
 @dataclass(frozen=True)
@@ -302,6 +307,15 @@ def check_upload(requirement: RequiredDocument, filename: str, content: bytes) -
     if kind is None or kind.mime not in rule.allowed_types:
         types = ", ".join(FILE_TYPE_NAMES.get(mime, mime) for mime in rule.allowed_types)
         return FieldError(WRONG_FILE_TYPE, {"label": label, "types": types})
+    if kind.mime.startswith("image/"):
+        # Only the header is read: a picture that declares more pixels than any camera
+        # makes is a decompression bomb waiting for an officer's browser.
+        try:
+            picture_size(content, max_pixels=MAX_PICTURE_PIXELS)
+        except UnreadablePicture as problem:
+            message = PICTURE_TOO_LARGE if problem.too_large else WRONG_FILE_TYPE
+            types = ", ".join(FILE_TYPE_NAMES.get(mime, mime) for mime in rule.allowed_types)
+            return FieldError(message, {"label": label, "types": types})
     return None
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from darwaza.cli.common import app_parts
+from darwaza.cli.common import app_parts, failure
 from darwaza.database import transaction
+from darwaza.errors import DarwazaError
 from darwaza.verification.images import read_qr_image
 from darwaza.verification.offline import render_result, verify_offline, verify_online
 from darwaza.verification.publishing import offline_package
@@ -68,7 +69,10 @@ def verify(
         is_file = False
     if is_file:
         content = candidate.read_bytes()
-        decoded = read_qr_image(content)
+        try:
+            decoded = read_qr_image(content)
+        except DarwazaError as error:
+            raise failure(error) from error
         text = decoded if decoded is not None else content.decode("utf-8", "replace").strip()
     if offline:
         if bundle_path is None:

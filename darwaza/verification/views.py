@@ -9,13 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from darwaza.catalogue import Catalogue
 from darwaza.catalogue.dependencies import CatalogueDep
-from darwaza.errors import Message, NotFound
+from darwaza.errors import DarwazaError, Message, NotFound
 from darwaza.i18n import N_
-from darwaza.verification.images import read_qr_image
+from darwaza.verification.images import (
+    MAX_IMAGE_BYTES,
+    NO_QR_IN_PICTURE,
+    read_qr_image_off_loop,
+)
 from darwaza.verification.publishing import (
     STATUS_LIST_TTL_SECONDS,
     issuer_metadata,
@@ -25,18 +30,14 @@ from darwaza.verification.publishing import (
 from darwaza.verification.service import verify_text
 from darwaza.verification.verdicts import VerificationResult
 from darwaza.web.api import error_responses
-from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
+from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep, client_address
 from darwaza.web.pages import FormDep, form_file, form_text
 from darwaza.web.templating import render
 
 router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
 public = APIRouter(tags=["trust"])
 
-MAX_IMAGE_BYTES = 8 * 1024 * 1024
 SHARE_PATH = "/s/"
-NO_QR_IN_PICTURE = N_(
-    "No QR code could be read in that picture. Try a sharper photo, or paste the text."
-)
 NOTHING_TO_CHECK = N_("Paste the text of a document, or choose a photo of its QR code.")
 
 
@@ -59,31 +60,30 @@ def verify_page(request: Request) -> Response:
     return render(request, "verification/verify.html", {"errors": {}})
 
 
+def _verify_form(request: Request, errors: dict[str, Message], status_code: int) -> Response:
+    return render(request, "verification/verify.html", {"errors": errors}, status_code=status_code)
+
+
 @router.post("/verify", response_class=HTMLResponse)
 async def verify_submitted(
     request: Request, form: FormDep, db: DbDep, settings: SettingsDep, catalogue: CatalogueDep
 ) -> Response:
+    """Check pasted text or a photo of a QR code. Pictures are decoded off the event loop."""
     text = form_text(form, "credential")
     upload = form_file(form, "image")
     if upload is not None and not text.strip():
         content = await upload.read(MAX_IMAGE_BYTES + 1)
-        decoded = read_qr_image(content) if len(content) <= MAX_IMAGE_BYTES else None
+        try:
+            decoded = await read_qr_image_off_loop(content, client_address=client_address(request))
+        except DarwazaError as error:
+            return _verify_form(request, {"image": error.message}, error.status_code)
         if decoded is None:
-            return render(
-                request,
-                "verification/verify.html",
-                {"errors": {"image": Message(NO_QR_IN_PICTURE)}},
-                status_code=422,
-            )
+            return _verify_form(request, {"image": Message(NO_QR_IN_PICTURE)}, 422)
         text = decoded
     if not text.strip():
-        return render(
-            request,
-            "verification/verify.html",
-            {"errors": {"credential": Message(NOTHING_TO_CHECK)}},
-            status_code=422,
-        )
-    result = verify_text(
+        return _verify_form(request, {"credential": Message(NOTHING_TO_CHECK)}, 422)
+    result = await run_in_threadpool(
+        verify_text,
         db,
         settings=settings,
         catalogue=catalogue,

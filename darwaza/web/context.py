@@ -27,6 +27,9 @@ LANGUAGE_COOKIE = "dz_lang"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+MAX_FORM_FIELDS = 200
+MAX_FORM_FILES = 20
+MAX_FORM_FIELD_BYTES = 64 * 1024
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -125,13 +128,14 @@ async def csrf_protect(request: Request) -> None:
     if request.url.path.startswith("/api/") and SESSION_COOKIE not in request.cookies:
         return  # an API call carrying no cookie has no ambient authority to abuse
     seed = request.cookies.get(CSRF_COOKIE)
-    sent = request.headers.get(CSRF_HEADER)
-    if sent is None:
-        content_type = request.headers.get("content-type", "")
-        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-            form = await request.form()
-            value = form.get(CSRF_FIELD)
-            sent = value if isinstance(value, str) else None
+    # A form with files names its token in the address it posts to, so the token is
+    # checked before a large body is read; a small form may carry it as a field.
+    sent = request.headers.get(CSRF_HEADER) or request.query_params.get(CSRF_FIELD)
+    content_type = request.headers.get("content-type", "")
+    if sent is None and content_type.startswith("application/x-www-form-urlencoded"):
+        form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
     if not seed or not sent:
         raise CsrfFailed()
     secret = request.app.state.settings.secret_key.encode()

@@ -11,11 +11,14 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData, UploadFile
 
 from darwaza.errors import DarwazaError, Message
+from darwaza.web.context import MAX_FORM_FIELD_BYTES, MAX_FORM_FIELDS, MAX_FORM_FILES
 
 
 async def read_form(request: Request) -> AsyncIterator[FormData]:
-    """The submitted form; its uploaded files are closed when the request is done."""
-    form = await request.form()
+    """The submitted form, within the limits of any page's form; files are closed at the end."""
+    form = await request.form(
+        max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_FIELD_BYTES
+    )
     try:
         yield form
     finally:
