@@ -19,7 +19,9 @@ from darwaza.catalogue.loading import load_catalogue
 from darwaza.demo.accounts import load_demo_data
 from darwaza.documents.models import Document
 from darwaza.identity.models import StaffMember
+from darwaza.identity.proofing import SimRegistryFile, demo_sim_registry
 from darwaza.identity.staff import create_staff_member
+from darwaza.numbers import parse_cnic, parse_mobile
 from darwaza.settings import Settings
 
 TEST_SECRET = "test-secret-key-with-enough-length-0123456789"
@@ -110,10 +112,28 @@ def latest_code(settings: Settings, to: str, *, wait_seconds: float = 5.0) -> st
         time.sleep(0.05)
 
 
+def register_sim(settings: Settings, *, cnic: str, mobile: str) -> None:
+    """The SIM registry says this number belongs to this CNIC, as for most real people."""
+    SimRegistryFile(demo_sim_registry(settings)).register(
+        cnic=parse_cnic(cnic), mobile=parse_mobile(mobile)
+    )
+
+
 def sign_up(
-    client: TestClient, settings: Settings, *, cnic: str, full_name: str, mobile: str
+    client: TestClient,
+    settings: Settings,
+    *,
+    cnic: str,
+    full_name: str,
+    mobile: str,
+    sim_registered: bool = True,
 ) -> Response:
-    """Sign up through the pages with the code from the outbox; returns the last answer."""
+    """Sign up through the pages with the code from the outbox; returns the last answer.
+
+    By default the number is registered to the CNIC, so the account is proven at once.
+    """
+    if sim_registered:
+        register_sim(settings, cnic=cnic, mobile=mobile)
     response = post_form(
         client, "/sign-up", {"cnic": cnic, "full_name": full_name, "mobile": mobile}
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import click
-from sqlalchemy import select
 
 from darwaza.agencies.models import Agency
 from darwaza.audit.actors import Actor
@@ -13,11 +12,12 @@ from darwaza.cli.common import failure, load_settings
 from darwaza.database import transaction
 from darwaza.errors import DarwazaError
 from darwaza.i18n import translate
-from darwaza.identity.models import Citizen
 from darwaza.identity.passkeys import remove_passkeys
+from darwaza.identity.proofing import SimRegistryFile, demo_sim_registry
+from darwaza.identity.service import citizen_by_cnic, record_in_person_check
 from darwaza.identity.staff import authenticator_uri, create_staff_member
 from darwaza.identity.tokens import create_api_token, revoke_api_token
-from darwaza.numbers import InvalidCnic, parse_cnic
+from darwaza.numbers import parse_cnic, parse_mobile
 
 
 @click.group()
@@ -132,20 +132,62 @@ def passkeys() -> None:
 )
 def passkeys_remove(cnic: str, confirm_identity_checked: bool) -> None:
     """Recovery: remove every passkey of a citizen, after checking who they are in person."""
-
     try:
-        digits = parse_cnic(cnic)
-    except InvalidCnic as error:
+        with transaction(load_settings()) as session:
+            citizen = citizen_by_cnic(session, cnic=cnic)
+            removed = remove_passkeys(session, citizen=citizen, actor=Actor.operator())
+    except DarwazaError as error:
         raise failure(error) from error
-    with transaction(load_settings()) as session:
-        citizen = session.scalar(select(Citizen).where(Citizen.cnic == digits))
-        if citizen is None:
-            raise click.ClickException("no account with that CNIC")
-        removed = remove_passkeys(session, citizen=citizen, actor=Actor.operator())
     click.echo(f"Removed {removed} passkeys; codes by SMS sign this citizen in again.")
 
 
+@click.group()
+def identity() -> None:
+    """Proving that a person holds their CNIC."""
+
+
+@identity.command("prove")
+@click.option("--cnic", required=True)
+@click.option("--mobile", default=None, help="The number the person brought, if it changes")
+@click.option(
+    "--confirm-identity-checked",
+    is_flag=True,
+    required=True,
+    help="Say that the person's identity was checked in person, against NADRA's records",
+)
+def identity_prove(cnic: str, mobile: str | None, confirm_identity_checked: bool) -> None:
+    """Record an in-person identity check: the account now holds what is issued to the CNIC.
+
+    With --mobile, the account's number changes to the one the person brought and every
+    session of whoever held the account ends (a stranger who signed up with this CNIC).
+    """
+    try:
+        with transaction(load_settings()) as session:
+            citizen = citizen_by_cnic(session, cnic=cnic)
+            record_in_person_check(session, citizen=citizen, mobile=mobile, actor=Actor.operator())
+    except DarwazaError as error:
+        raise failure(error) from error
+    click.echo("Identity checked in person; the account holds what is issued to its CNIC.")
+
+
+@identity.command("register-sim")
+@click.option("--cnic", required=True)
+@click.option("--mobile", required=True)
+def identity_register_sim(cnic: str, mobile: str) -> None:
+    """Demo only: write a number under a CNIC in the demo SIM registry file."""
+    settings = load_settings()
+    if settings.env == "production":
+        raise click.ClickException("the demo SIM registry is never used in production")
+    try:
+        cnic_digits, number = parse_cnic(cnic), parse_mobile(mobile)
+    except DarwazaError as error:
+        raise failure(error) from error
+    SimRegistryFile(demo_sim_registry(settings)).register(cnic=cnic_digits, mobile=number)
+    click.echo("The demo SIM registry now lists that number under that CNIC.")
+
+
 COMMANDS = (
+    identity,
     staff,
     tokens,
     passkeys,

@@ -15,7 +15,9 @@ from darwaza.agencies.service import sync_agencies
 from darwaza.audit.actors import Actor
 from darwaza.audit.trail import record_event
 from darwaza.catalogue import Catalogue
-from darwaza.identity.models import Citizen, Role, StaffMember
+from darwaza.clock import utcnow
+from darwaza.identity.models import Citizen, IdentityProof, Role, StaffMember
+from darwaza.identity.proofing import SimRegistryFile, demo_sim_registry
 from darwaza.identity.staff import create_staff_member
 from darwaza.numbers import parse_mobile
 from darwaza.settings import Settings
@@ -96,11 +98,19 @@ def load_demo_data(db: Session, *, settings: Settings, catalogue: Catalogue) -> 
             actor=Actor.operator(),
         )
         created.append(f"staff {person.username}")
+    proofing = SimRegistryFile(demo_sim_registry(settings))
     for citizen in DEMO_CITIZENS:
         if db.scalar(select(Citizen).where(Citizen.cnic == citizen.cnic)):
             continue
+        mobile = parse_mobile(citizen.mobile)
+        # In the demo, each citizen's SIM is registered to their CNIC, as a real one is.
+        proofing.register(cnic=citizen.cnic, mobile=mobile)
         row = Citizen(
-            cnic=citizen.cnic, full_name=citizen.full_name, mobile=parse_mobile(citizen.mobile)
+            cnic=citizen.cnic,
+            full_name=citizen.full_name,
+            mobile=mobile,
+            identity_proven_at=utcnow(),
+            identity_proof=IdentityProof.SIM_REGISTRY,
         )
         db.add(row)
         db.flush()

@@ -163,7 +163,11 @@ def issue_document(
         if earlier is not None:
             return earlier
     if citizen is None:
-        citizen = db.scalar(select(Citizen).where(Citizen.cnic == cnic))
+        # Issued to a CNIC: the name comes from the account only once it is proven.
+        holder = db.scalar(select(Citizen).where(Citizen.cnic == cnic))
+        named_by = holder if holder is not None and holder.identity_proven else None
+    else:
+        named_by = citizen
     issued_at = utcnow().replace(microsecond=0)
     issued_on = issued_at.astimezone(KARACHI).date()
     expires_at = (
@@ -174,7 +178,7 @@ def issue_document(
     claims = resolve_claims(
         document_type,
         given=given_claims or {},
-        citizen_full_name=citizen.full_name if citizen else None,
+        citizen_full_name=named_by.full_name if named_by else None,
         holder_cnic=cnic,
         answers=answers or {},
         issued_on=issued_on,
@@ -317,8 +321,15 @@ def status_code_at(db: Session, *, status_list_id: str, index: int) -> int | Non
 
 
 def _held_by(citizen: Citizen) -> ColumnElement[bool]:
-    """The one rule of who holds a document: issued to their account or to their CNIC."""
-    return (Document.citizen_id == citizen.id) | (Document.holder_cnic == citizen.cnic)
+    """The one rule of who holds a document.
+
+    A document issued to the account (an application the citizen made) is theirs. One
+    issued to a CNIC is theirs only once they are proven to hold that CNIC: otherwise
+    whoever signed up first with someone's CNIC would receive their documents.
+    """
+    if citizen.identity_proven:
+        return (Document.citizen_id == citizen.id) | (Document.holder_cnic == citizen.cnic)
+    return Document.citizen_id == citizen.id
 
 
 def documents_of(db: Session, *, citizen: Citizen) -> Sequence[Document]:
@@ -337,10 +348,11 @@ def citizen_document(db: Session, *, citizen: Citizen, document_id: str) -> Docu
 
 
 def holder_of(db: Session, *, document: Document) -> Citizen | None:
-    """The citizen who holds a document, once they have an account."""
+    """The citizen who holds a document, once they have an account (see :func:`_held_by`)."""
     if document.citizen_id is not None:
         return db.get(Citizen, document.citizen_id)
-    return db.scalar(select(Citizen).where(Citizen.cnic == document.holder_cnic))
+    holder = db.scalar(select(Citizen).where(Citizen.cnic == document.holder_cnic))
+    return holder if holder is not None and holder.identity_proven else None
 
 
 def record_officer_look(db: Session, *, officer: StaffMember, document: Document) -> None:

@@ -57,6 +57,10 @@ class MeRead(BaseModel):
     cnic_masked: str | None = None
     agency_id: str | None = None
     preferred_language: str | None = None
+    identity_proven: bool | None = Field(
+        default=None,
+        description="Citizens: whether the account holds what is issued to its CNIC",
+    )
 
 
 @router.post("/sign-up", status_code=202, responses=error_responses(429))
@@ -163,6 +167,7 @@ def me(principal: PrincipalDep) -> MeRead:
         full_name=citizen.full_name,
         cnic_masked=mask_cnic(citizen.cnic),
         preferred_language=citizen.preferred_language,
+        identity_proven=citizen.identity_proven,
     )
 
 

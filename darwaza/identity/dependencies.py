@@ -36,7 +36,12 @@ def get_principal(request: Request, db: DbDep, settings: SettingsDep) -> Princip
             request.state.viewer = Viewer("staff", staff.full_name, None, staff.role)
         elif principal is not None and principal.citizen is not None:
             citizen = principal.citizen
-            request.state.viewer = Viewer("citizen", citizen.full_name, citizen.preferred_language)
+            request.state.viewer = Viewer(
+                "citizen",
+                citizen.full_name,
+                citizen.preferred_language,
+                identity_proven=citizen.identity_proven,
+            )
     cached: Principal | None = request.state.principal
     return cached
 

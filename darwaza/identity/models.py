@@ -36,6 +36,13 @@ class Role(StrEnum):
 STAFF_ROLES: Final = tuple(role for role in Role if role.is_staff)
 
 
+class IdentityProof(StrEnum):
+    """How a citizen was proven to hold their CNIC."""
+
+    SIM_REGISTRY = "sim_registry"  # the mobile number is registered to the CNIC
+    IN_PERSON = "in_person"  # an officer checked them at a counter
+
+
 class Citizen(Base):
     """A person who uses public services, known by their CNIC."""
 
@@ -48,6 +55,16 @@ class Citizen(Base):
     preferred_language: Mapped[str] = mapped_column(String(5), default="en")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     mobile_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the person was proven to hold this CNIC (their mobile number is registered to
+    # it, or an officer checked them in person): only then does the account hold what
+    # is issued to the CNIC.
+    identity_proven_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    identity_proof: Mapped[IdentityProof | None] = mapped_column(StrEnumType(IdentityProof, 20))
+
+    @property
+    def identity_proven(self) -> bool:
+        """Whether this account is known to belong to the holder of its CNIC."""
+        return self.identity_proven_at is not None
 
 
 class StaffMember(Base):
@@ -85,6 +102,10 @@ class SignInChallenge(Base):
     subject_hash: Mapped[str] = mapped_column(String(64), index=True)
     # A keyed hash of the network address that asked, for throttling per address.
     client_hash: Mapped[str] = mapped_column(String(64), index=True, default="")
+    # A keyed hash of the mobile number a code was sent to, for capping texts per number.
+    recipient_hash: Mapped[str] = mapped_column(
+        String(64), index=True, default="", server_default=""
+    )
     citizen_id: Mapped[str | None] = mapped_column(ForeignKey("citizens.id"))
     staff_member_id: Mapped[str | None] = mapped_column(ForeignKey("staff_members.id"))
     pending_full_name: Mapped[str | None] = mapped_column(String(200))

@@ -21,14 +21,17 @@ from darwaza.audit.actors import Actor
 from darwaza.audit.trail import record_event
 from darwaza.clock import utcnow
 from darwaza.crypto.digests import token_hash
-from darwaza.errors import InvalidInput, Message, SignInFailed, TooManyRequests
+from darwaza.errors import InvalidInput, Message, NotFound, SignInFailed, TooManyRequests
 from darwaza.i18n import N_, translate
 from darwaza.identity.models import (
     Citizen,
+    IdentityProof,
     Passkey,
     SignInChallenge,
     StaffMember,
+    UserSession,
 )
+from darwaza.identity.proofing import SimOwnership, identity_proofing_for
 from darwaza.identity.staff import authenticator_code_matches, password_matches
 from darwaza.notifications.sms import SmsGateway
 from darwaza.numbers import InvalidCnic, InvalidMobile, parse_cnic, parse_mobile
@@ -354,23 +357,7 @@ def confirm_code(
             return None
         if db.scalar(select(Citizen).where(Citizen.cnic == challenge.pending_cnic)):
             return None
-        citizen = Citizen(
-            cnic=challenge.pending_cnic,
-            full_name=challenge.pending_full_name or "",
-            mobile=challenge.pending_mobile,
-            mobile_confirmed_at=utcnow(),
-        )
-        db.add(citizen)
-        db.flush()
-        record_event(
-            db,
-            actor=Actor.citizen(citizen.id),
-            action="citizen.signed_up",
-            object_type="citizen",
-            object_id=citizen.id,
-            after={"mobile_confirmed": True},
-        )
-        return SignedIn(citizen=citizen)
+        return SignedIn(citizen=_create_citizen(db, settings=settings, challenge=challenge))
     if challenge.purpose == PURPOSE_SIGN_IN and challenge.citizen_id:
         if db.scalar(
             select(func.count())
@@ -386,6 +373,83 @@ def confirm_code(
             return None
         return SignedIn(staff_member=staff)
     return None
+
+
+def _create_citizen(db: Session, *, settings: Settings, challenge: SignInChallenge) -> Citizen:
+    """The new account: proven at once when the confirmed number is registered to the CNIC."""
+    assert challenge.pending_cnic is not None and challenge.pending_mobile is not None
+    ownership = identity_proofing_for(settings).sim_ownership(
+        cnic=challenge.pending_cnic, mobile=challenge.pending_mobile
+    )
+    proven = ownership is SimOwnership.REGISTERED
+    now = utcnow()
+    citizen = Citizen(
+        cnic=challenge.pending_cnic,
+        full_name=challenge.pending_full_name or "",
+        mobile=challenge.pending_mobile,
+        mobile_confirmed_at=now,
+        identity_proven_at=now if proven else None,
+        identity_proof=IdentityProof.SIM_REGISTRY if proven else None,
+    )
+    db.add(citizen)
+    db.flush()
+    record_event(
+        db,
+        actor=Actor.citizen(citizen.id),
+        action="citizen.signed_up",
+        object_type="citizen",
+        object_id=citizen.id,
+        after={"mobile_confirmed": True, "sim_ownership": ownership.value},
+    )
+    return citizen
+
+
+def record_in_person_check(
+    db: Session, *, citizen: Citizen, mobile: str | None, actor: Actor
+) -> Citizen:
+    """An officer checked the person at a counter: the account is theirs from now on.
+
+    With ``mobile``, the account's number becomes the one the person brought, and every
+    session of whoever held the account before ends.
+    """
+    before = {"proven": citizen.identity_proven, "mobile_changed": False}
+    if mobile:
+        number = parse_mobile(mobile)
+        if number != citizen.mobile:
+            citizen.mobile = number
+            citizen.mobile_confirmed_at = utcnow()
+            before["mobile_changed"] = True
+            for session in db.scalars(
+                select(UserSession).where(
+                    UserSession.citizen_id == citizen.id, UserSession.revoked_at.is_(None)
+                )
+            ):
+                session.revoked_at = utcnow()
+    citizen.identity_proven_at = utcnow()
+    citizen.identity_proof = IdentityProof.IN_PERSON
+    record_event(
+        db,
+        actor=actor,
+        action="citizen.identity_checked_in_person",
+        object_type="citizen",
+        object_id=citizen.id,
+        before={"proven": before["proven"]},
+        after={"proven": True, "mobile_changed": before["mobile_changed"]},
+        subject_id=citizen.id,
+    )
+    return citizen
+
+
+def citizen_by_cnic(db: Session, *, cnic: str) -> Citizen:
+    """The account of a CNIC, or :class:`NotFound`."""
+    try:
+        digits = parse_cnic(cnic)
+    except InvalidCnic as error:
+        raise InvalidInput(fields={"cnic": error.message}) from error
+    citizen = db.scalar(select(Citizen).where(Citizen.cnic == digits))
+    if citizen is None:
+        raise NotFound()
+    return citizen
 
 
 def require_confirmed(signed_in: SignedIn | None) -> SignedIn:

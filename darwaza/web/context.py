@@ -81,6 +81,7 @@ class Viewer:
     display_name: str
     language: str | None
     role: str = "citizen"
+    identity_proven: bool = True
 
 
 def request_language(request: Request) -> str:
