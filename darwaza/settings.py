@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     # Many people share one address behind mobile carriers' NAT: keep this generous.
     otp_codes_per_address: int = Field(default=100, ge=1)
     otp_wrong_codes_per_address: int = Field(default=300, ge=1)
+    staff_password_failures_per_address: int = Field(default=50, ge=1)
     citizen_session_idle_minutes: int = Field(default=30, ge=1)
     citizen_session_absolute_hours: int = Field(default=12, ge=1)
     staff_session_idle_minutes: int = Field(default=15, ge=1)

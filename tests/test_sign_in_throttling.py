@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from darwaza.identity.models import SignInChallenge
 from darwaza.identity.service import backoff_for
 from darwaza.settings import Settings
-from tests.journeys import ClientFactory, latest_code, sign_up
+from tests.factories import create_staff
+from tests.journeys import STAFF_PASSWORD, ClientFactory, latest_code, post_form, sign_up
 
 
 def ask(client: TestClient, cnic: str) -> tuple[int, str]:
@@ -99,3 +100,43 @@ def test_a_used_code_cannot_be_used_again(make_client: ClientFactory, settings: 
     code = latest_code(settings, "+923316060606")
     assert guess(api, token, code) == 200
     assert guess(api, token, code) == 400
+
+
+def test_thirty_wrong_staff_passwords_are_throttled_and_the_answers_give_no_oracle(
+    make_client: ClientFactory, settings: Settings, db: Session
+) -> None:
+    officer = create_staff(db, settings, username="hec.guarded")
+    attacker = make_client()
+    answers = []
+    for attempt in range(30):
+        answer = attacker.post(
+            "/api/v1/auth/staff/sign-in",
+            json={"username": "hec.guarded", "password": f"guess-number-{attempt}"},
+        )
+        answers.append(answer.status_code)
+    assert answers[:5] == [422] * 5  # wrong, and said so
+    assert answers.count(429) >= 24  # then throttled: at most a few guesses got through
+    # Throttled, the right password gets exactly the same answer as a wrong one.
+    right = attacker.post(
+        "/api/v1/auth/staff/sign-in", json={"username": "hec.guarded", "password": STAFF_PASSWORD}
+    )
+    wrong = attacker.post(
+        "/api/v1/auth/staff/sign-in", json={"username": "hec.guarded", "password": "wrong-again"}
+    )
+    assert (right.status_code, right.json()) == (wrong.status_code, wrong.json())
+    assert right.status_code == 429
+    # An unknown username is throttled the same way, so the answers do not tell who exists.
+    for attempt in range(6):
+        unknown = attacker.post(
+            "/api/v1/auth/staff/sign-in",
+            json={"username": "nobody.here", "password": f"guess-{attempt}"},
+        )
+    assert unknown.status_code == 429
+    # The page answers the same refusal, with the username kept.
+    page = post_form(
+        make_client(),
+        "/console/sign-in",
+        {"username": officer.username, "password": STAFF_PASSWORD},
+    )
+    assert page.status_code == 429
+    assert 'value="hec.guarded"' in page.text

@@ -7,7 +7,7 @@ from datetime import datetime
 from fastapi import APIRouter, BackgroundTasks, Request
 from pydantic import BaseModel, Field
 
-from darwaza.errors import NotSignedIn
+from darwaza.errors import InvalidInput, NotSignedIn
 from darwaza.identity import service, sessions
 from darwaza.identity.dependencies import PrincipalDep
 from darwaza.notifications.sms import MessagesAfterResponse, sms_gateway_for
@@ -116,13 +116,17 @@ def staff_sign_in(
     body: StaffSignInRequest, request: Request, db: DbDep, settings: SettingsDep
 ) -> ChallengeRead:
     """Check a staff password; then confirm with the authenticator-app code."""
-    issued = service.start_staff_sign_in(
-        db,
-        settings=settings,
-        username=body.username,
-        password=body.password,
-        client_address=client_address(request),
-    )
+    try:
+        issued = service.start_staff_sign_in(
+            db,
+            settings=settings,
+            username=body.username,
+            password=body.password,
+            client_address=client_address(request),
+        )
+    except InvalidInput:
+        db.commit()  # keep the count of wrong passwords
+        raise
     return ChallengeRead(challenge_token=issued.challenge_token, expires_at=issued.expires_at)
 
 

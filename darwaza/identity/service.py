@@ -8,7 +8,6 @@ answer does not tell whether an account exists.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from darwaza.clock import utcnow
 from darwaza.crypto.digests import token_hash
 from darwaza.errors import InvalidInput, Message, NotFound, SignInFailed, TooManyRequests
 from darwaza.i18n import N_, translate
+from darwaza.identity.hashing import client_hash, keyed_hash
 from darwaza.identity.models import (
     Citizen,
     IdentityProof,
@@ -32,7 +32,7 @@ from darwaza.identity.models import (
     UserSession,
 )
 from darwaza.identity.proofing import SimOwnership, identity_proofing_for
-from darwaza.identity.staff import authenticator_code_matches, password_matches
+from darwaza.identity.staff import authenticator_code_matches, check_staff_password
 from darwaza.notifications.sms import SmsGateway
 from darwaza.numbers import InvalidCnic, InvalidMobile, parse_cnic, parse_mobile
 from darwaza.settings import Settings
@@ -40,12 +40,6 @@ from darwaza.settings import Settings
 PURPOSE_SIGN_UP = "citizen_sign_up"
 PURPOSE_SIGN_IN = "citizen_sign_in"
 PURPOSE_STAFF = "staff_sign_in"
-
-
-def _keyed_hash(settings: Settings, *parts: str) -> str:
-    return hmac.new(
-        settings.secret_key.encode(), "\x1f".join(parts).encode(), hashlib.sha256
-    ).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -66,11 +60,6 @@ ADDRESS_WINDOW = timedelta(minutes=10)
 FAILURE_WINDOW = timedelta(hours=24)
 FAILURES_BEFORE_BACKOFF = 5
 MAX_BACKOFF = timedelta(hours=24)
-
-
-def client_hash(settings: Settings, address: str) -> str:
-    """A keyed hash of a network address: enough to count, not to identify."""
-    return _keyed_hash(settings, "client", address or "unknown")
 
 
 def backoff_for(failures: int) -> timedelta:
@@ -144,7 +133,7 @@ def _create_challenge(
         challenge.pending_cnic, challenge.pending_full_name, challenge.pending_mobile = pending
     db.add(challenge)
     db.flush()
-    challenge.code_hash = _keyed_hash(settings, challenge.id, code)
+    challenge.code_hash = keyed_hash(settings, challenge.id, code)
     return ChallengeIssued(challenge_token=token, expires_at=challenge.expires_at)
 
 
@@ -189,7 +178,7 @@ def start_citizen_sign_up(
     if errors:
         raise _field_errors(**errors)
 
-    subject = _keyed_hash(settings, "cnic", cnic_digits)
+    subject = keyed_hash(settings, "cnic", cnic_digits)
     client = client_hash(settings, client_address)
     _throttle(db, settings=settings, subject_hash=subject, client=client)
     code = _new_code()
@@ -242,7 +231,7 @@ def start_citizen_sign_in(
         cnic_digits = parse_cnic(cnic)
     except InvalidCnic as exc:
         raise _field_errors(cnic=exc.message) from exc
-    subject = _keyed_hash(settings, "cnic", cnic_digits)
+    subject = keyed_hash(settings, "cnic", cnic_digits)
     client = client_hash(settings, client_address)
     _throttle(db, settings=settings, subject_hash=subject, client=client)
     code = _new_code()
@@ -274,14 +263,20 @@ def start_staff_sign_in(
     password: str,
     client_address: str = "",
 ) -> ChallengeIssued:
-    """Check a staff member's password; the second factor (authenticator or passkey) follows."""
-    staff = db.scalar(select(StaffMember).where(StaffMember.username == username.strip().lower()))
-    password_ok = password_matches(staff, password)
-    if staff is None or not password_ok or staff.disabled_at is not None:
-        raise InvalidInput(N_("The username or password is not right."))
-    subject = _keyed_hash(settings, "staff", staff.id)
+    """Check a staff member's password; the second factor (authenticator or passkey) follows.
+
+    Wrong passwords are counted per username and per address; once either is over its
+    limit, every answer is the same refusal whether the password was right or not, and
+    the password is not even checked. A wrong try is counted in the caller's
+    transaction, which must be committed even though the caller then reports a failure.
+    """
     client = client_hash(settings, client_address)
-    _throttle(db, settings=settings, subject_hash=subject, client=client)
+    staff = check_staff_password(
+        db, settings=settings, username=username, password=password, client=client
+    )
+    if staff is None:
+        raise InvalidInput(N_("The username or password is not right."))
+    subject = keyed_hash(settings, "staff", staff.id)
     code = _new_code()
     issued = _create_challenge(
         db,
@@ -326,7 +321,7 @@ def confirm_code(
     )
     typed = "".join(ch for ch in code if ch.isdigit())
     if challenge is None or challenge.purpose not in purposes:
-        _keyed_hash(settings, "0", typed)  # same work as a real check
+        keyed_hash(settings, "0", typed)  # same work as a real check
         return None
     if challenge.purpose == PURPOSE_STAFF:
         matches = authenticator_code_matches(
@@ -334,7 +329,7 @@ def confirm_code(
         )
     else:
         expected = challenge.code_hash
-        matches = hmac.compare_digest(expected, _keyed_hash(settings, challenge.id, typed))
+        matches = hmac.compare_digest(expected, keyed_hash(settings, challenge.id, typed))
     usable = (
         challenge.used_at is None
         and challenge.expires_at > utcnow()

@@ -8,19 +8,24 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import threading
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Final
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from darwaza.audit.actors import Actor
 from darwaza.audit.trail import record_event
 from darwaza.clock import utcnow
 from darwaza.crypto.keys import seal_secret, unseal_secret
-from darwaza.errors import InvalidInput
+from darwaza.errors import InvalidInput, TooManyRequests
 from darwaza.i18n import N_
+from darwaza.identity.hashing import keyed_hash
 from darwaza.identity.models import STAFF_ROLES, Role, SignInChallenge, StaffMember
 from darwaza.numbers import parse_mobile
 from darwaza.settings import Settings
@@ -33,6 +38,93 @@ _DUMMY_PASSWORD_HASH = _password_hasher.hash(secrets.token_urlsafe(16))
 def hash_password(password: str) -> str:
     """An Argon2id hash of a staff password."""
     return _password_hasher.hash(password)
+
+
+PASSWORD_FAILED = "staff_password_failed"  # noqa: S105 (a purpose, not a secret)
+FAILURES_BEFORE_WAIT: Final = 5
+USERNAME_WINDOW: Final = timedelta(hours=24)
+ADDRESS_WINDOW: Final = timedelta(hours=1)
+# Argon2 is deliberately costly: a few checks at once per process, so a flood of sign-ins
+# queues here briefly and is then refused instead of taking every core.
+_hashing = threading.BoundedSemaphore(2)
+HASHING_WAIT_SECONDS: Final = 2.0
+
+
+def wait_after(failures: int) -> timedelta:
+    """How long a username waits after ``failures`` wrong passwords in a day.
+
+    Nothing for the first few; then one minute, doubling every five, at most a day.
+    """
+    if failures < FAILURES_BEFORE_WAIT:
+        return timedelta(0)
+    steps = (failures - FAILURES_BEFORE_WAIT) // FAILURES_BEFORE_WAIT
+    return min(timedelta(minutes=1) * (1 << min(steps, 20)), USERNAME_WINDOW)
+
+
+def _refuse_if_throttled(db: Session, *, settings: Settings, subject: str, client: str) -> None:
+    now = utcnow()
+    failures, last = db.execute(
+        select(func.count(), func.max(SignInChallenge.created_at)).where(
+            SignInChallenge.purpose == PASSWORD_FAILED,
+            SignInChallenge.subject_hash == subject,
+            SignInChallenge.created_at > now - USERNAME_WINDOW,
+        )
+    ).one()
+    if isinstance(last, str):  # some drivers return an aggregate's time as text
+        last = datetime.fromisoformat(last)
+    if last is not None and last.tzinfo is None:
+        last = last.replace(tzinfo=UTC)
+    if last is not None and last + wait_after(int(failures)) > now:
+        raise TooManyRequests()
+    from_address = db.scalar(
+        select(func.count()).where(
+            SignInChallenge.purpose == PASSWORD_FAILED,
+            SignInChallenge.client_hash == client,
+            SignInChallenge.created_at > now - ADDRESS_WINDOW,
+        )
+    )
+    if int(from_address or 0) >= settings.staff_password_failures_per_address:
+        raise TooManyRequests()
+
+
+def _count_failure(db: Session, *, subject: str, client: str) -> None:
+    now = utcnow()
+    db.add(
+        SignInChallenge(
+            purpose=PASSWORD_FAILED,
+            subject_hash=subject,
+            client_hash=client,
+            binding_hash=secrets.token_hex(32),
+            expires_at=now,
+            used_at=now,
+            failed_attempts=1,
+        )
+    )
+    db.flush()
+
+
+def check_staff_password(
+    db: Session, *, settings: Settings, username: str, password: str, client: str
+) -> StaffMember | None:
+    """The staff member if the password is theirs, ``None`` otherwise (a wrong try counts).
+
+    Raises :class:`TooManyRequests` before looking at the password when the username or
+    the address is throttled, or when too many passwords are being checked at once.
+    """
+    name = username.strip().lower()
+    subject = keyed_hash(settings, "staff-username", name)
+    _refuse_if_throttled(db, settings=settings, subject=subject, client=client)
+    staff = db.scalar(select(StaffMember).where(StaffMember.username == name))
+    if not _hashing.acquire(timeout=HASHING_WAIT_SECONDS):
+        raise TooManyRequests()
+    try:
+        matches = password_matches(staff, password)
+    finally:
+        _hashing.release()
+    if staff is None or not matches or staff.disabled_at is not None:
+        _count_failure(db, subject=subject, client=client)
+        return None
+    return staff
 
 
 def password_matches(staff: StaffMember | None, password: str) -> bool:
