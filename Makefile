@@ -3,6 +3,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 export DARWAZA_DATA_DIR ?= $(CURDIR)/data
+# The demo runs on the development secrets; without this, Darwaza refuses them.
+export DARWAZA_ENV ?= development
 
 .DEFAULT_GOAL := help
 
@@ -45,7 +47,10 @@ messages: $(VENV)/.test-deps ## Extract translatable text and update the Urdu ca
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k ngettext:2,3 -o /tmp/darwaza-messages.pot --no-location --sort-output .
 	$(BIN)/pybabel update -i /tmp/darwaza-messages.pot -d darwaza/translations -l ur --no-fuzzy-matching --ignore-obsolete
 
+demo-code: install ## Print a demo officer's authenticator code: make demo-code WHO=hec.officer
+	@$(BIN)/darwaza demo-code $(WHO)
+
 clean: ## Remove the virtual environment and local data
 	rm -rf $(VENV) data
 
-.PHONY: help install run test lint messages clean
+.PHONY: help install run test lint messages demo-code clean

@@ -32,7 +32,12 @@ def main() -> None:
     rounds = parser.parse_args().rounds
     with tempfile.TemporaryDirectory() as folder:
         settings = Settings(
-            data_dir=Path(folder), otp_resend_cooldown_seconds=0, otp_codes_per_address=10**9
+            env="development",
+            data_dir=Path(folder),
+            otp_resend_cooldown_seconds=0,
+            otp_codes_per_address=10**9,
+            sms_per_number_per_hour=10**9,
+            sms_per_minute=10**9,
         )
         upgrade_database(settings)
         app = create_app(settings)

@@ -35,10 +35,10 @@ def picture_size(content: bytes, *, max_pixels: int) -> tuple[int, int]:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(content), formats=PICTURE_FORMATS) as image:
                 width, height = image.size
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
-        raise UnreadablePicture("not a picture that can be read") from error
-    except Image.DecompressionBombWarning as error:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise UnreadablePicture("too many pixels", too_large=True) from error
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise UnreadablePicture("not a picture that can be read") from error
     if width <= 0 or height <= 0:
         raise UnreadablePicture("a picture with no pixels")
     if width * height > max_pixels:
@@ -55,7 +55,7 @@ def open_picture(content: bytes, *, max_pixels: int) -> Image.Image:
             with Image.open(io.BytesIO(content), formats=PICTURE_FORMATS) as image:
                 image.load()
                 return image.convert("L")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as error:
-        raise UnreadablePicture("not a picture that can be read") from error
-    except Image.DecompressionBombWarning as error:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise UnreadablePicture("too many pixels", too_large=True) from error
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise UnreadablePicture("not a picture that can be read") from error

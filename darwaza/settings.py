@@ -9,8 +9,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-# Used only when nothing is configured, so that `make run` works at once. A production
-# deployment refuses to start with either of these (see `refuse_default_secrets`).
+# Used only in an explicit development environment (`make run` sets DARWAZA_ENV), so the
+# demo works at once. Anything else refuses to start with these (`refuse_default_secrets`).
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"  # noqa: S105 (refused in production)
 DEVELOPMENT_KEY_SEALING_SECRET = "development-only-key-sealing-secret-change-me"  # noqa: S105
 
@@ -26,7 +26,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DARWAZA_", extra="ignore")
 
-    env: Literal["development", "test", "production"] = "development"
+    # Unset means production: only an explicit "development" may run on default secrets.
+    env: Literal["development", "test", "production"] = "production"
     data_dir: Path = Path("data")
     database_url: str = ""
     secret_key: str = DEVELOPMENT_SECRET_KEY
@@ -43,6 +44,12 @@ class Settings(BaseSettings):
     otp_codes_per_address: int = Field(default=100, ge=1)
     otp_wrong_codes_per_address: int = Field(default=300, ge=1)
     staff_password_failures_per_address: int = Field(default=50, ge=1)
+    # Texts cost money and can be used to harass: a cap per number and one for the platform.
+    sms_per_number_per_hour: int = Field(default=6, ge=1)
+    sms_per_minute: int = Field(default=600, ge=1)
+    # Addresses of the load balancers whose X-Forwarded-For is believed (comma-separated,
+    # or "*" behind a private network). None by default: the peer address is the client.
+    trusted_proxies: str = ""
     citizen_session_idle_minutes: int = Field(default=30, ge=1)
     citizen_session_absolute_hours: int = Field(default=12, ge=1)
     staff_session_idle_minutes: int = Field(default=15, ge=1)
@@ -53,8 +60,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def refuse_default_secrets(self) -> Settings:
-        """Production must never run on the secrets that ship with the code."""
-        if self.env == "production":
+        """Nothing but an explicit development setup runs on the secrets that ship with the code."""
+        if self.env != "development":
             weak = []
             if self.secret_key == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < 32:
                 weak.append("DARWAZA_SECRET_KEY")
@@ -65,9 +72,10 @@ class Settings(BaseSettings):
                 weak.append("DARWAZA_KEY_SEALING_SECRET")
             if weak:
                 raise InsecureSettings(
-                    "Refusing to start in production with a default or short secret: "
+                    f"Refusing to start in {self.env} with a default or short secret: "
                     + ", ".join(weak)
-                    + " (set at least 32 random characters)."
+                    + " (set at least 32 random characters, or DARWAZA_ENV=development"
+                    " for a local demo)."
                 )
         return self
 

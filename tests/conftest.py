@@ -29,7 +29,7 @@ from tests.journeys import TEST_SECRET
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = os.environ.get("DARWAZA_TEST_DATABASE_URL", "")
     if url:
-        settings = Settings(database_url=url)
+        settings = Settings(env="development", database_url=url)
         engine = engine_for(settings.resolved_database_url)
         with engine.begin() as connection:
             connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
@@ -40,7 +40,9 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def migrated(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
-    settings = Settings(database_url=database_url, data_dir=tmp_path_factory.mktemp("data"))
+    settings = Settings(
+        env="development", database_url=database_url, data_dir=tmp_path_factory.mktemp("data")
+    )
     upgrade_database(settings)
     return database_url
 

@@ -166,7 +166,7 @@ def create_officer(
 ) -> StaffMember:
     enrolment = create_staff_member(
         db,
-        settings=Settings(key_sealing_secret=TEST_SEALING),
+        settings=Settings(env="test", secret_key=TEST_SECRET, key_sealing_secret=TEST_SEALING),
         username=username,
         full_name=username.title(),
         role="officer",
@@ -253,7 +253,7 @@ def staff_browser(
 ) -> TestClient:
     enrolment = create_staff_member(
         db,
-        settings=Settings(key_sealing_secret=TEST_SEALING),
+        settings=Settings(env="test", secret_key=TEST_SECRET, key_sealing_secret=TEST_SEALING),
         username=username,
         full_name=username,
         role=role,

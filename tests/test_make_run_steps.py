@@ -14,6 +14,7 @@ DARWAZA = str(Path(sys.executable).parent / "darwaza")
 def run(*args: str, data_dir: Path) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DARWAZA_")}
     env["DARWAZA_DATA_DIR"] = str(data_dir)
+    env["DARWAZA_ENV"] = "development"  # as the Makefile sets it for `make run`
     done = subprocess.run(
         [DARWAZA, *args], env=env, capture_output=True, text=True, check=True, timeout=120
     )

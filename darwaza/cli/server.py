@@ -34,7 +34,9 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
         port=port,
         workers=workers if not reload else None,
         reload=reload,
-        proxy_headers=True,
+        # X-Forwarded-For is believed only from the configured load balancers.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
         log_level=settings.log_level.lower(),
         # The application logs each request itself, without the secrets some paths carry.
         access_log=False,

@@ -82,6 +82,19 @@ def _throttle(db: Session, *, settings: Settings, subject_hash: str, client: str
     )
     if (from_address or 0) >= settings.otp_codes_per_address:
         raise TooManyRequests()
+    texted_this_minute = db.scalar(
+        select(func.count())
+        .select_from(SignInChallenge)
+        .where(
+            SignInChallenge.recipient_hash != "",
+            SignInChallenge.created_at > now - timedelta(minutes=1),
+        )
+    )
+    if (texted_this_minute or 0) >= settings.sms_per_minute:
+        # The same answer for everyone, whether or not a text would have gone out.
+        raise TooManyRequests(
+            N_("Many people are signing in right now. Please try again in a minute.")
+        )
     recent = db.execute(
         select(
             func.coalesce(func.sum(SignInChallenge.failed_attempts), 0),
@@ -118,12 +131,14 @@ def _create_challenge(
     citizen_id: str | None = None,
     staff_member_id: str | None = None,
     pending: tuple[str, str, str] | None = None,
+    recipient: str | None = None,
 ) -> ChallengeIssued:
     token = secrets.token_urlsafe(32)
     challenge = SignInChallenge(
         purpose=purpose,
         subject_hash=subject_hash,
         client_hash=client,
+        recipient_hash=keyed_hash(settings, "mobile", recipient) if recipient else "",
         citizen_id=citizen_id,
         staff_member_id=staff_member_id,
         binding_hash=token_hash(token),
@@ -135,6 +150,23 @@ def _create_challenge(
     db.flush()
     challenge.code_hash = keyed_hash(settings, challenge.id, code)
     return ChallengeIssued(challenge_token=token, expires_at=challenge.expires_at)
+
+
+def _may_text(db: Session, *, settings: Settings, mobile: str) -> bool:
+    """Whether one more text may go to this number this hour.
+
+    Past the cap nothing is sent, silently: the answer stays the same, so it says nothing
+    about whether the number belongs to an account.
+    """
+    sent = db.scalar(
+        select(func.count())
+        .select_from(SignInChallenge)
+        .where(
+            SignInChallenge.recipient_hash == keyed_hash(settings, "mobile", mobile),
+            SignInChallenge.created_at > utcnow() - timedelta(hours=1),
+        )
+    )
+    return int(sent or 0) < settings.sms_per_number_per_hour
 
 
 def _code_message(language: str, code: str, minutes: int) -> str:
@@ -186,16 +218,18 @@ def start_citizen_sign_up(
     if existing is not None:
         # Never bind a second number to an existing account; warn its owner instead and
         # answer exactly as for a new account.
-        sms.send(
-            to=existing.mobile,
-            text=translate(
-                existing.preferred_language,
-                N_(
-                    "Someone tried to create a Darwaza account with your CNIC. "
-                    "If it was you, sign in instead. If not, you do not need to do anything."
+        warn = _may_text(db, settings=settings, mobile=existing.mobile)
+        if warn:
+            sms.send(
+                to=existing.mobile,
+                text=translate(
+                    existing.preferred_language,
+                    N_(
+                        "Someone tried to create a Darwaza account with your CNIC. "
+                        "If it was you, sign in instead. If not, you do not need to do anything."
+                    ),
                 ),
-            ),
-        )
+            )
         return _create_challenge(
             db,
             settings=settings,
@@ -203,7 +237,9 @@ def start_citizen_sign_up(
             subject_hash=subject,
             client=client,
             code=code,
+            recipient=existing.mobile if warn else None,
         )
+    text = _may_text(db, settings=settings, mobile=mobile_e164)
     issued = _create_challenge(
         db,
         settings=settings,
@@ -212,8 +248,11 @@ def start_citizen_sign_up(
         client=client,
         code=code,
         pending=(cnic_digits, name, mobile_e164),
+        recipient=mobile_e164 if text else None,
     )
-    sms.send(to=mobile_e164, text=_code_message(language, code, settings.otp_ttl_seconds // 60))
+    if text:
+        minutes = settings.otp_ttl_seconds // 60
+        sms.send(to=mobile_e164, text=_code_message(language, code, minutes))
     return issued
 
 
@@ -236,6 +275,7 @@ def start_citizen_sign_in(
     _throttle(db, settings=settings, subject_hash=subject, client=client)
     code = _new_code()
     citizen = db.scalar(select(Citizen).where(Citizen.cnic == cnic_digits))
+    text = citizen is not None and _may_text(db, settings=settings, mobile=citizen.mobile)
     issued = _create_challenge(
         db,
         settings=settings,
@@ -244,8 +284,9 @@ def start_citizen_sign_in(
         client=client,
         code=code,
         citizen_id=citizen.id if citizen else None,
+        recipient=citizen.mobile if citizen is not None and text else None,
     )
-    if citizen is not None:
+    if citizen is not None and text:
         sms.send(
             to=citizen.mobile,
             text=_code_message(
