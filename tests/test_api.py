@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from darwaza.audit.models import AuditEvent
 from darwaza.settings import Settings
 from tests.journeys import PDF_BYTES, PNG_BYTES, authenticator_code, create_officer, latest_code
 
@@ -118,8 +120,21 @@ def test_citizen_applies_through_the_api_and_a_retried_submit_counts_once(
     assert [s["kind"] for s in retry.json()["timeline"]].count("submit") == 1
 
     officer = api_officer(app_client, settings, db, "hec.api", "hec", "03009990011")
+    looks_before = db.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.action.like("%.viewed"))
+    )
+    db.commit()
     queue = app_client.get("/api/v1/console/applications", headers=officer).json()
     assert application_id in [a["id"] for a in queue]
+    # A queue is a list of summaries: nobody's answers are read without it being recorded.
+    listed = next(a for a in queue if a["id"] == application_id)
+    assert "answers" not in listed and "timeline" not in listed and "attachments" not in listed
+    assert ANSWERS["registration_number"] not in str(queue)
+    db.commit()
+    assert looks_before == db.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.action.like("%.viewed"))
+    )
+    db.commit()
     case = f"/api/v1/console/applications/{application_id}"
     assert app_client.post(f"{case}/approve", headers=officer, json={}).status_code == 409
     assert app_client.post(f"{case}/claim", headers=officer).status_code == 200

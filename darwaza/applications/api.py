@@ -64,6 +64,24 @@ class ApplicationRead(BaseModel):
     )
 
 
+class ApplicationSummary(BaseModel):
+    """An application in a queue: what it is and where it stands, no personal data.
+
+    Lists carry no answers, files or timeline, so reading a queue is not reading anyone's
+    records; opening one application is, and the citizen sees that look.
+    """
+
+    id: str
+    service_id: str
+    state: str
+    tracking_number: str | None
+    submitted_at: datetime | None
+    due_at: datetime | None
+    overdue: bool
+    assigned_to_me: bool
+    claimed: bool
+
+
 class ApplicationCreate(BaseModel):
     service_id: str = Field(max_length=64)
 
@@ -293,20 +311,32 @@ def respond(
 def officer_queue(
     db: DbDep,
     officer: OfficerDep,
-    language: LanguageDep,
     state: str | None = None,
     service_id: str | None = None,
     overdue: bool = False,
     mine: bool = False,
-) -> list[ApplicationRead]:
-    """The officer's agency queue, due soonest first."""
+) -> list[ApplicationSummary]:
+    """The officer's agency queue, due soonest first, as summaries (open one to read it)."""
     if state is not None and state not in set(workflow.ApplicationState):
         raise InvalidInput(fields={"state": Message(N_("Choose one of the options."))})
     queue_filter = officers.QueueFilter(
-        state=state, service_id=service_id, overdue_only=overdue, mine_only=mine
+        state=workflow.ApplicationState(state) if state else None,
+        service_id=service_id,
+        overdue_only=overdue,
+        mine_only=mine,
     )
     return [
-        _read(db, a, by=workflow.Party.OFFICER, language=language)
+        ApplicationSummary(
+            id=a.id,
+            service_id=a.service_id,
+            state=a.state,
+            tracking_number=a.tracking_number,
+            submitted_at=a.submitted_at,
+            due_at=a.due_at,
+            overdue=officers.is_overdue(a),
+            assigned_to_me=a.assigned_officer_id == officer.id,
+            claimed=a.assigned_officer_id is not None,
+        )
         for a in officers.officer_queue(db, officer=officer, queue_filter=queue_filter)
     ]
 
