@@ -19,6 +19,8 @@ from darwaza.agencies.service import sync_agencies
 from darwaza.applications import api as applications_api
 from darwaza.applications import console as applications_console
 from darwaza.applications import views as applications_views
+from darwaza.audit import api as audit_api
+from darwaza.audit.trail import sequence_all
 from darwaza.catalogue import api as catalogue_api
 from darwaza.catalogue import views as catalogue_views
 from darwaza.catalogue.catalogue import Catalogue
@@ -57,6 +59,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     verification_api.router,
     wallet_api.router,
     verification_views.public,
+    audit_api.router,
 )
 # Pages show who is signed in, in the header, in their language: each page learns its
 # viewer, whether or not the route itself needs the person.
@@ -74,19 +77,27 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
 )
 
 
-async def sign_audit_checkpoints(settings: Settings) -> None:
-    """Sign the audit trail's head at the configured interval, for as long as the app runs."""
+async def keep_the_audit_trail(settings: Settings) -> None:
+    """Chain new audit events every few seconds and sign a checkpoint at its interval."""
+    loop = asyncio.get_running_loop()
+    next_checkpoint = loop.time() + settings.audit_checkpoint_minutes * 60
     while True:
-        await asyncio.sleep(settings.audit_checkpoint_minutes * 60)
+        await asyncio.sleep(settings.audit_sequence_seconds)
+        signing = bool(settings.audit_checkpoint_minutes) and loop.time() >= next_checkpoint
         try:
-            await asyncio.to_thread(_sign_checkpoint, settings)
+            await asyncio.to_thread(_keep_trail, settings, signing)
         except SQLAlchemyError:
-            log.exception("could not sign an audit checkpoint")
+            log.exception("could not chain or sign the audit trail")
+        if signing:
+            next_checkpoint = loop.time() + settings.audit_checkpoint_minutes * 60
 
 
-def _sign_checkpoint(settings: Settings) -> None:
+def _keep_trail(settings: Settings, signing: bool) -> None:
     with transaction(settings) as session:
-        sign_audit_checkpoint(session, settings=settings)
+        if signing:
+            sign_audit_checkpoint(session, settings=settings)
+        else:
+            sequence_all(session)
 
 
 def _lifespan(
@@ -103,8 +114,8 @@ def _lifespan(
                 "could not bring agencies in step with the catalogue; run `darwaza db upgrade`"
             )
         signer = (
-            asyncio.create_task(sign_audit_checkpoints(settings))
-            if settings.audit_checkpoint_minutes
+            asyncio.create_task(keep_the_audit_trail(settings))
+            if settings.audit_sequence_seconds
             else None
         )
         yield

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     staff_session_absolute_hours: int = Field(default=8, ge=1)
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     audit_checkpoint_minutes: float = Field(default=60, ge=0)
+    audit_sequence_seconds: float = Field(default=2, ge=0)
     log_level: str = "INFO"
 
     @model_validator(mode="after")

@@ -159,13 +159,15 @@ def test_a_rewritten_audit_chain_is_caught_by_the_signed_checkpoint(
     assert cli.invoke(main, ["audit", "checkpoint"]).exit_code == 0
     assert cli.invoke(main, ["audit", "verify"]).exit_code == 0
     # An insider edits the first event and recomputes every hash after it.
-    events = db.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    events = db.scalars(
+        select(AuditEvent).where(AuditEvent.sequence.is_not(None)).order_by(AuditEvent.sequence)
+    ).all()
     previous = "0" * 64
     for index, event in enumerate(events):
         action = "agency.renamed" if index == 0 else event.action
         digest = event_hash(
             previous_hash=previous,
-            event_id=event.id,
+            event_id=event.sequence or 0,
             at=event.at,
             actor_kind=event.actor_kind,
             actor_id=event.actor_id,
@@ -174,6 +176,7 @@ def test_a_rewritten_audit_chain_is_caught_by_the_signed_checkpoint(
             object_id=event.object_id,
             before=event.before,
             after=event.after,
+            subject_id=event.subject_id,
         )
         db.execute(
             text(
@@ -188,6 +191,36 @@ def test_a_rewritten_audit_chain_is_caught_by_the_signed_checkpoint(
     result = cli.invoke(main, ["audit", "verify"])
     assert result.exit_code == 1
     assert "rewritten" in result.output
+
+
+def test_deleting_checkpoints_from_the_database_is_caught_by_the_anchored_copies(
+    cli: CliRunner, db: Session, app_client: TestClient
+) -> None:
+    app_client.get("/trust-bundle")  # makes keys: a few audit events
+    assert cli.invoke(main, ["audit", "checkpoint"]).exit_code == 0
+    verified = cli.invoke(main, ["audit", "verify"])
+    assert verified.exit_code == 0
+    assert "Every event is covered by a checkpoint anchored outside the database." in (
+        verified.output
+    )
+    published = app_client.get("/transparency/checkpoints")
+    assert published.status_code == 200
+    assert published.text.count('{"checkpoint": "ey') == 1  # a witness can mirror it
+
+    app_client.get("/agencies/hec/jwks.json")  # nothing new: reading writes no event
+    app_client.get("/api/v1/services")
+    rotated = cli.invoke(main, ["keys", "rotate", "--agency", "hec"])
+    assert rotated.exit_code == 0
+    later = cli.invoke(main, ["audit", "verify"])
+    assert later.exit_code == 0
+    assert "not yet covered by a checkpoint anchored outside the database" in later.output
+
+    # An insider deletes the checkpoints from the database to hide a rewrite.
+    db.execute(text("DELETE FROM audit_checkpoints"))
+    db.commit()
+    result = cli.invoke(main, ["audit", "verify"])
+    assert result.exit_code == 1
+    assert "was deleted from the database" in result.output
 
 
 def test_secrets_never_reach_the_logs(

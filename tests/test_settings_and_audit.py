@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from darwaza.audit.actors import Actor
 from darwaza.audit.models import AuditEvent
-from darwaza.audit.trail import record_event, verify_chain
+from darwaza.audit.trail import record_event, sequence_all, verify_chain
 from darwaza.cli import main
 from darwaza.settings import InsecureSettings, Settings
 
@@ -39,6 +39,7 @@ def test_cli_refuses_production_with_default_secrets(monkeypatch: pytest.MonkeyP
 
 def _three_events(db: Session) -> int:
     """Append three events; returns how many the trail held before them."""
+    sequence_all(db)
     before = verify_chain(db).events_checked
     db.commit()
     for number in range(3):
@@ -52,6 +53,8 @@ def _three_events(db: Session) -> int:
             after={"n": number + 1},
         )
     db.commit()
+    sequence_all(db)  # the sequencer chains them, as the server does every few seconds
+    db.commit()
     return before
 
 
@@ -63,7 +66,7 @@ def test_an_untouched_trail_verifies(db: Session) -> None:
 
 def test_an_edited_event_is_named(db: Session) -> None:
     second = _three_events(db) + 2
-    db.execute(update(AuditEvent).where(AuditEvent.id == second).values(action="test.forged"))
+    db.execute(update(AuditEvent).where(AuditEvent.sequence == second).values(action="test.forged"))
     db.commit()
     result = verify_chain(db)
     assert result.first_problem == f"event {second} was edited"
@@ -71,13 +74,13 @@ def test_an_edited_event_is_named(db: Session) -> None:
 
 def test_a_deleted_event_is_named(db: Session) -> None:
     second = _three_events(db) + 2
-    db.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": second})
+    db.execute(text("DELETE FROM audit_events WHERE sequence = :id"), {"id": second})
     db.commit()
     assert verify_chain(db).first_problem == f"event {second} is missing (found {second + 1} next)"
 
 
 def test_a_deleted_last_event_is_noticed(db: Session) -> None:
     last = _three_events(db) + 3
-    db.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": last})
+    db.execute(text("DELETE FROM audit_events WHERE sequence = :id"), {"id": last})
     db.commit()
     assert "deleted" in (verify_chain(db).first_problem or "")

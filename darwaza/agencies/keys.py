@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from darwaza.agencies.models import Agency, SigningKeyRecord
 from darwaza.audit.actors import Actor
-from darwaza.audit.trail import create_checkpoint, record_event
+from darwaza.audit.anchors import checkpoint_anchor_for
+from darwaza.audit.trail import create_checkpoint, record_event, sequence_all
 from darwaza.clock import utcnow
 from darwaza.crypto.keys import (
     SigningKey,
@@ -139,14 +140,19 @@ def root_public_key(db: Session, *, kid: str) -> VerifyingKey | None:
 
 
 def sign_audit_checkpoint(db: Session, *, settings: Settings) -> int | None:
-    """The root key signs the audit trail's head; returns the event covered, if any was new.
+    """Chain what is waiting, then the root key signs the trail's head and the checkpoint
+    is anchored outside the database; returns the event covered, if any was new.
 
     Safe from several processes at once: one checkpoint per head is kept.
     """
+    sequence_all(db)
     key = root_key(db, settings=settings)
     try:
         with db.begin_nested():
             checkpoint = create_checkpoint(db, signing_key=key.private_key, kid=key.kid)
     except IntegrityError:  # another process signed the same head a moment ago
         return None
-    return checkpoint.last_event_id if checkpoint else None
+    if checkpoint is None:
+        return None
+    checkpoint_anchor_for(settings).append(checkpoint.signature)
+    return checkpoint.last_event_id

@@ -32,12 +32,14 @@ class AuditEvent(Base):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # The citizen whose records the event touches (a staff look, for instance).
     subject_id: Mapped[str | None] = mapped_column(String(36), index=True)
-    previous_hash: Mapped[str] = mapped_column(String(64))
-    event_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Set by the sequencer: the event's place in the chain and the hashes that chain it.
+    sequence: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    previous_hash: Mapped[str | None] = mapped_column(String(64))
+    event_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class AuditChainHead(Base):
-    """A single row holding the newest event hash; locking it orders concurrent writers."""
+    """A single row holding the chain's newest position and hash; only the sequencer locks it."""
 
     __tablename__ = "audit_chain_head"
 

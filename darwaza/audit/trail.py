@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from darwaza.audit.actors import Actor
@@ -77,60 +77,97 @@ def record_event(
 ) -> AuditEvent:
     """Append one event to the trail, in the caller's transaction.
 
+    The event is only inserted: no lock is taken, so writers anywhere in the platform
+    never wait on each other here. :func:`sequence_events` later chains it in order.
     ``subject_id`` names the citizen whose records the event touches, so they can be
     told who looked (see :mod:`darwaza.audit.access`).
     """
+    event = AuditEvent(
+        at=utcnow(),
+        actor_kind=actor.kind,
+        actor_id=actor.id,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        # Round-trip the JSON so what is stored is exactly what is read back and hashed.
+        before=json.loads(_canonical(before)) if before is not None else None,
+        after=json.loads(_canonical(after)) if after is not None else None,
+        subject_id=subject_id,
+    )
+    db.add(event)
+    db.flush()
+    return event
+
+
+def _content_hash(event: AuditEvent, *, sequence: int, previous_hash: str) -> str:
+    return event_hash(
+        previous_hash=previous_hash,
+        event_id=sequence,
+        at=event.at,
+        actor_kind=event.actor_kind,
+        actor_id=event.actor_id,
+        action=event.action,
+        object_type=event.object_type,
+        object_id=event.object_id,
+        before=event.before,
+        after=event.after,
+        subject_id=event.subject_id,
+    )
+
+
+def _locked_head(db: Session) -> AuditChainHead:
     head = db.execute(
         select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
     ).scalar_one_or_none()
     if head is None:
         head = AuditChainHead(id=1, last_event_id=0, last_hash=GENESIS_HASH)
         db.add(head)
-    at = utcnow()
-    # Round-trip the JSON so the hash covers exactly what the database will return.
-    before = json.loads(_canonical(before)) if before is not None else None
-    after = json.loads(_canonical(after)) if after is not None else None
-    event_id = head.last_event_id + 1
-    digest = event_hash(
-        previous_hash=head.last_hash,
-        event_id=event_id,
-        at=at,
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        before=before,
-        after=after,
-        subject_id=subject_id,
-    )
-    event = AuditEvent(
-        id=event_id,
-        at=at,
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        before=before,
-        after=after,
-        subject_id=subject_id,
-        previous_hash=head.last_hash,
-        event_hash=digest,
-    )
-    db.add(event)
-    head.last_event_id = event_id
-    head.last_hash = digest
+        db.flush()
+    return head
+
+
+def sequence_events(db: Session, *, batch_size: int = 5000) -> int:
+    """Chain the events committed since the last run, in the order they are found.
+
+    Like a transparency log's sequencer: one writer at a time (it locks the chain's head
+    row, which nothing else locks), each event gets the next position and a hash over its
+    content and the hash before it. Returns how many events it chained.
+    """
+    head = _locked_head(db)
+    events = db.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.sequence.is_(None))
+        .order_by(AuditEvent.id)
+        .limit(batch_size)
+    ).all()
+    for event in events:
+        position = head.last_event_id + 1
+        digest = _content_hash(event, sequence=position, previous_hash=head.last_hash)
+        event.sequence = position
+        event.previous_hash = head.last_hash
+        event.event_hash = digest
+        head.last_event_id = position
+        head.last_hash = digest
     db.flush()
-    return event
+    return len(events)
+
+
+def sequence_all(db: Session) -> int:
+    """Chain every event waiting; returns how many."""
+    total = 0
+    while chained := sequence_events(db):
+        total += chained
+    return total
 
 
 @dataclass(frozen=True)
 class ChainCheck:
-    """The result of checking the trail: how many events, and the first broken one."""
+    """The result of checking the trail: events checked, the first broken one, and how
+    many events are recorded but not yet chained (covered by nothing yet)."""
 
     events_checked: int
     first_problem: str | None
+    waiting: int = 0
 
     @property
     def intact(self) -> bool:
@@ -138,57 +175,42 @@ class ChainCheck:
 
 
 def verify_chain(db: Session, *, batch_size: int = 5000) -> ChainCheck:
-    """Walk the whole trail in order and report the first edited, deleted or inserted event."""
+    """Walk the chain in order and report the first edited, deleted or inserted event."""
     expected_previous = GENESIS_HASH
-    expected_id = 1
+    expected = 1
     checked = 0
-    last_id = 0
     while True:
-        events = (
-            db.execute(
-                select(AuditEvent)
-                .where(AuditEvent.id > last_id)
-                .order_by(AuditEvent.id)
-                .limit(batch_size)
-            )
-            .scalars()
-            .all()
-        )
+        events = db.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.sequence >= expected)
+            .order_by(AuditEvent.sequence)
+            .limit(batch_size)
+        ).all()
         if not events:
             break
         for event in events:
-            if event.id != expected_id:
+            if event.sequence != expected:
                 return ChainCheck(
-                    checked, f"event {expected_id} is missing (found {event.id} next)"
+                    checked, f"event {expected} is missing (found {event.sequence} next)"
                 )
             if event.previous_hash != expected_previous:
-                return ChainCheck(checked, f"event {event.id} does not follow event {event.id - 1}")
-            recomputed = event_hash(
-                previous_hash=event.previous_hash,
-                event_id=event.id,
-                at=event.at,
-                actor_kind=event.actor_kind,
-                actor_id=event.actor_id,
-                action=event.action,
-                object_type=event.object_type,
-                object_id=event.object_id,
-                before=event.before,
-                after=event.after,
-                subject_id=event.subject_id,
-            )
+                return ChainCheck(checked, f"event {expected} does not follow event {expected - 1}")
+            recomputed = _content_hash(event, sequence=expected, previous_hash=expected_previous)
             if recomputed != event.event_hash:
-                return ChainCheck(checked, f"event {event.id} was edited")
-            expected_previous = event.event_hash
-            expected_id += 1
+                return ChainCheck(checked, f"event {expected} was edited")
+            expected_previous = recomputed
+            expected += 1
             checked += 1
-            last_id = event.id
         db.expunge_all()
     head = db.get(AuditChainHead, 1)
     if head is not None and head.last_event_id != checked:
         return ChainCheck(
             checked, f"events after {checked} were deleted (the head names {head.last_event_id})"
         )
-    return ChainCheck(checked, None)
+    waiting = db.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.sequence.is_(None))
+    )
+    return ChainCheck(checked, None, int(waiting or 0))
 
 
 CHECKPOINT_TYP = "darwaza-audit-checkpoint+jwt"
@@ -224,29 +246,81 @@ def create_checkpoint(db: Session, *, signing_key: SigningKey, kid: str) -> Audi
     return checkpoint
 
 
+@dataclass(frozen=True)
+class CheckpointsCheck:
+    """What the signed checkpoints say of the chain."""
+
+    problem: str | None
+    covered_up_to: int  # the newest chained event an anchored checkpoint covers
+
+
+def _signed_head(
+    signature: str, public_key_for_kid: Callable[[str], VerifyingKey | None]
+) -> tuple[int, str] | None:
+    """The (event, hash) a checkpoint signs, if its signature is a root key's."""
+    try:
+        jws = parse_compact_jws(signature)
+    except MalformedJws:
+        return None
+    kid = jws.header.get("kid")
+    key = public_key_for_kid(kid) if isinstance(kid, str) else None
+    if key is None or not jws.signature_valid(key):
+        return None
+    event, digest = jws.payload.get("last_event_id"), jws.payload.get("last_hash")
+    if isinstance(event, bool) or not isinstance(event, int) or not isinstance(digest, str):
+        return None
+    return event, digest
+
+
+def _chain_matches(db: Session, event_sequence: int, digest: str) -> bool:
+    event = db.scalar(select(AuditEvent).where(AuditEvent.sequence == event_sequence))
+    return event is not None and event.event_hash == digest
+
+
 def verify_checkpoints(
-    db: Session, *, public_key_for_kid: Callable[[str], VerifyingKey | None]
-) -> str | None:
-    """The first checkpoint that no longer matches the chain or its signature, if any."""
-    for checkpoint in db.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id)):
-        try:
-            jws = parse_compact_jws(checkpoint.signature)
-        except MalformedJws:
-            return f"checkpoint at event {checkpoint.last_event_id} cannot be read"
-        kid = jws.header.get("kid")
-        key = public_key_for_kid(kid) if isinstance(kid, str) else None
-        if key is None or not jws.signature_valid(key):
-            return f"checkpoint at event {checkpoint.last_event_id} has a bad signature"
-        signed = jws.payload
-        if (signed.get("last_event_id"), signed.get("last_hash")) != (
-            checkpoint.last_event_id,
-            checkpoint.last_hash,
-        ):
-            return f"checkpoint at event {checkpoint.last_event_id} was edited"
-        event = db.get(AuditEvent, checkpoint.last_event_id)
-        if event is None or event.event_hash != checkpoint.last_hash:
-            return (
-                f"the chain was rewritten before event {checkpoint.last_event_id} "
-                "(it no longer matches the signed checkpoint)"
+    db: Session,
+    *,
+    public_key_for_kid: Callable[[str], VerifyingKey | None],
+    anchored: Sequence[str] = (),
+) -> CheckpointsCheck:
+    """Check every checkpoint, in the database and anchored outside it, against the chain.
+
+    A checkpoint that no longer matches means the chain was rewritten behind it; one
+    anchored outside but missing from the database means checkpoints were deleted.
+    """
+    kept = {
+        checkpoint.last_event_id: checkpoint
+        for checkpoint in db.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id))
+    }
+    for at, checkpoint in kept.items():
+        signed = _signed_head(checkpoint.signature, public_key_for_kid)
+        if signed is None:
+            return CheckpointsCheck(f"checkpoint at event {at} has a bad signature", 0)
+        if signed != (at, checkpoint.last_hash):
+            return CheckpointsCheck(f"checkpoint at event {at} was edited", 0)
+        if not _chain_matches(db, at, checkpoint.last_hash):
+            return CheckpointsCheck(
+                f"the chain was rewritten before event {at} "
+                "(it no longer matches the signed checkpoint)",
+                0,
             )
-    return None
+    covered = 0
+    for signature in anchored:
+        signed = _signed_head(signature, public_key_for_kid)
+        if signed is None:
+            return CheckpointsCheck("an anchored checkpoint has a bad signature", covered)
+        at, digest = signed
+        if not _chain_matches(db, at, digest):
+            return CheckpointsCheck(
+                f"the chain was rewritten before event {at} "
+                "(it no longer matches the checkpoint anchored outside the database)",
+                covered,
+            )
+        if at not in kept:
+            return CheckpointsCheck(
+                f"the checkpoint at event {at} was deleted from the database "
+                "(it is still anchored outside it)",
+                covered,
+            )
+        covered = max(covered, at)
+    return CheckpointsCheck(None, covered)

@@ -7,7 +7,8 @@ import sys
 import click
 
 from darwaza.agencies.keys import root_public_key, sign_audit_checkpoint
-from darwaza.audit.trail import verify_chain, verify_checkpoints
+from darwaza.audit.anchors import checkpoint_anchor_for
+from darwaza.audit.trail import sequence_all, verify_chain, verify_checkpoints
 from darwaza.cli.common import load_settings
 from darwaza.database import transaction
 
@@ -19,18 +20,31 @@ def audit() -> None:
 
 @audit.command("verify")
 def audit_verify() -> None:
-    """Check the hash chain and its signed checkpoints; name the first broken event."""
-    with transaction(load_settings()) as session:
+    """Chain what is waiting, then check the chain and every checkpoint, in the database and
+    anchored outside it; name the first broken event and say how much no checkpoint covers."""
+    settings = load_settings()
+    with transaction(settings) as session:
+        sequence_all(session)
+    with transaction(settings) as session:
         chain = verify_chain(session)
         checkpoints = verify_checkpoints(
-            session, public_key_for_kid=lambda kid: root_public_key(session, kid=kid)
+            session,
+            public_key_for_kid=lambda kid: root_public_key(session, kid=kid),
+            anchored=checkpoint_anchor_for(settings).signed_checkpoints(),
         )
-    problem = chain.first_problem or checkpoints
-    if problem is None:
-        click.echo(f"Audit trail intact: {chain.events_checked} events checked.")
-        return
-    click.echo(f"Audit trail broken: {problem}", err=True)
-    sys.exit(1)
+    problem = chain.first_problem or checkpoints.problem
+    if problem is not None:
+        click.echo(f"Audit trail broken: {problem}", err=True)
+        sys.exit(1)
+    click.echo(f"Audit trail intact: {chain.events_checked} events checked.")
+    uncovered = chain.events_checked - checkpoints.covered_up_to
+    if uncovered:
+        click.echo(
+            f"{uncovered} of them are not yet covered by a checkpoint anchored outside the "
+            "database (`darwaza audit checkpoint` signs one now)."
+        )
+    else:
+        click.echo("Every event is covered by a checkpoint anchored outside the database.")
 
 
 @audit.command("checkpoint")

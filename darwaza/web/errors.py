@@ -25,9 +25,12 @@ PAGE_TITLES = {
 }
 
 
+MACHINE_PATHS = ("/api/", "/.well-known/", "/status-lists/", "/trust-bundle", "/transparency/")
+
+
 def is_api(path: str) -> bool:
-    """Routes answered with JSON: the API and the passkey calls pages make from script."""
-    return path.startswith("/api/") or "passkey" in path
+    """Routes answered with JSON: the API, what verifiers fetch, the passkey calls of pages."""
+    return path.startswith(MACHINE_PATHS) or "passkey" in path or path.endswith("/jwks.json")
 
 
 def error_body(language: str, error: DarwazaError) -> dict[str, object]:
