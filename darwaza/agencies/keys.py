@@ -56,7 +56,9 @@ def _create_key(
             agency_id=agency_id,
             purpose=purpose,
             public_jwk=public_jwk(private_key.public_key(), kid),
-            sealed_private_key=seal_private_key(private_key, settings.key_sealing_secret),
+            sealed_private_key=seal_private_key(
+                private_key, settings.key_sealing_secret, kid=kid, owner=agency_id or ""
+            ),
         )
     )
     db.flush()
@@ -82,6 +84,17 @@ def _current(db: Session, *, agency_id: str | None, purpose: str) -> SigningKeyR
     return db.scalar(query.order_by(SigningKeyRecord.created_at.desc()).limit(1))
 
 
+def _opened(record: SigningKeyRecord, settings: Settings) -> ActiveKey:
+    """Open a row's sealed key; the blob is bound to the row's ``kid`` and agency."""
+    private_key = unseal_private_key(
+        record.sealed_private_key,
+        settings.key_sealing_secret,
+        kid=record.kid,
+        owner=record.agency_id or "",
+    )
+    return ActiveKey(record.kid, private_key)
+
+
 def signing_key_for(db: Session, *, settings: Settings, agency_id: str) -> ActiveKey:
     """The agency's current document-signing key, made on first use."""
     record = _current(db, agency_id=agency_id, purpose=PURPOSE_DOCUMENTS)
@@ -93,9 +106,7 @@ def signing_key_for(db: Session, *, settings: Settings, agency_id: str) -> Activ
             purpose=PURPOSE_DOCUMENTS,
             actor=Actor.system(),
         )
-    return ActiveKey(
-        record.kid, unseal_private_key(record.sealed_private_key, settings.key_sealing_secret)
-    )
+    return _opened(record, settings)
 
 
 def root_key(db: Session, *, settings: Settings) -> ActiveKey:
@@ -105,9 +116,7 @@ def root_key(db: Session, *, settings: Settings) -> ActiveKey:
         return _create_key(
             db, settings=settings, agency_id=None, purpose=PURPOSE_ROOT, actor=Actor.system()
         )
-    return ActiveKey(
-        record.kid, unseal_private_key(record.sealed_private_key, settings.key_sealing_secret)
-    )
+    return _opened(record, settings)
 
 
 def rotate_agency_key(db: Session, *, settings: Settings, agency_id: str, actor: Actor) -> str:

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from darwaza.catalogue import Catalogue
 from darwaza.catalogue.dependencies import CatalogueDep
-from darwaza.errors import Message, NotFound
+from darwaza.errors import Message
 from darwaza.i18n import N_
 from darwaza.verification.images import read_qr_image
 from darwaza.verification.publishing import (
@@ -141,12 +141,8 @@ def agency_jwks(
 )
 def status_list(status_list_id: str, db: DbDep, settings: SettingsDep) -> Response:
     """A signed status list token (draft-ietf-oauth-status-list), 2 bits per document."""
-    try:
-        token = status_list_token(db, settings=settings, status_list_id=status_list_id)
-    except NotFound:
-        return Response(status_code=404)
     return Response(
-        token,
+        status_list_token(db, settings=settings, status_list_id=status_list_id),
         media_type="application/statuslist+jwt",
         headers={"Cache-Control": f"public, max-age={STATUS_LIST_TTL_SECONDS}"},
     )

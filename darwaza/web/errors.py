@@ -25,9 +25,16 @@ PAGE_TITLES = {
 }
 
 
+# What programs fetch (issuer metadata, key sets, status lists, the trust bundle): their
+# OpenAPI promises the JSON error envelope, never an HTML page.
+MACHINE_PATHS = ("/api/", "/.well-known/", "/status-lists/", "/trust-bundle")
+
+
 def is_api(path: str) -> bool:
-    """Routes answered with JSON: the API and the passkey calls pages make from script."""
-    return path.startswith("/api/") or "passkey" in path
+    """Routes answered with JSON: the API, the files verifiers fetch, the passkey calls."""
+    if path.startswith(MACHINE_PATHS) or "passkey" in path:
+        return True
+    return path.startswith("/agencies/") and path.endswith("/jwks.json")
 
 
 def error_body(language: str, error: DarwazaError) -> dict[str, object]:
