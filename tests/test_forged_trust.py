@@ -9,12 +9,19 @@ with a forged degree QR and SD-JWT. With the real root pinned, all of it is refu
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from click.testing import CliRunner, Result
 from fastapi.testclient import TestClient
@@ -354,3 +361,91 @@ def test_the_platform_refuses_a_share_link_naming_another_host(
     genuine = f"{settings.base_url}/s/{token}"
     answer = app_client.post("/api/v1/verify", json={"credential": genuine}).json()
     assert answer["verdict"] == "valid" and answer["claims"]["full_name"] == "Sana Mir"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served(settings: Settings, tmp_path: Path) -> Iterator[Settings]:
+    """`darwaza serve` on a free port: the platform an online verifier is configured for."""
+    base = f"http://127.0.0.1:{_free_port()}"
+    env = os.environ | {
+        "DARWAZA_DATABASE_URL": settings.resolved_database_url,
+        "DARWAZA_DATA_DIR": str(settings.data_dir),
+        "DARWAZA_SECRET_KEY": settings.secret_key,
+        "DARWAZA_KEY_SEALING_SECRET": settings.key_sealing_secret,
+        "DARWAZA_BASE_URL": base,
+        "DARWAZA_LOG_LEVEL": "WARNING",
+    }
+    darwaza = Path(sys.executable).parent / "darwaza"
+    server = subprocess.Popen(
+        [str(darwaza), "serve", "--port", base.rsplit(":", 1)[1]],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the server did not become ready"
+            time.sleep(0.2)
+        yield settings.model_copy(update={"base_url": base})
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def test_online_checks_trust_only_the_pinned_root_and_the_configured_platform(
+    served: Settings, db: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = create_document(
+        db,
+        served,
+        holder_cnic="3520255555551",
+        agency_id="hec",
+        document_type="hec-degree-attestation",
+        claims=DEGREE_CLAIMS,
+    )
+    citizen = create_citizen(db, cnic="35202-5555555-1", mobile="03005555551")
+    token = _share(db, served, document, citizen)
+    for name, value in (
+        ("DATABASE_URL", served.resolved_database_url),
+        ("DATA_DIR", str(served.data_dir)),
+        ("BASE_URL", served.base_url),
+        ("SECRET_KEY", served.secret_key),
+        ("KEY_SEALING_SECRET", served.key_sealing_secret),
+    ):
+        monkeypatch.setenv(f"DARWAZA_{name}", value)
+    monkeypatch.delenv("DARWAZA_TRUST_ROOT", raising=False)
+    get_settings.cache_clear()
+    cli = CliRunner()
+    saved = cli.invoke(main, ["trust-bundle", "save", str(tmp_path / "trust.json")])
+    root = saved.output.split("DARWAZA_TRUST_ROOT): ")[1].strip()
+
+    def online(*arguments: str) -> tuple[int, dict[str, Any]]:
+        result = cli.invoke(main, ["verify", "--json", *arguments])
+        return result.exit_code, json.loads(result.output)
+
+    for credential in (f"{served.base_url}/s/{token}", document.sd_jwt, document.qr_text):
+        code, verdict = online("--root-key", root, credential)
+        assert (code, verdict["verdict"]) == (0, "valid"), verdict
+    code, verdict = online("--root-key", "A" * 43, document.qr_text)
+    assert (code, verdict["verdict"]) == (1, "unknown_issuer")
+    code, verdict = online(document.qr_text)
+    assert (code, verdict["reasons"]) == (1, [NO_PIN])
+    # The same token on another host (a server the attacker runs) is never fetched.
+    elsewhere = f"http://127.0.0.1:{_free_port()}/s/{token}"
+    code, verdict = online("--root-key", root, elsewhere)
+    assert (code, verdict["verdict"], verdict["reasons"]) == (1, "unknown_issuer", [FOREIGN_LINK])
+    get_settings.cache_clear()
