@@ -449,3 +449,10 @@ def test_online_checks_trust_only_the_pinned_root_and_the_configured_platform(
     code, verdict = online("--root-key", root, elsewhere)
     assert (code, verdict["verdict"], verdict["reasons"]) == (1, "unknown_issuer", [FOREIGN_LINK])
     get_settings.cache_clear()
+
+
+def test_the_verify_page_publishes_the_thumbprint_to_pin(
+    app_client: TestClient, platform: Platform
+) -> None:
+    page = app_client.get("/verify").text
+    assert f'<code dir="ltr" id="root-thumbprint">{platform.root_thumbprint}</code>' in page

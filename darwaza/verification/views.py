@@ -19,6 +19,7 @@ from darwaza.verification.images import read_qr_image
 from darwaza.verification.publishing import (
     STATUS_LIST_TTL_SECONDS,
     issuer_metadata,
+    root_key_thumbprint,
     status_list_token,
     trust_bundle_token,
 )
@@ -55,8 +56,13 @@ def result_context(catalogue: Catalogue, result: VerificationResult) -> dict[str
 
 
 @router.get("/verify", response_class=HTMLResponse)
-def verify_page(request: Request) -> Response:
-    return render(request, "verification/verify.html", {"errors": {}})
+def verify_page(request: Request, db: DbDep, settings: SettingsDep) -> Response:
+    # The root key's thumbprint, for offline verifiers to pin and to compare with the one
+    # the operator publishes elsewhere (see docs/verification.md).
+    thumbprint = root_key_thumbprint(db, settings=settings)
+    return render(
+        request, "verification/verify.html", {"errors": {}, "root_thumbprint": thumbprint}
+    )
 
 
 @router.post("/verify", response_class=HTMLResponse)
