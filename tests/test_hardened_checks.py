@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -24,7 +25,9 @@ from darwaza.agencies.keys import signing_key_for
 from darwaza.agencies.models import SigningKeyRecord
 from darwaza.app import create_app
 from darwaza.audit.actors import Actor
+from darwaza.audit.models import AuditEvent
 from darwaza.catalogue import load_catalogue
+from darwaza.cli import main
 from darwaza.clock import numeric_date, utcnow
 from darwaza.crypto.jws import compact_json, sign_compact_jws
 from darwaza.crypto.keys import SigningKey, b64url_encode, generate_signing_key, public_jwk
@@ -36,7 +39,7 @@ from darwaza.documents.formats.sd_jwt import (
 )
 from darwaza.documents.models import Document
 from darwaza.documents.service import change_document_status
-from darwaza.settings import Settings
+from darwaza.settings import Settings, get_settings
 from tests.factories import create_document
 
 DEGREE_CLAIMS = {
@@ -176,6 +179,39 @@ def test_a_sealed_key_moved_to_another_agency_does_not_open(
         document = _degree(db, settings)
         answer = client.post("/api/v1/verify", json={"credential": document.qr_text}).json()
         assert answer["verdict"] == "valid"
+
+
+def test_keys_sealed_the_old_way_are_resealed_bound_to_their_row(
+    app_client: TestClient, settings: Settings, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert app_client.get("/.well-known/jwt-vc-issuer/agencies/hec").status_code == 200
+    hec = _row(db, "hec")
+    private_key = signing_key_for(db, settings=settings, agency_id="hec").private_key
+    hec.sealed_private_key = _legacy_blob(private_key, settings.key_sealing_secret)
+    db.commit()
+    for name, value in (
+        ("DATABASE_URL", settings.resolved_database_url),
+        ("DATA_DIR", str(settings.data_dir)),
+        ("BASE_URL", settings.base_url),
+        ("SECRET_KEY", settings.secret_key),
+        ("KEY_SEALING_SECRET", settings.key_sealing_secret),
+    ):
+        monkeypatch.setenv(f"DARWAZA_{name}", value)
+    get_settings.cache_clear()
+    try:
+        resealed = CliRunner().invoke(main, ["keys", "reseal"])
+        again = CliRunner().invoke(main, ["keys", "reseal"])
+    finally:
+        get_settings.cache_clear()
+    assert resealed.exit_code == 0, resealed.output
+    assert resealed.output.startswith("Resealed 1 keys")
+    assert again.output.startswith("Resealed 0 keys")
+    db.expire_all()
+    assert _row(db, "hec").sealed_private_key.startswith(b"DZK2")
+    opened = signing_key_for(db, settings=settings, agency_id="hec").private_key
+    assert opened.private_numbers() == private_key.private_numbers()
+    events = db.scalars(select(AuditEvent).where(AuditEvent.action == "key.resealed")).all()
+    assert [event.object_id for event in events] == [hec.kid]
 
 
 @pytest.mark.parametrize(

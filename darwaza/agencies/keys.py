@@ -18,6 +18,8 @@ from darwaza.audit.actors import Actor
 from darwaza.audit.trail import create_checkpoint, record_event
 from darwaza.clock import utcnow
 from darwaza.crypto.keys import (
+    LEGACY_SEALED_KEY_PREFIX,
+    SEALED_KEY_PREFIX,
     SigningKey,
     VerifyingKey,
     generate_signing_key,
@@ -137,6 +139,35 @@ def rotate_agency_key(db: Session, *, settings: Settings, agency_id: str, actor:
     return _create_key(
         db, settings=settings, agency_id=agency_id, purpose=PURPOSE_DOCUMENTS, actor=actor
     ).kid
+
+
+def reseal_legacy_keys(db: Session, *, settings: Settings, actor: Actor) -> list[str]:
+    """Seal again, bound to their ``kid`` and agency, the keys still sealed as ``DZK1``.
+
+    Returns the ids of the keys resealed. Each key is opened first (so a blob that is not
+    the key its row names is refused, not carried over) and the change is audited.
+    """
+    resealed = []
+    # A platform holds a few keys per agency: reading them all is simpler than a
+    # prefix test on binary columns that SQLite and PostgreSQL spell differently.
+    for record in db.scalars(select(SigningKeyRecord).order_by(SigningKeyRecord.created_at)):
+        if not record.sealed_private_key.startswith(LEGACY_SEALED_KEY_PREFIX):
+            continue
+        private_key = _opened(record, settings).private_key
+        record.sealed_private_key = seal_private_key(
+            private_key, settings.key_sealing_secret, kid=record.kid, owner=record.agency_id or ""
+        )
+        record_event(
+            db,
+            actor=actor,
+            action="key.resealed",
+            object_type="signing_key",
+            object_id=record.kid,
+            after={"agency_id": record.agency_id, "sealing": SEALED_KEY_PREFIX.decode()},
+        )
+        resealed.append(record.kid)
+    db.flush()
+    return resealed
 
 
 def root_public_key(db: Session, *, kid: str) -> VerifyingKey | None:

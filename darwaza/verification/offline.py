@@ -11,6 +11,7 @@ merely carries; online, everything is fetched from the configured platform only.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +29,7 @@ from darwaza.verification.verdicts import Verdict, VerificationResult
 from darwaza.verification.verifier import BundleTrustSource, verify_credential
 
 SHARE_PATH = "/s/"
+SHARE_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 HTTP_TIMEOUT = 10.0
 NO_PIN = N_("No root key is pinned: pass --root-key or set DARWAZA_TRUST_ROOT.")
 FOREIGN_LINK = N_(
@@ -128,7 +130,7 @@ def share_token_of(link: str, base: str) -> str | None:
     if not path.startswith(prefix):
         return None
     token = path.removeprefix(prefix).strip("/")
-    return token if token and "/" not in token else None
+    return token if SHARE_TOKEN.fullmatch(token) else None
 
 
 def verify_online(
