@@ -306,6 +306,11 @@ def test_the_setting_pins_the_root_like_the_option(
     assert (result.exit_code, verdict["verdict"]) == (0, "valid")
     result, verdict = offline(cli, forgery.trust_file, forgery.sd_jwt)
     assert (result.exit_code, verdict["verdict"]) == (1, "unknown_issuer")
+    monkeypatch.setenv("DARWAZA_TRUST_ROOT", "3kq0Jd8x2Rk")  # a kid is not a thumbprint
+    get_settings.cache_clear()
+    command = ["verify", "--offline", "--trust-bundle", str(platform.trust_file)]
+    refused = cli.invoke(main, [*command, platform.document.sd_jwt])
+    assert refused.exit_code == 2 and "DARWAZA_ setting is not valid" in refused.output
 
 
 def test_the_online_cli_never_follows_a_share_link_to_another_host(

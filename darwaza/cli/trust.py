@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
 from darwaza.cli.common import app_parts
 from darwaza.crypto.keys import is_thumbprint
 from darwaza.database import transaction
+from darwaza.settings import get_settings
 from darwaza.verification.images import read_qr_image
 from darwaza.verification.offline import render_result, verify_offline, verify_online
 from darwaza.verification.publishing import offline_package
@@ -74,6 +76,10 @@ def verify(
         raise click.BadParameter(
             "a root key thumbprint is 43 characters of base64url", param_hint="--root-key"
         )
+    try:
+        get_settings()  # DARWAZA_TRUST_ROOT and DARWAZA_BASE_URL, checked before any use
+    except ValidationError as error:
+        raise click.UsageError(f"A DARWAZA_ setting is not valid:\n{error}") from error
     text = credential
     candidate = Path(credential)
     try:
