@@ -137,7 +137,6 @@ def verify_online(
     text: str,
     base_url: str | None = None,
     root_thumbprint: str | None = None,
-    client: httpx.Client | None = None,
 ) -> VerificationResult:
     """Fetch the trust bundle and the document's status list from the platform, then verify.
 
@@ -161,7 +160,13 @@ def verify_online(
     pin = pinned_root(root_thumbprint)
     if pin is None:
         return _refusal(NO_PIN)
-    http = client or httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False)
+    with httpx.Client(timeout=HTTP_TIMEOUT, follow_redirects=False) as http:
+        return _fetch_and_verify(http, base, candidate, token, pin)
+
+
+def _fetch_and_verify(
+    http: httpx.Client, base: str, candidate: str, token: str | None, pin: str
+) -> VerificationResult:
     try:
         if token is not None:
             answer = http.get(f"{base}/api/v1/shares/{token}")
@@ -184,9 +189,6 @@ def verify_online(
                 status_lists[uri] = fetched.text
     except (httpx.HTTPError, ValueError, KeyError, TypeError):
         return _refusal(N_("The platform could not be reached to check this document."))
-    finally:
-        if client is None:
-            http.close()
     return _with_bundle(candidate, bundle.text, status_lists, pin)
 
 
