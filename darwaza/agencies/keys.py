@@ -121,6 +121,14 @@ def root_key(db: Session, *, settings: Settings) -> ActiveKey:
     return _opened(record, settings)
 
 
+def current_root_public_key(db: Session, *, settings: Settings) -> VerifyingKey:
+    """The public half of the platform's root key, read without opening the private key."""
+    record = _current(db, agency_id=None, purpose=PURPOSE_ROOT)
+    if record is None:
+        return root_key(db, settings=settings).private_key.public_key()
+    return public_key_from_jwk(record.public_jwk)
+
+
 def rotate_agency_key(db: Session, *, settings: Settings, agency_id: str, actor: Actor) -> str:
     """Retire the agency's current key and make a new one; returns the new ``kid``."""
     if db.get(Agency, agency_id) is None:

@@ -14,7 +14,12 @@ from typing import Any
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
-from darwaza.agencies.keys import PURPOSE_DOCUMENTS, root_key, signing_key_for
+from darwaza.agencies.keys import (
+    PURPOSE_DOCUMENTS,
+    current_root_public_key,
+    root_key,
+    signing_key_for,
+)
 from darwaza.agencies.models import SigningKeyRecord
 from darwaza.catalogue import Catalogue
 from darwaza.clock import utcnow
@@ -138,7 +143,7 @@ def trust_bundle_token(db: Session, *, settings: Settings, catalogue: Catalogue)
 
 def root_key_thumbprint(db: Session, *, settings: Settings) -> str:
     """The RFC 7638 thumbprint of the platform's root key: what verifiers pin."""
-    return jwk_thumbprint(root_key(db, settings=settings).private_key.public_key())
+    return jwk_thumbprint(current_root_public_key(db, settings=settings))
 
 
 def offline_package(db: Session, *, settings: Settings, catalogue: Catalogue) -> dict[str, Any]:
