@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     key_sealing_secret: str = DEVELOPMENT_KEY_SEALING_SECRET
     # "localhost", not an IP address: passkeys need a host name.
     base_url: str = "http://localhost:8000"
+    # The platform's root key as verifiers pin it: its RFC 7638 thumbprint (SHA-256,
+    # base64url), printed by `darwaza trust-bundle save`. Empty: nothing pinned.
+    trust_root: str = Field(default="", pattern=r"^\s*([A-Za-z0-9_-]{43})?\s*$")
     catalogue_dir: Path = PACKAGE_DIR / "demo" / "catalogue"
     sms_gateway: Literal["outbox"] = "outbox"
     default_language: Literal["en", "ur"] = "en"

@@ -205,44 +205,23 @@ def test_cli_issues_checks_offline_rotates_and_revokes(
     bundle = tmp_path / "trust.json"
     saved = cli_env.invoke(main, ["trust-bundle", "save", str(bundle)])
     assert saved.exit_code == 0, saved.output
-    root_kid = saved.output.split("--root-kid): ")[1].strip()
-    pinned = cli_env.invoke(
-        main,
-        [
-            "verify",
-            "--json",
-            "--offline",
-            "--trust-bundle",
-            str(bundle),
-            "--root-kid",
-            root_kid,
-            document["qr"],
-        ],
-    )
+    root = saved.output.split("DARWAZA_TRUST_ROOT): ")[1].strip()
+    assert json.loads(bundle.read_text())["root_thumbprint"] == root
+    offline = ["verify", "--json", "--offline", "--trust-bundle", str(bundle)]
+    pinned = cli_env.invoke(main, [*offline, "--root-key", root, document["qr"]])
     assert pinned.exit_code == 0 and json.loads(pinned.output)["verdict"] == "valid"
-    wrong_root = cli_env.invoke(
-        main,
-        [
-            "verify",
-            "--json",
-            "--offline",
-            "--trust-bundle",
-            str(bundle),
-            "--root-kid",
-            "AAAAAAAAAAA",
-            document["qr"],
-        ],
-    )
+    wrong_root = cli_env.invoke(main, [*offline, "--root-key", "A" * 43, document["qr"]])
     assert wrong_root.exit_code == 1
     assert json.loads(wrong_root.output)["verdict"] == "unknown_issuer"
+    not_a_thumbprint = cli_env.invoke(main, [*offline, "--root-key", "3kq0Jd8x2Rk", document["qr"]])
+    assert not_a_thumbprint.exit_code == 2
     for credential in (document["qr"], document["sd_jwt"]):
-        checked = cli_env.invoke(
-            main, ["verify", "--json", "--offline", "--trust-bundle", str(bundle), credential]
-        )
+        checked = cli_env.invoke(main, [*offline, "--root-key", root, credential])
         assert checked.exit_code == 0, checked.output
         verdict = json.loads(checked.output)
         assert verdict["verdict"] == "valid"
         assert verdict["issuer_name"] == "Higher Education Commission"
+    offline.extend(["--root-key", root])
 
     rotated = cli_env.invoke(main, ["keys", "rotate", "--agency", "hec"])
     assert rotated.exit_code == 0, rotated.output
@@ -254,20 +233,14 @@ def test_cli_issues_checks_offline_rotates_and_revokes(
     revoked = cli_env.invoke(main, ["documents", "revoke", document["id"], "--reason", "Error"])
     assert revoked.exit_code == 0, revoked.output
     # The old bundle still says valid (a checkpoint sees revocation after its next sync) ...
-    stale = cli_env.invoke(
-        main, ["verify", "--json", "--offline", "--trust-bundle", str(bundle), document["qr"]]
-    )
+    stale = cli_env.invoke(main, [*offline, document["qr"]])
     assert json.loads(stale.output)["verdict"] == "valid"
     # ... and after syncing again it says revoked.
     cli_env.invoke(main, ["trust-bundle", "save", str(bundle)])
-    fresh = cli_env.invoke(
-        main, ["verify", "--json", "--offline", "--trust-bundle", str(bundle), document["qr"]]
-    )
+    fresh = cli_env.invoke(main, [*offline, document["qr"]])
     assert fresh.exit_code == 1 and json.loads(fresh.output)["verdict"] == "revoked"
     forged = document["qr"][:-3] + ("A" if document["qr"][-3] != "A" else "B") + document["qr"][-2:]
-    checked = cli_env.invoke(
-        main, ["verify", "--json", "--offline", "--trust-bundle", str(bundle), forged]
-    )
+    checked = cli_env.invoke(main, [*offline, forged])
     assert json.loads(checked.output)["verdict"] != "valid"
 
 

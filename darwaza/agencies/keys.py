@@ -19,6 +19,8 @@ from darwaza.audit.anchors import checkpoint_anchor_for
 from darwaza.audit.trail import create_checkpoint, record_event, sequence_all
 from darwaza.clock import utcnow
 from darwaza.crypto.keys import (
+    LEGACY_SEALED_KEY_PREFIX,
+    SEALED_KEY_PREFIX,
     SigningKey,
     VerifyingKey,
     generate_signing_key,
@@ -57,7 +59,9 @@ def _create_key(
             agency_id=agency_id,
             purpose=purpose,
             public_jwk=public_jwk(private_key.public_key(), kid),
-            sealed_private_key=seal_private_key(private_key, settings.key_sealing_secret),
+            sealed_private_key=seal_private_key(
+                private_key, settings.key_sealing_secret, kid=kid, owner=agency_id or ""
+            ),
         )
     )
     db.flush()
@@ -83,6 +87,17 @@ def _current(db: Session, *, agency_id: str | None, purpose: str) -> SigningKeyR
     return db.scalar(query.order_by(SigningKeyRecord.created_at.desc()).limit(1))
 
 
+def _opened(record: SigningKeyRecord, settings: Settings) -> ActiveKey:
+    """Open a row's sealed key; the blob is bound to the row's ``kid`` and agency."""
+    private_key = unseal_private_key(
+        record.sealed_private_key,
+        settings.key_sealing_secret,
+        kid=record.kid,
+        owner=record.agency_id or "",
+    )
+    return ActiveKey(record.kid, private_key)
+
+
 def signing_key_for(db: Session, *, settings: Settings, agency_id: str) -> ActiveKey:
     """The agency's current document-signing key, made on first use."""
     record = _current(db, agency_id=agency_id, purpose=PURPOSE_DOCUMENTS)
@@ -94,9 +109,7 @@ def signing_key_for(db: Session, *, settings: Settings, agency_id: str) -> Activ
             purpose=PURPOSE_DOCUMENTS,
             actor=Actor.system(),
         )
-    return ActiveKey(
-        record.kid, unseal_private_key(record.sealed_private_key, settings.key_sealing_secret)
-    )
+    return _opened(record, settings)
 
 
 def root_key(db: Session, *, settings: Settings) -> ActiveKey:
@@ -106,9 +119,15 @@ def root_key(db: Session, *, settings: Settings) -> ActiveKey:
         return _create_key(
             db, settings=settings, agency_id=None, purpose=PURPOSE_ROOT, actor=Actor.system()
         )
-    return ActiveKey(
-        record.kid, unseal_private_key(record.sealed_private_key, settings.key_sealing_secret)
-    )
+    return _opened(record, settings)
+
+
+def current_root_public_key(db: Session, *, settings: Settings) -> VerifyingKey:
+    """The public half of the platform's root key, read without opening the private key."""
+    record = _current(db, agency_id=None, purpose=PURPOSE_ROOT)
+    if record is None:
+        return root_key(db, settings=settings).private_key.public_key()
+    return public_key_from_jwk(record.public_jwk)
 
 
 def rotate_agency_key(db: Session, *, settings: Settings, agency_id: str, actor: Actor) -> str:
@@ -129,6 +148,35 @@ def rotate_agency_key(db: Session, *, settings: Settings, agency_id: str, actor:
     return _create_key(
         db, settings=settings, agency_id=agency_id, purpose=PURPOSE_DOCUMENTS, actor=actor
     ).kid
+
+
+def reseal_legacy_keys(db: Session, *, settings: Settings, actor: Actor) -> list[str]:
+    """Seal again, bound to their ``kid`` and agency, the keys still sealed as ``DZK1``.
+
+    Returns the ids of the keys resealed. Each key is opened first (so a blob that is not
+    the key its row names is refused, not carried over) and the change is audited.
+    """
+    resealed = []
+    # A platform holds a few keys per agency: reading them all is simpler than a
+    # prefix test on binary columns that SQLite and PostgreSQL spell differently.
+    for record in db.scalars(select(SigningKeyRecord).order_by(SigningKeyRecord.created_at)):
+        if not record.sealed_private_key.startswith(LEGACY_SEALED_KEY_PREFIX):
+            continue
+        private_key = _opened(record, settings).private_key
+        record.sealed_private_key = seal_private_key(
+            private_key, settings.key_sealing_secret, kid=record.kid, owner=record.agency_id or ""
+        )
+        record_event(
+            db,
+            actor=actor,
+            action="key.resealed",
+            object_type="signing_key",
+            object_id=record.kid,
+            after={"agency_id": record.agency_id, "sealing": SEALED_KEY_PREFIX.decode()},
+        )
+        resealed.append(record.kid)
+    db.flush()
+    return resealed
 
 
 def root_public_key(db: Session, *, kid: str) -> VerifyingKey | None:

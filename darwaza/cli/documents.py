@@ -6,9 +6,10 @@ import json
 
 import click
 
-from darwaza.agencies.keys import rotate_agency_key
+from darwaza.agencies.keys import reseal_legacy_keys, rotate_agency_key
 from darwaza.audit.actors import Actor
 from darwaza.cli.common import app_parts, failure, load_settings
+from darwaza.crypto.keys import KeySealingError
 from darwaza.database import transaction
 from darwaza.documents.api import document_read
 from darwaza.documents.models import Document
@@ -119,6 +120,20 @@ def keys_rotate(agency_id: str) -> None:
     except DarwazaError as error:
         raise failure(error) from error
     click.echo(f"Agency {agency_id} now signs with key {kid}.")
+
+
+@keys.command("reseal")
+def keys_reseal() -> None:
+    """Seal keys stored before sealing named the key and its agency (DZK1) the new way."""
+
+    settings = load_settings()
+    try:
+        with transaction(settings) as session:
+            resealed = reseal_legacy_keys(session, settings=settings, actor=Actor.operator())
+    except KeySealingError as error:
+        message = f"Nothing was resealed: a key cannot be opened ({error})."
+        raise click.ClickException(message) from error
+    click.echo(f"Resealed {len(resealed)} keys, each bound to its key id and agency.")
 
 
 COMMANDS = (

@@ -5,10 +5,15 @@ requires it). This module makes keys, names them (``kid``), turns public keys in
 and back, signs and verifies raw ``r || s`` signatures as JWS and COSE both use them, and
 seals private keys for storage.
 
-A sealed key is ``DZK1 || salt (16) || nonce (12) || AES-256-GCM(PKCS#8 DER)``; the AES
+A sealed key is ``DZK2 || salt (16) || nonce (12) || AES-256-GCM(PKCS#8 DER)``; the AES
 key is derived from the operator's sealing secret with HKDF-SHA256 and the salt. The
-version prefix is also the associated data, so a blob cannot be replayed as another
-version.
+associated data is the version prefix, the key's ``kid`` and its owner (the agency id,
+empty for the platform's root key), so a blob copied into another key's row, or another
+agency's, does not open. Blobs of the first version (``DZK1``, whose associated data was
+the prefix alone) still open, after checking that the key inside is the ``kid`` asked for.
+
+A key is pinned by its RFC 7638 JWK thumbprint (:func:`jwk_thumbprint`): SHA-256 over
+the canonical JSON of its required members, so two spellings of one key pin alike.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import hmac
+import json
 import os
 from collections.abc import Mapping
 from typing import Any, Final
@@ -40,7 +47,9 @@ ES256_SIGNATURE_LENGTH: Final = 64
 COORDINATE_LENGTH: Final = 32
 KID_BYTES_LENGTH: Final = 8
 
-SEALED_KEY_PREFIX: Final = b"DZK1"
+SEALED_KEY_PREFIX: Final = b"DZK2"
+LEGACY_SEALED_KEY_PREFIX: Final = b"DZK1"
+THUMBPRINT_LENGTH: Final = 43  # base64url of a SHA-256 digest, without padding
 _SALT_LENGTH: Final = 16
 _NONCE_LENGTH: Final = 12
 _HKDF_INFO: Final = b"darwaza signing key sealing v1"
@@ -154,6 +163,37 @@ def public_key_from_jwk(jwk: Mapping[str, Any]) -> VerifyingKey:
         raise KeyMaterialError("the point is not on the P-256 curve") from error
 
 
+def jwk_thumbprint(key: VerifyingKey | Mapping[str, Any]) -> str:
+    """The RFC 7638 thumbprint of an EC P-256 public key: SHA-256, base64url.
+
+    The hash is over ``{"crv","kty","x","y"}`` in that (lexicographic) order, written
+    without whitespace; other members (``kid``, ``alg``) do not count, so the thumbprint
+    names the key itself and nothing a bundle could add around it.
+    """
+    public_key = key if isinstance(key, ec.EllipticCurvePublicKey) else public_key_from_jwk(key)
+    canonical = public_jwk(public_key, "")
+    members = {name: canonical[name] for name in ("crv", "kty", "x", "y")}
+    text = json.dumps(members, separators=(",", ":"), sort_keys=True)
+    return b64url_encode(hashlib.sha256(text.encode("ascii")).digest())
+
+
+def is_thumbprint(text: str) -> bool:
+    """True when ``text`` has the form of a SHA-256 thumbprint in base64url."""
+    try:
+        return len(text) == THUMBPRINT_LENGTH and len(b64url_decode(text)) == 32
+    except ValueError:
+        return False
+
+
+def thumbprints_match(key: VerifyingKey | Mapping[str, Any], pinned: str) -> bool:
+    """True when ``key`` is the key whose thumbprint was pinned (compared in constant time)."""
+    try:
+        actual = jwk_thumbprint(key)
+    except KeyMaterialError:
+        return False
+    return hmac.compare_digest(actual.encode("ascii"), pinned.encode("utf-8"))
+
+
 def sign_es256(private_key: SigningKey, message: bytes) -> bytes:
     """Sign ``message`` with ES256 and return the 64-byte ``r || s`` form JWS and COSE use."""
     _require_p256(private_key)
@@ -183,8 +223,23 @@ def _sealing_key(sealing_secret: str, salt: bytes) -> bytes:
     )
 
 
-def seal_private_key(private_key: SigningKey, sealing_secret: str) -> bytes:
-    """Encrypt ``private_key`` for storage under the operator's sealing secret."""
+def _sealing_context(prefix: bytes, kid: str, owner: str) -> bytes:
+    """The associated data of a sealed key: its version, its ``kid`` and its owner."""
+    if prefix == LEGACY_SEALED_KEY_PREFIX:
+        return prefix
+    if "\x00" in kid or "\x00" in owner:
+        raise KeySealingError("a key id or owner cannot hold a NUL character")
+    return prefix + kid.encode("utf-8") + b"\x00" + owner.encode("utf-8")
+
+
+def seal_private_key(
+    private_key: SigningKey, sealing_secret: str, *, kid: str, owner: str
+) -> bytes:
+    """Encrypt ``private_key`` for storage under the operator's sealing secret.
+
+    ``kid`` and ``owner`` (the agency id, empty for the platform's root key) are bound to
+    the blob: it opens only when the same two are given back.
+    """
     _require_p256(private_key)
     salt = os.urandom(_SALT_LENGTH)
     nonce = os.urandom(_NONCE_LENGTH)
@@ -193,29 +248,37 @@ def seal_private_key(private_key: SigningKey, sealing_secret: str) -> bytes:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    sealed = AESGCM(_sealing_key(sealing_secret, salt)).encrypt(nonce, plaintext, SEALED_KEY_PREFIX)
+    context = _sealing_context(SEALED_KEY_PREFIX, kid, owner)
+    sealed = AESGCM(_sealing_key(sealing_secret, salt)).encrypt(nonce, plaintext, context)
     return SEALED_KEY_PREFIX + salt + nonce + sealed
 
 
-def unseal_private_key(blob: bytes, sealing_secret: str) -> SigningKey:
-    """Open a blob made by :func:`seal_private_key`; raises :class:`KeySealingError`."""
+def unseal_private_key(blob: bytes, sealing_secret: str, *, kid: str, owner: str) -> SigningKey:
+    """Open a blob made by :func:`seal_private_key` for key ``kid`` of ``owner``.
+
+    Raises :class:`KeySealingError`. A first-version blob (``DZK1``) carries no binding,
+    so the key inside must at least be the one named ``kid``.
+    """
+    prefix = blob[: len(SEALED_KEY_PREFIX)]
     header_length = len(SEALED_KEY_PREFIX) + _SALT_LENGTH + _NONCE_LENGTH
-    if not blob.startswith(SEALED_KEY_PREFIX) or len(blob) <= header_length:
+    if prefix not in (SEALED_KEY_PREFIX, LEGACY_SEALED_KEY_PREFIX) or len(blob) <= header_length:
         raise KeySealingError("not a sealed key of a known version")
-    salt_end = len(SEALED_KEY_PREFIX) + _SALT_LENGTH
-    salt = blob[len(SEALED_KEY_PREFIX) : salt_end]
+    salt_end = len(prefix) + _SALT_LENGTH
+    salt = blob[len(prefix) : salt_end]
     nonce = blob[salt_end:header_length]
     try:
         plaintext = AESGCM(_sealing_key(sealing_secret, salt)).decrypt(
-            nonce, blob[header_length:], SEALED_KEY_PREFIX
+            nonce, blob[header_length:], _sealing_context(prefix, kid, owner)
         )
     except InvalidTag:
-        # Deliberately vague: which of secret or blob is wrong is not knowable here.
-        raise KeySealingError("wrong sealing secret or corrupted key") from None
+        # Deliberately vague: which of secret, blob, kid or owner is wrong is not knowable.
+        raise KeySealingError("wrong sealing secret, wrong key row, or corrupted key") from None
     private_key = serialization.load_der_private_key(plaintext, password=None)
     if not isinstance(private_key, ec.EllipticCurvePrivateKey):
         raise KeySealingError("the sealed key is not an EC key")
     _require_p256(private_key)
+    if prefix == LEGACY_SEALED_KEY_PREFIX and kid_for_public_key(private_key.public_key()) != kid:
+        raise KeySealingError("the sealed key is not the key this row names")
     return private_key
 
 

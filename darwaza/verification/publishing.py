@@ -14,11 +14,16 @@ from typing import Any
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
-from darwaza.agencies.keys import PURPOSE_DOCUMENTS, root_key, signing_key_for
+from darwaza.agencies.keys import (
+    PURPOSE_DOCUMENTS,
+    current_root_public_key,
+    root_key,
+    signing_key_for,
+)
 from darwaza.agencies.models import SigningKeyRecord
 from darwaza.catalogue import Catalogue
 from darwaza.clock import utcnow
-from darwaza.crypto.keys import public_key_from_jwk
+from darwaza.crypto.keys import jwk_thumbprint, public_key_from_jwk
 from darwaza.documents.formats.status_list import sign_status_list_token
 from darwaza.documents.models import Document, DocumentStatus, StatusList
 from darwaza.documents.service import issuer_url, status_code_at, status_list_url, statuses_of
@@ -136,11 +141,20 @@ def trust_bundle_token(db: Session, *, settings: Settings, catalogue: Catalogue)
     )
 
 
+def root_key_thumbprint(db: Session, *, settings: Settings) -> str:
+    """The RFC 7638 thumbprint of the platform's root key: what verifiers pin."""
+    return jwk_thumbprint(current_root_public_key(db, settings=settings))
+
+
 def offline_package(db: Session, *, settings: Settings, catalogue: Catalogue) -> dict[str, Any]:
-    """What an offline verifier saves: the trust bundle and every current status list."""
+    """What an offline verifier saves: the trust bundle and every current status list.
+
+    ``root_thumbprint`` is informational: a verifier pins the thumbprint it learnt through
+    another channel, never the one written in the file it is checking.
+    """
     shards = db.scalars(select(StatusList.id)).all()
     return {
-        "root_kid": root_key(db, settings=settings).kid,
+        "root_thumbprint": root_key_thumbprint(db, settings=settings),
         "trust_bundle": trust_bundle_token(db, settings=settings, catalogue=catalogue),
         "status_lists": {
             status_list_url(settings, shard_id): status_list_token(

@@ -7,32 +7,39 @@ from sqlalchemy.orm import Session
 from darwaza.catalogue import Catalogue
 from darwaza.clock import utcnow
 from darwaza.settings import Settings
+from darwaza.verification.offline import (
+    FOREIGN_LINK,
+    SHARE_PATH,
+    is_link,
+    on_platform,
+    share_token_of,
+)
 from darwaza.verification.publishing import DatabaseTrustSource
-from darwaza.verification.verdicts import VerificationResult
+from darwaza.verification.verdicts import Verdict, VerificationResult
 from darwaza.verification.verifier import verify_credential
 from darwaza.wallet import service as wallet
-
-SHARE_PATH = "/s/"
 
 
 def verify_text(
     db: Session, *, settings: Settings, catalogue: Catalogue, text: str, user_agent: str = ""
 ) -> VerificationResult:
-    """Verify a QR text, an SD-JWT, or a share link of this platform."""
+    """Verify a QR text, an SD-JWT, or a share link of this platform.
+
+    Trust comes only from the platform's own database: a link naming another host is
+    refused, never followed, even when its token is one of this platform's.
+    """
     candidate = text.strip()
-    share_prefix = settings.base_url.rstrip("/") + SHARE_PATH
-    if candidate.startswith((share_prefix, SHARE_PATH)):
-        token = candidate.split(SHARE_PATH, 1)[1].split("?")[0].strip("/")
+    token: str | None = None
+    if candidate.startswith(SHARE_PATH):
+        token = candidate.removeprefix(SHARE_PATH).split("?")[0].strip("/")
+    elif is_link(candidate):
+        if not on_platform(candidate, settings.base_url):
+            return VerificationResult(verdict=Verdict.UNKNOWN_ISSUER, reasons=[FOREIGN_LINK])
+        token = share_token_of(candidate, settings.base_url)
+    trust = DatabaseTrustSource(db, settings=settings, catalogue=catalogue)
+    if token is not None:
         share = wallet.live_share(db, token=token)
-        result = verify_credential(
-            share.presentation,
-            trust=DatabaseTrustSource(db, settings=settings, catalogue=catalogue),
-            now=utcnow(),
-        )
+        result = verify_credential(share.presentation, trust=trust, now=utcnow())
         wallet.record_opening(db, share=share, verdict=result.verdict.value, user_agent=user_agent)
         return result
-    return verify_credential(
-        candidate,
-        trust=DatabaseTrustSource(db, settings=settings, catalogue=catalogue),
-        now=utcnow(),
-    )
+    return verify_credential(candidate, trust=trust, now=utcnow())

@@ -8,9 +8,12 @@ and then checks documents with no network at all. The bundle is a compact JWS::
              "issuers": [{"issuer", "name_en", "name_ur", "jwks": {"keys": [...]},
                           "status_list_uris": [...], "status_list_prefix": "..."}]}
 
-The payload carries the root public JWK so a verifier can show its fingerprint and pin
-it on first use; afterwards it verifies every bundle against the pinned key, never
-against the key a bundle brings.
+A verifier pins the root key itself, by its RFC 7638 thumbprint, learnt through a
+channel other than the bundle (see docs/verification.md). The payload carries the root
+public JWK only so that the pinned thumbprint can be matched against it: a bundle is
+accepted when that JWK hashes to the pinned thumbprint (compared in constant time) and
+the signature verifies with that key. The ``kid`` in the header, or anything else a
+bundle says about its own root, decides nothing.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from darwaza.crypto.keys import (
     KeyMaterialError,
     SigningKey,
     VerifyingKey,
+    is_thumbprint,
     kid_for_public_key,
     public_jwk,
     public_key_from_jwk,
+    thumbprints_match,
 )
 from darwaza.i18n import N_
 from darwaza.verification.verdicts import IssuerInfo
@@ -183,10 +188,9 @@ def sign_trust_bundle(
 
 
 def unverified_root_jwk(token: str) -> dict[str, Any]:
-    """The root JWK a bundle says it is signed with, for showing its fingerprint before pinning.
+    """The root JWK a bundle says it is signed with. Not a verification: trust nothing here.
 
-    Not a verification: pin the key only after comparing its ``kid`` with one published
-    through a second channel (the platform's website, a printed notice).
+    :func:`verify_pinned_trust_bundle` uses it only to match the pinned thumbprint.
     """
     try:
         root_jwk = parse_compact_jws(token).payload.get("root_jwk")
@@ -259,3 +263,18 @@ def verify_trust_bundle(
         root_jwk=carried,
         issuers=issuers,
     )
+
+
+def verify_pinned_trust_bundle(token: str, root_thumbprint: str, now: datetime) -> TrustBundle:
+    """Verify a bundle against the root key pinned by its thumbprint (see the module docstring).
+
+    The key the bundle carries is used only when its RFC 7638 thumbprint is the pinned one,
+    so a bundle signed by any other key, whatever ``kid`` or thumbprint it writes about
+    itself, is refused.
+    """
+    if not is_thumbprint(root_thumbprint):
+        raise TrustBundleError(N_("The pinned root key thumbprint is not well formed."))
+    carried = unverified_root_jwk(token)
+    if not thumbprints_match(carried, root_thumbprint):
+        raise TrustBundleError(N_("The trust bundle is not signed by the pinned root key."))
+    return verify_trust_bundle(token, carried, now)

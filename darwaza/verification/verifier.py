@@ -4,10 +4,12 @@ It accepts a compact QR (``DZ1:...``) or an SD-JWT VC (as issued, or as presente
 or without a key-binding JWT) and checks, in this order, stopping at the first failure:
 
 1. the form (``malformed``): structure, ``typ``, required claims, every SD-JWT
-   disclosure rule, a holder proof wherever the document names a holder key;
+   disclosure rule, a holder proof wherever the document names a holder key, and, for
+   such a document, a nonce and an audience from the verifier to check that proof by;
 2. the issuer and its key (``unknown_issuer``), from a :class:`TrustSource`;
 3. the signatures (``invalid_signature``): ES256 only, the issuer's, then the holder's
-   key-binding JWT with its ``sd_hash``, ``nonce`` and ``aud``;
+   key-binding JWT with its ``sd_hash``, ``nonce``, ``aud`` and an ``iat`` no older than
+   five minutes;
 4. the dates (``not_yet_valid``, ``expired``), with 60 s of clock skew for ``nbf``/``iat``;
 5. the status list (``revoked``, ``suspended``); when the status cannot be learnt, the
    verdict stands and a reason says the status was not checked.
@@ -45,6 +47,7 @@ from darwaza.verification.verdicts import (
 )
 
 CLOCK_SKEW: Final = timedelta(seconds=60)
+KEY_BINDING_MAX_AGE: Final = timedelta(minutes=5)
 MAX_CREDENTIAL_LENGTH: Final = 1024 * 1024
 
 
@@ -137,8 +140,9 @@ def verify_credential(
 
     Fields other than ``verdict``, ``format`` and ``reasons`` are filled only once the
     issuer's signature has verified, so nothing a forger wrote is shown as the issuer's.
-    ``expected_nonce`` and ``expected_audience``, when given, must match the holder's
-    key-binding JWT.
+    ``expected_nonce`` and ``expected_audience`` must match the holder's key-binding JWT;
+    a document bound to a holder key is refused when the verifier gives neither, since a
+    proof not tied to this request could be a replayed one.
     """
     if now.tzinfo is None:
         raise ValueError("now must carry a time zone (use UTC)")
@@ -256,7 +260,13 @@ def _holder_key(payload: Mapping[str, Any]) -> VerifyingKey | None:
         raise _malformed(N_("The holder key in the document cannot be read.")) from None
 
 
-def _check_key_binding_form(parsed: sd_jwt.ParsedSdJwt, holder_key: VerifyingKey | None) -> None:
+def _check_key_binding_form(
+    parsed: sd_jwt.ParsedSdJwt,
+    holder_key: VerifyingKey | None,
+    *,
+    expected_nonce: str | None,
+    expected_audience: str | None,
+) -> None:
     key_binding = parsed.key_binding_jwt
     if holder_key is not None and key_binding is None:
         raise _malformed(
@@ -267,6 +277,13 @@ def _check_key_binding_form(parsed: sd_jwt.ParsedSdJwt, holder_key: VerifyingKey
         )
     if key_binding is None:
         return
+    if holder_key is not None and (not expected_nonce or not expected_audience):
+        raise _malformed(
+            N_(
+                "This document is bound to its holder: it can only be checked by a verifier "
+                "that asks the holder for a fresh proof, with its own nonce and audience."
+            )
+        )
     if holder_key is None:
         raise _malformed(
             N_("The presentation carries a holder proof, but the document names no holder key.")
@@ -303,12 +320,16 @@ def _check_key_binding_signature(
     claims = key_binding.payload
     if claims["sd_hash"] != sd_jwt.presentation_hash(parsed.text_without_key_binding):
         raise _forged(N_("The holder's proof was made for a different set of disclosures."))
-    if expected_nonce is not None and claims["nonce"] != expected_nonce:
+    # The form check made sure both were given: a proof is only worth the request it answers.
+    if claims["nonce"] != expected_nonce:
         raise _forged(N_("The holder's proof was made for another request."))
-    if expected_audience is not None and claims["aud"] != expected_audience:
+    if claims["aud"] != expected_audience:
         raise _forged(N_("The holder's proof was made for another verifier."))
-    if datetime.fromtimestamp(claims["iat"], tz=UTC) > now + CLOCK_SKEW:
+    signed_at = datetime.fromtimestamp(claims["iat"], tz=UTC)
+    if signed_at > now + CLOCK_SKEW:
         raise _forged(N_("The holder's proof is dated in the future."))
+    if signed_at < now - KEY_BINDING_MAX_AGE - CLOCK_SKEW:
+        raise _forged(N_("The holder's proof is too old; ask the holder to present it again."))
 
 
 def _verify_sd_jwt(
@@ -344,7 +365,9 @@ def _verify_sd_jwt(
         resolved = sd_jwt.resolve_disclosed_claims(payload, parsed.disclosures)
     except sd_jwt.MalformedSdJwt as problem:
         raise _malformed(problem.reason) from None
-    _check_key_binding_form(parsed, holder_key)
+    _check_key_binding_form(
+        parsed, holder_key, expected_nonce=expected_nonce, expected_audience=expected_audience
+    )
 
     public_key, issuer = _look_up_issuer(trust, issuer_url, kid)
     if header["alg"] != ES256:

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from darwaza.catalogue import Catalogue
 from darwaza.catalogue.dependencies import CatalogueDep
-from darwaza.errors import DarwazaError, Message, NotFound
+from darwaza.errors import DarwazaError, Message
 from darwaza.i18n import N_
 from darwaza.verification.images import (
     MAX_IMAGE_BYTES,
@@ -24,6 +24,7 @@ from darwaza.verification.images import (
 from darwaza.verification.publishing import (
     STATUS_LIST_TTL_SECONDS,
     issuer_metadata,
+    root_key_thumbprint,
     status_list_token,
     trust_bundle_token,
 )
@@ -56,8 +57,13 @@ def result_context(catalogue: Catalogue, result: VerificationResult) -> dict[str
 
 
 @router.get("/verify", response_class=HTMLResponse)
-def verify_page(request: Request) -> Response:
-    return render(request, "verification/verify.html", {"errors": {}})
+def verify_page(request: Request, db: DbDep, settings: SettingsDep) -> Response:
+    # The root key's thumbprint, for offline verifiers to pin and to compare with the one
+    # the operator publishes elsewhere (see docs/verification.md).
+    thumbprint = root_key_thumbprint(db, settings=settings)
+    return render(
+        request, "verification/verify.html", {"errors": {}, "root_thumbprint": thumbprint}
+    )
 
 
 def _verify_form(request: Request, errors: dict[str, Message], status_code: int) -> Response:
@@ -141,12 +147,8 @@ def agency_jwks(
 )
 def status_list(status_list_id: str, db: DbDep, settings: SettingsDep) -> Response:
     """A signed status list token (draft-ietf-oauth-status-list), 2 bits per document."""
-    try:
-        token = status_list_token(db, settings=settings, status_list_id=status_list_id)
-    except NotFound:
-        return Response(status_code=404)
     return Response(
-        token,
+        status_list_token(db, settings=settings, status_list_id=status_list_id),
         media_type="application/statuslist+jwt",
         headers={"Cache-Control": f"public, max-age={STATUS_LIST_TTL_SECONDS}"},
     )

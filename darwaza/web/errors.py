@@ -25,12 +25,22 @@ PAGE_TITLES = {
 }
 
 
-MACHINE_PATHS = ("/api/", "/.well-known/", "/status-lists/", "/trust-bundle", "/transparency/")
+# What programs fetch (issuer metadata, key sets, status lists, the trust bundle): their
+# OpenAPI promises the JSON error envelope, never an HTML page.
+MACHINE_PATHS = (
+    "/api/",
+    "/.well-known/",
+    "/status-lists/",
+    "/trust-bundle",
+    "/transparency/",
+)
 
 
 def is_api(path: str) -> bool:
-    """Routes answered with JSON: the API, what verifiers fetch, the passkey calls of pages."""
-    return path.startswith(MACHINE_PATHS) or "passkey" in path or path.endswith("/jwks.json")
+    """Routes answered with JSON: the API, the files verifiers fetch, the passkey calls."""
+    if path.startswith(MACHINE_PATHS) or "passkey" in path:
+        return True
+    return path.startswith("/agencies/") and path.endswith("/jwks.json")
 
 
 def error_body(language: str, error: DarwazaError) -> dict[str, object]:

@@ -14,11 +14,14 @@ from darwaza.crypto.keys import (
     b64url_decode,
     b64url_encode,
     generate_signing_key,
+    is_thumbprint,
+    jwk_thumbprint,
     kid_bytes_for_public_key,
     kid_for_public_key,
     public_jwk,
     public_key_from_jwk,
     seal_private_key,
+    seal_secret,
     sign_es256,
     unseal_private_key,
     verify_es256,
@@ -92,38 +95,110 @@ def test_base64url_accepts_only_the_canonical_spelling() -> None:
             b64url_decode(spelling)
 
 
-def test_sealed_key_opens_with_the_same_secret() -> None:
+def _seal(private_key: ec.EllipticCurvePrivateKey, secret: str = SECRET) -> bytes:
+    kid = kid_for_public_key(private_key.public_key())
+    return seal_private_key(private_key, secret, kid=kid, owner="hec")
+
+
+def _unseal(blob: bytes, private_key: ec.EllipticCurvePrivateKey, secret: str = SECRET) -> object:
+    kid = kid_for_public_key(private_key.public_key())
+    return unseal_private_key(blob, secret, kid=kid, owner="hec")
+
+
+def test_sealed_key_opens_with_the_same_secret_kid_and_owner() -> None:
     private_key = generate_signing_key()
-    blob = seal_private_key(private_key, SECRET)
-    assert blob.startswith(b"DZK1")
-    opened = unseal_private_key(blob, SECRET)
+    blob = _seal(private_key)
+    assert blob.startswith(b"DZK2")
+    opened = _unseal(blob, private_key)
+    assert isinstance(opened, ec.EllipticCurvePrivateKey)
     assert opened.private_numbers() == private_key.private_numbers()
+
+
+def test_sealed_key_is_bound_to_its_kid_and_owner() -> None:
+    private_key = generate_signing_key()
+    kid = kid_for_public_key(private_key.public_key())
+    blob = _seal(private_key)
+    with pytest.raises(KeySealingError):
+        unseal_private_key(blob, SECRET, kid=kid, owner="nadra")
+    with pytest.raises(KeySealingError):
+        unseal_private_key(
+            blob, SECRET, kid=kid_for_public_key(generate_signing_key().public_key()), owner="hec"
+        )
+    # A version-2 blob relabelled as version 1 (whose data bound nothing) does not open.
+    with pytest.raises(KeySealingError):
+        unseal_private_key(b"DZK1" + blob[4:], SECRET, kid=kid, owner="hec")
+
+
+def _legacy_seal(private_key: ec.EllipticCurvePrivateKey) -> bytes:
+    """A blob as the first version sealed it: the prefix alone as associated data."""
+    import os
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    salt, nonce = os.urandom(16), os.urandom(12)
+    key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=salt, info=b"darwaza signing key sealing v1"
+    ).derive(SECRET.encode())
+    der = private_key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return b"DZK1" + salt + nonce + AESGCM(key).encrypt(nonce, der, b"DZK1")
+
+
+def test_first_version_blobs_still_open_but_only_as_their_own_kid() -> None:
+    private_key = generate_signing_key()
+    blob = _legacy_seal(private_key)
+    opened = _unseal(blob, private_key)
+    assert isinstance(opened, ec.EllipticCurvePrivateKey)
+    assert opened.private_numbers() == private_key.private_numbers()
+    other_kid = kid_for_public_key(generate_signing_key().public_key())
+    with pytest.raises(KeySealingError):
+        unseal_private_key(blob, SECRET, kid=other_kid, owner="hec")
 
 
 def test_sealing_twice_gives_different_blobs() -> None:
     private_key = generate_signing_key()
-    assert seal_private_key(private_key, SECRET) != seal_private_key(private_key, SECRET)
+    assert _seal(private_key) != _seal(private_key)
 
 
 def test_sealed_key_does_not_contain_the_key_in_the_clear() -> None:
     private_key = generate_signing_key()
     scalar = private_key.private_numbers().private_value.to_bytes(32, "big")
-    assert scalar not in seal_private_key(private_key, SECRET)
+    assert scalar not in _seal(private_key)
 
 
 def test_sealed_key_refuses_a_wrong_secret_or_a_changed_byte() -> None:
-    blob = seal_private_key(generate_signing_key(), SECRET)
+    private_key = generate_signing_key()
+    blob = _seal(private_key)
     with pytest.raises(KeySealingError):
-        unseal_private_key(blob, SECRET + "x")
+        _unseal(blob, private_key, SECRET + "x")
     for position in (5, 25, len(blob) - 1):
         tampered = bytearray(blob)
         tampered[position] ^= 0x01
         with pytest.raises(KeySealingError):
-            unseal_private_key(bytes(tampered), SECRET)
+            _unseal(bytes(tampered), private_key)
     with pytest.raises(KeySealingError):
-        unseal_private_key(b"DZK9" + blob[4:], SECRET)
+        _unseal(b"DZK9" + blob[4:], private_key)
     with pytest.raises(KeySealingError):
-        seal_private_key(generate_signing_key(), "")
+        _seal(generate_signing_key(), "")
+    assert seal_secret(b"seed", SECRET).startswith(b"DZS1")
+
+
+def test_thumbprint_is_rfc_7638_over_crv_kty_x_y() -> None:
+    from jwcrypto import jwk as jwcrypto_jwk
+
+    private_key = generate_signing_key()
+    jwk = public_jwk(private_key.public_key(), "some-kid")
+    canonical = f'{{"crv":"P-256","kty":"EC","x":"{jwk["x"]}","y":"{jwk["y"]}"}}'
+    expected = b64url_encode(hashlib.sha256(canonical.encode()).digest())
+    assert jwk_thumbprint(jwk) == expected == jwk_thumbprint(private_key.public_key())
+    # An independent implementation agrees, and kid, alg and use do not count.
+    assert jwcrypto_jwk.JWK(**jwk).thumbprint() == expected
+    assert jwk_thumbprint(jwk | {"kid": "other", "alg": "ES256"}) == expected
+    assert is_thumbprint(expected) and not is_thumbprint(expected[:-1])
+    assert not is_thumbprint(expected[:-1] + "=") and not is_thumbprint(jwk["kid"])
 
 
 def test_private_key_repr_does_not_show_the_key() -> None:

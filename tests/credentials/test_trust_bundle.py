@@ -7,12 +7,13 @@ from datetime import timedelta
 import pytest
 
 from darwaza.crypto.jws import compact_json, sign_compact_jws, strict_json_loads
-from darwaza.crypto.keys import b64url_decode, b64url_encode
+from darwaza.crypto.keys import b64url_decode, b64url_encode, jwk_thumbprint
 from darwaza.verification.trust_bundle import (
     TrustBundleError,
     TrustedIssuer,
     sign_trust_bundle,
     unverified_root_jwk,
+    verify_pinned_trust_bundle,
     verify_trust_bundle,
 )
 from tests.credentials.credential_data import (
@@ -120,3 +121,31 @@ def test_issuer_keys_must_have_unique_kids(hec_key: KeyPair) -> None:
         TrustedIssuer(
             issuer=HEC, name_en="HEC", name_ur="ایچ ای سی", jwks={"keys": [hec_key.jwk] * 2}
         )
+
+
+def test_pinned_thumbprint_accepts_only_the_bundle_of_that_root(
+    bundle_token: str, root_key: KeyPair, hec_key: KeyPair
+) -> None:
+    pin = jwk_thumbprint(root_key.jwk)
+    assert verify_pinned_trust_bundle(bundle_token, pin, NOW).root_jwk == root_key.jwk
+    impostor = make_key_pair()
+    # The impostor's bundle carries the real root's JWK: its thumbprint matches the pin,
+    # but the signature is checked with that key and fails.
+    payload = {
+        "iss": PLATFORM,
+        "iat": int(NOW.timestamp()),
+        "exp": int((NOW + timedelta(days=1)).timestamp()),
+        "root_jwk": root_key.jwk,
+        "issuers": [hec_issuer(hec_key).to_json()],
+    }
+    header = {"alg": "ES256", "typ": "darwaza-trust-bundle+jwt", "kid": root_key.kid}
+    forged = sign_compact_jws(header, payload, impostor.private_key)
+    with pytest.raises(TrustBundleError, match="not signed by the pinned root key"):
+        verify_pinned_trust_bundle(forged, pin, NOW)
+    # ... and with its own JWK, under the real root's kid, the thumbprint does not match.
+    payload["root_jwk"] = impostor.jwk | {"kid": root_key.kid}
+    forged = sign_compact_jws(header, payload, impostor.private_key)
+    with pytest.raises(TrustBundleError, match="not signed by the pinned root key"):
+        verify_pinned_trust_bundle(forged, pin, NOW)
+    with pytest.raises(TrustBundleError, match="not well formed"):
+        verify_pinned_trust_bundle(bundle_token, root_key.kid, NOW)

@@ -542,7 +542,7 @@ def test_key_binding_over_other_disclosures_is_refused(
     proof = key_binding(holder_key, presentation)
     # A verifier who drops a disclosure (or adds one) breaks the holder's sd_hash.
     fewer = "~".join(presentation.split("~")[:-2]) + "~"
-    result = verify(fewer + proof, trust)
+    result = verify(fewer + proof, trust, expected_nonce=NONCE, expected_audience=AUDIENCE)
     assert result.verdict is Verdict.INVALID_SIGNATURE
     assert result.reasons == ["The holder's proof was made for a different set of disclosures."]
 
@@ -552,7 +552,8 @@ def test_key_binding_with_a_wrong_sd_hash_is_refused(
 ) -> None:
     presentation = holder_bound(issue_degree, holder_key)
     text = presentation + key_binding(holder_key, presentation, sd_hash=presentation_hash("x~"))
-    assert verify(text, trust).verdict is Verdict.INVALID_SIGNATURE
+    result = verify(text, trust, expected_nonce=NONCE, expected_audience=AUDIENCE)
+    assert result.verdict is Verdict.INVALID_SIGNATURE
 
 
 def test_key_binding_with_a_wrong_nonce_is_refused(
@@ -591,7 +592,34 @@ def test_key_binding_dated_in_the_future_is_refused(
     presentation = holder_bound(issue_degree, holder_key)
     later = int((NOW + timedelta(minutes=10)).timestamp())
     text = presentation + key_binding(holder_key, presentation, iat=later)
-    assert verify(text, trust).verdict is Verdict.INVALID_SIGNATURE
+    result = verify(text, trust, expected_nonce=NONCE, expected_audience=AUDIENCE)
+    assert result.verdict is Verdict.INVALID_SIGNATURE
+
+
+def test_key_binding_older_than_five_minutes_is_refused(
+    issue_degree: DegreeIssuer, trust: BundleTrustSource, holder_key: KeyPair
+) -> None:
+    presentation = holder_bound(issue_degree, holder_key)
+    options = {"expected_nonce": NONCE, "expected_audience": AUDIENCE}
+    fresh = int((NOW - timedelta(minutes=4)).timestamp())
+    text = presentation + key_binding(holder_key, presentation, iat=fresh)
+    assert verify(text, trust, **options).verdict is Verdict.VALID
+    stale = int((NOW - timedelta(minutes=10)).timestamp())
+    text = presentation + key_binding(holder_key, presentation, iat=stale)
+    result = verify(text, trust, **options)
+    assert result.verdict is Verdict.INVALID_SIGNATURE
+    assert result.reasons == ["The holder's proof is too old; ask the holder to present it again."]
+
+
+def test_holder_bound_presentation_needs_the_verifiers_nonce_and_audience(
+    issue_degree: DegreeIssuer, trust: BundleTrustSource, holder_key: KeyPair
+) -> None:
+    presentation = holder_bound(issue_degree, holder_key)
+    text = presentation + key_binding(holder_key, presentation)
+    for options in ({}, {"expected_nonce": NONCE}, {"expected_audience": AUDIENCE}):
+        result = verify(text, trust, **options)
+        assert result.verdict is Verdict.MALFORMED, options
+        assert "fresh proof" in result.reasons[0]
 
 
 def test_signed_json_with_duplicate_members_is_refused(
