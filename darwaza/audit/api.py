@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from darwaza.audit.anchors import checkpoint_anchor_for
+from darwaza.web.api import error_responses
 from darwaza.web.context import SettingsDep
 
 router = APIRouter(tags=["trust"])
@@ -13,7 +14,7 @@ router = APIRouter(tags=["trust"])
 @router.get(
     "/transparency/checkpoints",
     response_class=Response,
-    responses={200: {"content": {"application/jsonl": {}}}},
+    responses=error_responses() | {200: {"content": {"application/jsonl": {}}}},
 )
 def signed_checkpoints(settings: SettingsDep) -> Response:
     """Every checkpoint the platform's root key signed over the audit trail, oldest first.
