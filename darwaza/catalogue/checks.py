@@ -112,6 +112,8 @@ def service_problems(
                 f"fields[{position}].options[{index}].value",
                 f"{value!r} is already the value of options[{earlier}]",
             )
+    for index, tier_id, earlier in _duplicates(tier.id for tier in service.fee_tiers):
+        problem(f"fee_tiers[{index}].id", f"{tier_id!r} is already the id of fee_tiers[{earlier}]")
     field_names = {field.name for field in service.fields}
     documents = service.required_documents
     for index, name, earlier in _duplicates(doc.name for doc in documents):

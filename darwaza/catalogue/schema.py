@@ -354,6 +354,20 @@ class RequiredDocument(_Definition):
 
 Workflow = Literal["standard_review"]
 
+RefundReason = Literal["rejected", "withdrawn"]
+REFUND_REASONS: Final[tuple[RefundReason, ...]] = ("rejected", "withdrawn")
+
+
+class FeeTier(_Definition):
+    """One of the fees a service offers, such as NADRA's normal, urgent and executive
+    categories: the citizen chooses one when applying. ``service_level_days``, when
+    given, replaces the service's own for this tier."""
+
+    id: Slug
+    label: LocalisedLabel
+    fee_paisa: Annotated[int, Field(ge=0)]
+    service_level_days: Annotated[int, Field(gt=0, le=365)] | None = None
+
 
 class ServiceDefinition(_Definition):
     """A public service: who offers it, what it asks, what it costs and what it issues."""
@@ -367,9 +381,34 @@ class ServiceDefinition(_Definition):
     fields: list[FieldDefinition] = Field(default_factory=list)
     required_documents: list[RequiredDocument] = Field(default_factory=list)
     fee_paisa: Annotated[int, Field(ge=0)]
+    fee_tiers: list[FeeTier] = Field(default_factory=list)
+    refund_fee_on: list[RefundReason] = Field(default_factory=list)
     service_level_days: Annotated[int, Field(gt=0, le=365)]
     workflow: Workflow = "standard_review"
     issues_document_type: Slug | None = None
+
+    @field_validator("fee_tiers")
+    @classmethod
+    def _first_tier_is_the_fee(cls, tiers: list[FeeTier], info: ValidationInfo) -> list[FeeTier]:
+        # fee_paisa stays the fee a service without a choice charges, and the default
+        # choice when there is one, so the two must not disagree.
+        fee = info.data.get("fee_paisa")
+        if tiers and fee is not None and tiers[0].fee_paisa != fee:
+            raise _problem(
+                "the first tier's fee_paisa ({tier_fee}) must equal the service's "
+                "fee_paisa ({fee})",
+                tier_fee=tiers[0].fee_paisa,
+                fee=fee,
+            )
+        return tiers
+
+    @field_validator("refund_fee_on")
+    @classmethod
+    def _refund_reasons_once(cls, reasons: list[RefundReason]) -> list[RefundReason]:
+        twice = next((reason for reason in reasons if reasons.count(reason) > 1), None)
+        if twice is not None:
+            raise _problem("{reason} is given more than once", reason=twice)
+        return reasons
 
     def field(self, name: str) -> FieldDefinition | None:
         """The form field called ``name``, if there is one."""
@@ -378,6 +417,16 @@ class ServiceDefinition(_Definition):
     def required_document(self, name: str) -> RequiredDocument | None:
         """The required document called ``name``, if there is one."""
         return next((doc for doc in self.required_documents if doc.name == name), None)
+
+    def fee_tier(self, tier_id: str) -> FeeTier | None:
+        """The fee tier called ``tier_id``, if the service has one."""
+        return next((tier for tier in self.fee_tiers if tier.id == tier_id), None)
+
+    def service_level_days_for(self, tier: FeeTier | None) -> int:
+        """Working days to a decision: the tier's own, or else the service's."""
+        if tier is not None and tier.service_level_days is not None:
+            return tier.service_level_days
+        return self.service_level_days
 
 
 # --- document types -----------------------------------------------------------------------
