@@ -66,8 +66,12 @@ def enqueue(
     priority: int = Priority.NORMAL,
     max_attempts: int = 8,
     expires_at: datetime | None = None,
+    now: datetime | None = None,
 ) -> Job:
     """Add a job in the caller's transaction (flushed, never committed).
+
+    ``now`` is when the change happened (the clock by default): the job's ``created_at``
+    and, unless ``run_at`` says otherwise, when it is due.
 
     The job exists only if the caller commits, together with the change that caused it. A
     second call with the same ``idempotency_key`` returns the job already there and adds
@@ -78,7 +82,7 @@ def enqueue(
     existing = _job_with_key(db, key)
     if existing is not None:
         return existing
-    now = utcnow()
+    now = now or utcnow()
     job = Job(
         kind=str(kind),
         payload=dict(payload),

@@ -59,6 +59,7 @@ def run_claimed_job(
     job: ClaimedJob,
     *,
     worker_id: str,
+    now: datetime | None = None,
 ) -> bool:
     """Run one claimed job's handler; True if it is done.
 
@@ -88,17 +89,22 @@ def run_claimed_job(
         return True
     except Exception as error:
         db.rollback()
-        _record(sessions, job, worker_id=worker_id, error=error)
+        _record(sessions, job, worker_id=worker_id, error=error, now=now)
         return False
     finally:
         db.close()
 
 
 def _record(
-    sessions: sessionmaker[Session], job: ClaimedJob, *, worker_id: str, error: Exception
+    sessions: sessionmaker[Session],
+    job: ClaimedJob,
+    *,
+    worker_id: str,
+    error: Exception,
+    now: datetime | None,
 ) -> None:
     with sessions.begin() as db:
-        status = record_failure(db, job, worker_id=worker_id, error=error)
+        status = record_failure(db, job, worker_id=worker_id, error=error, now=now)
     log.warning(
         "job %s (%s) attempt %s failed, now %s: %s",
         job.id,
@@ -127,7 +133,7 @@ def run_due_jobs(
     with sessions.begin() as db:
         claimed = claim_jobs(db, worker_id=worker_id, limit=limit, lease=DEFAULT_LEASE, now=now)
     for job in claimed:
-        run_claimed_job(sessions, settings, registry, job, worker_id=worker_id)
+        run_claimed_job(sessions, settings, registry, job, worker_id=worker_id, now=now)
     return len(claimed)
 
 

@@ -52,11 +52,13 @@ def send_sms_later(
     one message.
     """
     message_id = message_id or str(uuid.uuid4())
+    now = utcnow()
     return enqueue(
         db,
         kind=NotificationJob.SEND_SMS,
         payload={"message_id": message_id, "to": to, "text": text},
         idempotency_key=f"sms:{message_id}",
         priority=Priority.URGENT if urgent else Priority.NORMAL,
-        expires_at=utcnow() + URGENT_SMS_LIFETIME if urgent else None,
+        expires_at=now + URGENT_SMS_LIFETIME if urgent else None,
+        now=now,
     )
