@@ -69,6 +69,8 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     max_attempts: Mapped[int] = mapped_column(Integer, default=8)
     run_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the latest attempt was claimed: with created_at, how long the job waited.
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     leased_by: Mapped[str | None] = mapped_column(String(100))
     # A job not started by then is dropped (dead, "expired"): a one-time code that arrives

@@ -138,6 +138,7 @@ def claim_jobs(
         .values(
             status=JobStatus.RUNNING,
             attempts=Job.attempts + 1,
+            started_at=now,
             lease_until=now + lease,
             leased_by=worker_id,
         )

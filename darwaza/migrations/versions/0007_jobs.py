@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("max_attempts", sa.Integer(), nullable=False),
         sa.Column("run_at", darwaza.database.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("started_at", darwaza.database.UTCDateTime(timezone=True), nullable=True),
         sa.Column("lease_until", darwaza.database.UTCDateTime(timezone=True), nullable=True),
         sa.Column("leased_by", sa.String(length=100), nullable=True),
         sa.Column("expires_at", darwaza.database.UTCDateTime(timezone=True), nullable=True),
