@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -391,3 +392,35 @@ def test_the_outbox_gateway_sends_a_message_id_once_across_processes(tmp_path: P
     assert lines[2] == '{"to": "+9'
     texts = [line.split('"text": "')[1].split('"')[0] for line in lines if '"text"' in line]
     assert texts == ["Code 1", "Code 2", "Code 3", "No id: always sent", "No id: always sent"]
+
+
+def test_a_long_job_keeps_its_lease_while_its_worker_lives(
+    settings: Settings, registry: JobRegistry
+) -> None:
+    started, finish = threading.Event(), threading.Event()
+
+    def issue_a_large_register(context: JobContext) -> None:
+        started.set()
+        finish.wait(20)
+
+    registry.add("test.long", issue_a_large_register)
+    with transaction(settings) as db:
+        job_id = enqueue(db, kind="test.long", payload={}).id
+    worker = Worker(settings, registry, concurrency=1, worker_id="busy", lease=timedelta(seconds=1))
+    running = threading.Thread(target=worker.run, kwargs={"handle_signals": False})
+    running.start()
+    try:
+        assert started.wait(20)
+        time.sleep(2.5)  # more than two leases
+        # The heartbeat kept the lease: another worker finds nothing to take.
+        assert run_due_jobs(settings, registry, worker_id="other") == 0
+        job = _job(settings, job_id)
+        assert (job.status, job.leased_by, job.attempts) == (JobStatus.RUNNING, "busy", 1)
+        assert job.lease_until is not None and job.lease_until > utcnow()
+    finally:
+        finish.set()
+        worker.stop()
+        running.join(20)
+    assert not running.is_alive()
+    job = _job(settings, job_id)
+    assert (job.status, job.attempts, job.lease_until) == (JobStatus.DONE, 1, None)

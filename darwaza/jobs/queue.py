@@ -260,44 +260,59 @@ def extend_leases(db: Session, job_ids: Sequence[int], *, worker_id: str, lease:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def expire_and_recover(db: Session, *, now: datetime | None = None) -> tuple[int, int]:
+def expire_and_recover(
+    db: Session, *, now: datetime | None = None, limit: int = 1000
+) -> tuple[int, int]:
     """Housekeeping any worker may do: drop expired jobs, take back jobs of dead workers.
 
     A queued job past its ``expires_at`` becomes dead ("expired") and never runs. A running
     job whose lease has ended lost its worker (killed, or the machine died): it is queued
-    again, or dead if that was its last attempt. Returns (expired, recovered).
+    again, or dead if that was its last attempt. Returns (expired, recovered). Rows
+    another worker has locked are left for the next round, so housekeepers running at the
+    same time never wait on (or deadlock with) each other or a claim.
     """
     now = now or utcnow()
-    expired = db.execute(
-        update(Job)
-        .where(Job.status == JobStatus.QUEUED, Job.expires_at <= now)
-        .values(status=JobStatus.DEAD, last_error="expired", finished_at=now),
-        execution_options={"synchronize_session": False},
-    ).rowcount  # type: ignore[attr-defined]
+    expired = _update_unlocked(
+        db,
+        and_(Job.status == JobStatus.QUEUED, Job.expires_at <= now),
+        {"status": JobStatus.DEAD, "last_error": "expired", "finished_at": now},
+        limit=limit,
+    )
     abandoned = and_(Job.status == JobStatus.RUNNING, Job.lease_until < now)
-    db.execute(
-        update(Job)
-        .where(abandoned, Job.attempts >= Job.max_attempts)
-        .values(
-            status=JobStatus.DEAD,
-            last_error="the worker stopped during the last attempt",
-            lease_until=None,
-            finished_at=now,
-        ),
+    _update_unlocked(
+        db,
+        and_(abandoned, Job.attempts >= Job.max_attempts),
+        {
+            "status": JobStatus.DEAD,
+            "last_error": "the worker stopped during the last attempt",
+            "lease_until": None,
+            "finished_at": now,
+        },
+        limit=limit,
+    )
+    recovered = _update_unlocked(
+        db,
+        abandoned,
+        {
+            "status": JobStatus.QUEUED,
+            "last_error": "the worker stopped during this attempt",
+            "lease_until": None,
+            "leased_by": None,
+        },
+        limit=limit,
+    )
+    return expired, recovered
+
+
+def _update_unlocked(db: Session, condition: Any, values: dict[str, Any], *, limit: int) -> int:
+    chosen = select(Job.id).where(condition).order_by(Job.id).limit(limit)
+    if db.get_bind().dialect.name == "postgresql":
+        chosen = chosen.with_for_update(skip_locked=True)
+    result = db.execute(
+        update(Job).where(Job.id.in_(chosen.scalar_subquery())).values(**values),
         execution_options={"synchronize_session": False},
     )
-    recovered = db.execute(
-        update(Job)
-        .where(abandoned)
-        .values(
-            status=JobStatus.QUEUED,
-            last_error="the worker stopped during this attempt",
-            lease_until=None,
-            leased_by=None,
-        ),
-        execution_options={"synchronize_session": False},
-    ).rowcount  # type: ignore[attr-defined]
-    return int(expired), int(recovered)
+    return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def list_jobs(
