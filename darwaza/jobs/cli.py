@@ -44,7 +44,13 @@ def load_registry(reference: str) -> JobRegistry:
 
 
 @click.command("worker")
-@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--concurrency",
+    default=4,
+    show_default=True,
+    # Each job thread keeps a connection; the pool holds 20 and the heartbeat and clock use two.
+    type=click.IntRange(1, 16),
+)
 @click.option(
     "--batch",
     default=4,

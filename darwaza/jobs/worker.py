@@ -26,7 +26,7 @@ from types import FrameType
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from darwaza.database import session_factory, utcnow
+from darwaza.database import engine_for, session_factory, utcnow
 from darwaza.jobs.queue import (
     ClaimedJob,
     claim_jobs,
@@ -178,7 +178,8 @@ class Worker:
         self.lease = lease
         self.batch_size = batch_size
         self.housekeeping_every = housekeeping_every
-        self.sessions = session_factory(settings)
+        self.engine = engine_for(settings.resolved_database_url)
+        self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         self.stopping = threading.Event()
         self._in_hand: set[int] = set()
         self._in_hand_lock = threading.Lock()
@@ -210,22 +211,29 @@ class Worker:
         log.info("worker %s: stopped", self.worker_id)
 
     def _work(self) -> None:
-        idle = IDLE_WAIT_FIRST
+        # Each thread keeps one connection: no pool check-out and liveness ping per job.
+        # If the connection breaks (the database restarted), the thread opens another.
         while not self.stopping.is_set():
             try:
-                claimed = self._claim()
+                with self.engine.connect() as connection:
+                    self._work_on(sessionmaker(bind=connection, expire_on_commit=False))
             except Exception:
-                log.exception("worker %s: claiming failed", self.worker_id)
-                claimed = []
+                log.exception("worker %s: lost the database connection", self.worker_id)
+                self.stopping.wait(1.0)
+
+    def _work_on(self, sessions: sessionmaker[Session]) -> None:
+        idle = IDLE_WAIT_FIRST
+        while not self.stopping.is_set():
+            claimed = self._claim(sessions)
             if not claimed:
                 self.stopping.wait(idle)
                 idle = min(idle * 2, IDLE_WAIT_LONGEST)
                 continue
             idle = IDLE_WAIT_FIRST
-            self._run_in_order(claimed)
+            self._run_in_order(sessions, claimed)
 
-    def _claim(self) -> list[ClaimedJob]:
-        with self.sessions.begin() as db:
+    def _claim(self, sessions: sessionmaker[Session]) -> list[ClaimedJob]:
+        with sessions.begin() as db:
             claimed = claim_jobs(
                 db, worker_id=self.worker_id, limit=self.batch_size, lease=self.lease
             )
@@ -233,14 +241,14 @@ class Worker:
             self._in_hand.update(job.id for job in claimed)
         return claimed
 
-    def _run_in_order(self, claimed: list[ClaimedJob]) -> None:
+    def _run_in_order(self, sessions: sessionmaker[Session], claimed: list[ClaimedJob]) -> None:
         for position, job in enumerate(claimed):
             if self.stopping.is_set():
                 self._release(claimed[position:])
                 return
             try:
                 run_claimed_job(
-                    self.sessions, self.settings, self.registry, job, worker_id=self.worker_id
+                    sessions, self.settings, self.registry, job, worker_id=self.worker_id
                 )
             except Exception:
                 # Recording the failure failed too (the database went away): the lease
