@@ -24,6 +24,7 @@ from darwaza.jobs import (
     JobStatus,
     PermanentFailure,
     Priority,
+    cancel_job,
     enqueue,
     queue_stats,
 )
@@ -424,3 +425,25 @@ def test_a_long_job_keeps_its_lease_while_its_worker_lives(
     assert not running.is_alive()
     job = _job(settings, job_id)
     assert (job.status, job.attempts, job.lease_until) == (JobStatus.DONE, 1, None)
+
+
+def test_old_finished_jobs_are_deleted_but_dead_ones_wait_for_an_operator(
+    settings: Settings, registry: JobRegistry
+) -> None:
+    with transaction(settings) as db:
+        sent = send_sms_later(db, to="+923001234567", text="Approved", urgent=False).id
+        broken = enqueue(db, kind=BROKEN, payload={}).id
+        waiting = enqueue(db, kind=RECEIPT, payload={}, run_at=utcnow() + timedelta(days=30)).id
+        cancelled = enqueue(db, kind=RECEIPT, payload={}, run_at=utcnow() + timedelta(days=30))
+    with transaction(settings) as db:
+        cancel_job(db, cancelled.id)
+    run_due_jobs(settings, registry)
+    worker = Worker(settings, registry, worker_id="tidy")
+    worker.housekeep(now=utcnow() + timedelta(days=1))
+    assert _count(settings) == 4
+    worker = Worker(settings, registry, worker_id="tidy")
+    worker.housekeep(now=utcnow() + timedelta(days=8))
+    with _reader(settings) as db:
+        left = {job_id: status for job_id, status in db.execute(select(Job.id, Job.status))}
+    assert left == {broken: JobStatus.DEAD, waiting: JobStatus.QUEUED}
+    assert sent not in left

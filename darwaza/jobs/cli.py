@@ -20,7 +20,7 @@ from darwaza.i18n import translate
 from darwaza.jobs.models import Job, JobStatus
 from darwaza.jobs.queue import cancel_job, list_jobs, queue_stats, retry_job
 from darwaza.jobs.registry import JobRegistry
-from darwaza.jobs.worker import Worker
+from darwaza.jobs.worker import MAX_CONCURRENCY, Worker
 from darwaza.settings import InsecureSettings, Settings, get_settings
 
 # Named, not imported: the domains' handlers sit above the queue (see background_work).
@@ -48,8 +48,7 @@ def load_registry(reference: str) -> JobRegistry:
     "--concurrency",
     default=4,
     show_default=True,
-    # Each job thread keeps a connection; the pool holds 20 and the heartbeat and clock use two.
-    type=click.IntRange(1, 16),
+    type=click.IntRange(1, MAX_CONCURRENCY),
 )
 @click.option(
     "--batch",

@@ -54,8 +54,12 @@ class Job(Base):
     """A unit of background work and everything an operator needs to know about it."""
 
     __tablename__ = "jobs"
-    # Serves the claim: the queued jobs that are due, in order of priority then time.
-    __table_args__ = (Index("ix_jobs_claim", "status", "priority", "run_at"),)
+    __table_args__ = (
+        # Serves the claim: the queued jobs that are due, in order of priority then time.
+        Index("ix_jobs_claim", "status", "priority", "run_at"),
+        # Serves pruning old finished jobs and an operator's look at recent dead ones.
+        Index("ix_jobs_finished", "status", "finished_at"),
+    )
 
     # SQLite only auto-increments an INTEGER primary key; PostgreSQL gets a BIGINT.
     id: Mapped[int] = mapped_column(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -310,6 +310,29 @@ def _update_unlocked(db: Session, condition: Any, values: dict[str, Any], *, lim
         chosen = chosen.with_for_update(skip_locked=True)
     result = db.execute(
         update(Job).where(Job.id.in_(chosen.scalar_subquery())).values(**values),
+        execution_options={"synchronize_session": False},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def prune_finished_jobs(db: Session, *, finished_before: datetime, limit: int = 1000) -> int:
+    """Delete done and cancelled jobs that finished before ``finished_before``.
+
+    Dead jobs stay until an operator retries them. An idempotency key protects against a
+    repeat only while its job is kept, so keep jobs longer than any caller retries.
+    """
+    chosen = (
+        select(Job.id)
+        .where(
+            Job.status.in_([JobStatus.DONE, JobStatus.CANCELLED]),
+            Job.finished_at < finished_before,
+        )
+        .limit(limit)
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        chosen = chosen.with_for_update(skip_locked=True)
+    result = db.execute(
+        delete(Job).where(Job.id.in_(chosen.scalar_subquery())),
         execution_options={"synchronize_session": False},
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -34,6 +34,7 @@ from darwaza.jobs.queue import (
     expire_and_recover,
     extend_leases,
     mark_done,
+    prune_finished_jobs,
     record_failure,
     release_jobs,
 )
@@ -43,6 +44,13 @@ from darwaza.settings import Settings
 log = logging.getLogger("darwaza.jobs")
 
 DEFAULT_LEASE = timedelta(seconds=60)
+# Done and cancelled jobs are kept this long (their idempotency keys hold as long), then
+# deleted, a batch at a time, once a minute.
+KEEP_FINISHED_JOBS = timedelta(days=7)
+PRUNE_EVERY = timedelta(minutes=1)
+# Each job thread keeps a connection; the engine's pool holds 20, the heartbeat and the
+# clock take one each.
+MAX_CONCURRENCY = 16
 IDLE_WAIT_FIRST = 0.02
 IDLE_WAIT_LONGEST = 0.5
 
@@ -169,7 +177,10 @@ class Worker:
         lease: timedelta = DEFAULT_LEASE,
         batch_size: int = 4,
         housekeeping_every: float = 1.0,
+        keep_finished: timedelta = KEEP_FINISHED_JOBS,
     ) -> None:
+        if not 1 <= concurrency <= MAX_CONCURRENCY:
+            raise ValueError(f"concurrency must be between 1 and {MAX_CONCURRENCY}")
         self.settings = settings
         self.registry = registry
         self.concurrency = concurrency
@@ -178,6 +189,8 @@ class Worker:
         self.lease = lease
         self.batch_size = batch_size
         self.housekeeping_every = housekeeping_every
+        self.keep_finished = keep_finished
+        self._pruned_at: datetime | None = None
         self.engine = engine_for(settings.resolved_database_url)
         self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         self.stopping = threading.Event()
@@ -293,9 +306,14 @@ class Worker:
             self.stopping.wait(self.housekeeping_every)
 
     def housekeep(self, *, now: datetime) -> None:
-        """Drop expired jobs, take back abandoned ones, and enqueue this slot's schedules."""
+        """Drop expired jobs, take back abandoned ones, enqueue this slot's schedules, and
+        now and then delete old finished jobs."""
         with self.sessions.begin() as db:
             expire_and_recover(db, now=now)
+        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+            with self.sessions.begin() as db:
+                prune_finished_jobs(db, finished_before=now - self.keep_finished)
+            self._pruned_at = now
         for schedule in self.schedules:
             with self.sessions.begin() as db:
                 enqueue_scheduled(db, schedule, now=now)

@@ -47,10 +47,12 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.create_index("ix_jobs_claim", ["status", "priority", "run_at"], unique=False)
+        batch_op.create_index("ix_jobs_finished", ["status", "finished_at"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
+        batch_op.drop_index("ix_jobs_finished")
         batch_op.drop_index("ix_jobs_claim")
 
     op.drop_table("jobs")
