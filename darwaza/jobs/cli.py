@@ -137,5 +137,6 @@ def _change(verb: Callable[[Session, int], Job], job_id: int) -> None:
         with transaction(_settings()) as db:
             line = _describe(verb(db, job_id))
     except DarwazaError as error:
-        raise click.ClickException(translate("en", error.message.msgid)) from error
+        message = translate("en", error.message.msgid, error.message.params)
+        raise click.ClickException(message) from error
     click.echo(line)

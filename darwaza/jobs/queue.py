@@ -42,6 +42,10 @@ class JobNotInThatState(Conflict):
     default_message = N_("That job cannot do that in its current state.")
 
 
+CANNOT_RETRY = N_("Job {job_id} is {status}: only a dead or cancelled job can be retried.")
+CANNOT_CANCEL = N_("Job {job_id} is {status}: only a queued job can be cancelled.")
+
+
 @dataclass(frozen=True)
 class ClaimedJob:
     """What a worker holds after a claim: enough to run the handler and fence its result."""
@@ -365,7 +369,7 @@ def retry_job(db: Session, job_id: int) -> Job:
     """An operator brings a dead or cancelled job back: queued now, attempts from zero."""
     job = _job_for_change(db, job_id)
     if job.status not in (JobStatus.DEAD, JobStatus.CANCELLED):
-        raise JobNotInThatState()
+        raise JobNotInThatState(CANNOT_RETRY, {"job_id": job_id, "status": job.status.value})
     job.status = JobStatus.QUEUED
     job.attempts = 0
     job.run_at = utcnow()
@@ -382,7 +386,7 @@ def cancel_job(db: Session, job_id: int) -> Job:
     """An operator stops a job that has not started: queued becomes cancelled."""
     job = _job_for_change(db, job_id)
     if job.status != JobStatus.QUEUED:
-        raise JobNotInThatState()
+        raise JobNotInThatState(CANNOT_CANCEL, {"job_id": job_id, "status": job.status.value})
     job.status = JobStatus.CANCELLED
     job.finished_at = utcnow()
     db.flush()
