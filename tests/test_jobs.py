@@ -283,10 +283,10 @@ def test_jobs_retry_brings_a_dead_job_back_and_it_runs(
 
     again = jobs_cli_runner.invoke(jobs_cli, ["jobs", "retry", str(job_id)])
     assert again.exit_code == 1
-    assert (
-        "Job " + str(job_id) + " is done: only a dead or cancelled job can be retried."
-        in again.output
-    )
+    assert f"Job {job_id} is done: only a dead or cancelled job can be retried." in again.output
+    late_cancel = jobs_cli_runner.invoke(jobs_cli, ["jobs", "cancel", str(job_id)])
+    assert late_cancel.exit_code == 1
+    assert f"Job {job_id} is done: only a queued job can be cancelled." in late_cancel.output
 
 
 def test_jobs_cancel_stops_a_queued_job(
