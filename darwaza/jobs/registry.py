@@ -14,8 +14,14 @@ from darwaza.settings import Settings
 
 @dataclass(frozen=True)
 class JobContext:
-    """Everything a handler may use. ``db`` is the transaction that also marks the job done:
-    write through it and the effect commits exactly once, with the job."""
+    """Everything a handler may use.
+
+    ``db`` is the transaction that also marks the job done: write through it and the
+    effect commits exactly once, with the job. Make slow outside calls before the first
+    write (on SQLite a writing transaction holds the database's one write lock). An
+    outside effect may be repeated after a crash, so pass the outside system an id it
+    deduplicates on (``job_id`` or one from the payload).
+    """
 
     db: Session
     settings: Settings
