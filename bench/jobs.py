@@ -116,6 +116,9 @@ def code_wait(settings: Settings, backlog: int, codes: int, concurrency: int, ba
             send_sms_later(db, to="+923001234567", text=f"Notice {number}", urgent=False)
     workers = start_workers(settings, 2, concurrency, batch)
     try:
+        # Codes start once both workers are busy, so starting them up is not counted.
+        while count_done(settings) < 200:
+            time.sleep(0.05)
         for number in range(codes):
             with transaction(settings) as db:
                 send_sms_later(db, to="+923007654321", text=f"Code {number:06d}", urgent=True)

@@ -450,3 +450,35 @@ def test_old_finished_jobs_are_deleted_but_dead_ones_wait_for_an_operator(
         left = {job_id: status for job_id, status in db.execute(select(Job.id, Job.status))}
     assert left == {broken: JobStatus.DEAD, waiting: JobStatus.QUEUED}
     assert sent not in left
+
+
+def test_a_code_does_not_wait_for_busy_threads_to_finish_a_bulk_job(
+    settings: Settings, registry: JobRegistry
+) -> None:
+    busy, finish = threading.Event(), threading.Event()
+
+    def issue_a_large_register(context: JobContext) -> None:
+        busy.set()
+        finish.wait(20)
+
+    registry.add("test.bulk", issue_a_large_register)
+    with transaction(settings) as db:
+        enqueue(db, kind="test.bulk", payload={}, priority=Priority.BULK)
+    worker = Worker(settings, registry, concurrency=1, worker_id="one-thread")
+    running = threading.Thread(target=worker.run, kwargs={"handle_signals": False})
+    running.start()
+    try:
+        assert busy.wait(20)
+        with transaction(settings) as db:
+            code = send_sms_later(db, to="+923001234567", text="Code 246810", urgent=True)
+        # The only job thread is busy; the urgent lane sends the code meanwhile.
+        deadline = time.monotonic() + 10
+        while _job(settings, code.id).status != JobStatus.DONE:
+            assert time.monotonic() < deadline, "the code waited for the bulk job"
+            time.sleep(0.02)
+        assert not finish.is_set()
+        assert [message["text"] for message in sms_messages(settings)] == ["Code 246810"]
+    finally:
+        finish.set()
+        worker.stop()
+        running.join(20)

@@ -123,9 +123,17 @@ def _due(now: datetime) -> Any:
 
 
 def claim_jobs(
-    db: Session, *, worker_id: str, limit: int, lease: timedelta, now: datetime | None = None
+    db: Session,
+    *,
+    worker_id: str,
+    limit: int,
+    lease: timedelta,
+    now: datetime | None = None,
+    priority_at_most: int | None = None,
 ) -> list[ClaimedJob]:
     """Take up to ``limit`` due jobs, most urgent first, and lease them to ``worker_id``.
+
+    ``priority_at_most`` limits the claim to jobs at least that urgent (a fast lane).
 
     Call in a transaction of its own and commit at once. On PostgreSQL ``FOR UPDATE SKIP
     LOCKED`` lets many workers claim at the same time without waiting on or taking each
@@ -134,6 +142,8 @@ def claim_jobs(
     """
     now = now or utcnow()
     chosen = select(Job.id).where(_due(now)).order_by(Job.priority, Job.run_at, Job.id).limit(limit)
+    if priority_at_most is not None:
+        chosen = chosen.where(Job.priority <= priority_at_most)
     if db.get_bind().dialect.name == "postgresql":
         chosen = chosen.with_for_update(skip_locked=True)
     rows = db.execute(

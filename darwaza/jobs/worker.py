@@ -27,6 +27,7 @@ from types import FrameType
 from sqlalchemy.orm import Session, sessionmaker
 
 from darwaza.database import engine_for, session_factory, utcnow
+from darwaza.jobs.models import Priority
 from darwaza.jobs.queue import (
     ClaimedJob,
     claim_jobs,
@@ -48,11 +49,13 @@ DEFAULT_LEASE = timedelta(seconds=60)
 # deleted, a batch at a time, once a minute.
 KEEP_FINISHED_JOBS = timedelta(days=7)
 PRUNE_EVERY = timedelta(minutes=1)
-# Each job thread keeps a connection; the engine's pool holds 20, the heartbeat and the
-# clock take one each.
+# Each job thread keeps a connection; the engine's pool holds 20, the urgent lane, the
+# heartbeat and the clock take one each.
 MAX_CONCURRENCY = 16
 IDLE_WAIT_FIRST = 0.02
 IDLE_WAIT_LONGEST = 0.5
+# The urgent lane looks more often: a citizen is waiting for that code.
+URGENT_WAIT_LONGEST = 0.1
 
 
 def default_worker_id() -> str:
@@ -164,7 +167,7 @@ def enqueue_scheduled(db: Session, schedule: Schedule, *, now: datetime) -> None
 
 
 class Worker:
-    """A worker process: ``concurrency`` job threads, a heartbeat and a clock."""
+    """A worker process: ``concurrency`` job threads, an urgent lane, a heartbeat, a clock."""
 
     def __init__(
         self,
@@ -212,6 +215,9 @@ class Worker:
             threading.Thread(target=self._work, name=f"jobs-{number}")
             for number in range(self.concurrency)
         ]
+        # One more thread takes only urgent jobs (one-time codes), one at a time, so a code
+        # never waits for a job thread to get through a batch of ordinary messages.
+        threads.append(threading.Thread(target=self._work, args=(True,), name="jobs-urgent"))
         threads.append(threading.Thread(target=self._heartbeat, name="jobs-heartbeat"))
         threads.append(threading.Thread(target=self._housekeeping, name="jobs-clock"))
         log.info("worker %s: %s threads", self.worker_id, self.concurrency)
@@ -223,32 +229,38 @@ class Worker:
                 thread.join(timeout=0.2)
         log.info("worker %s: stopped", self.worker_id)
 
-    def _work(self) -> None:
+    def _work(self, urgent_only: bool = False) -> None:
         # Each thread keeps one connection: no pool check-out and liveness ping per job.
         # If the connection breaks (the database restarted), the thread opens another.
         while not self.stopping.is_set():
             try:
                 with self.engine.connect() as connection:
-                    self._work_on(sessionmaker(bind=connection, expire_on_commit=False))
+                    sessions = sessionmaker(bind=connection, expire_on_commit=False)
+                    self._work_on(sessions, urgent_only=urgent_only)
             except Exception:
                 log.exception("worker %s: lost the database connection", self.worker_id)
                 self.stopping.wait(1.0)
 
-    def _work_on(self, sessions: sessionmaker[Session]) -> None:
+    def _work_on(self, sessions: sessionmaker[Session], *, urgent_only: bool) -> None:
         idle = IDLE_WAIT_FIRST
+        longest = URGENT_WAIT_LONGEST if urgent_only else IDLE_WAIT_LONGEST
         while not self.stopping.is_set():
-            claimed = self._claim(sessions)
+            claimed = self._claim(sessions, urgent_only=urgent_only)
             if not claimed:
                 self.stopping.wait(idle)
-                idle = min(idle * 2, IDLE_WAIT_LONGEST)
+                idle = min(idle * 2, longest)
                 continue
             idle = IDLE_WAIT_FIRST
             self._run_in_order(sessions, claimed)
 
-    def _claim(self, sessions: sessionmaker[Session]) -> list[ClaimedJob]:
+    def _claim(self, sessions: sessionmaker[Session], *, urgent_only: bool) -> list[ClaimedJob]:
         with sessions.begin() as db:
             claimed = claim_jobs(
-                db, worker_id=self.worker_id, limit=self.batch_size, lease=self.lease
+                db,
+                worker_id=self.worker_id,
+                limit=1 if urgent_only else self.batch_size,
+                lease=self.lease,
+                priority_at_most=Priority.URGENT if urgent_only else None,
             )
         with self._in_hand_lock:
             self._in_hand.update(job.id for job in claimed)
