@@ -46,13 +46,13 @@ def load_registry(reference: str) -> JobRegistry:
 @click.command("worker")
 @click.option(
     "--concurrency",
-    default=4,
+    default=8,
     show_default=True,
     type=click.IntRange(1, MAX_CONCURRENCY),
 )
 @click.option(
     "--batch",
-    default=4,
+    default=8,
     show_default=True,
     type=click.IntRange(1, 1000),
     help="Jobs a thread claims at once.",

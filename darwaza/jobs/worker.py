@@ -174,11 +174,11 @@ class Worker:
         settings: Settings,
         registry: JobRegistry,
         *,
-        concurrency: int = 4,
+        concurrency: int = 8,
         worker_id: str | None = None,
         schedules: Sequence[Schedule] | None = None,
         lease: timedelta = DEFAULT_LEASE,
-        batch_size: int = 4,
+        batch_size: int = 8,
         housekeeping_every: float = 1.0,
         keep_finished: timedelta = KEEP_FINISHED_JOBS,
     ) -> None:
