@@ -13,6 +13,7 @@ from darwaza.identity.models import (
     StaffMember,
     UserSession,
 )
+from darwaza.jobs.models import Job
 from darwaza.wallet.models import Share, ShareOpening
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "Base",
     "Citizen",
     "Document",
+    "Job",
     "Passkey",
     "Share",
     "ShareOpening",

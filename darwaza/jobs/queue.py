@@ -1,0 +1,426 @@
+"""Putting work on the queue, claiming it, recording how it ended, and the operator's verbs.
+
+`enqueue` writes in the caller's transaction and never commits. Everything a worker does
+(`claim_jobs`, `record_failure`, `release_jobs`, `extend_leases`, `expire_and_recover`)
+runs in its own short transaction. Completion is `mark_done`, called inside the handler's
+own transaction so the handler's effect and "done" commit together.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from darwaza.clock import utcnow
+from darwaza.errors import Conflict, NotFound
+from darwaza.i18n import N_
+from darwaza.jobs.models import Job, JobStatus, Priority
+
+BACKOFF_BASE = timedelta(seconds=2)
+BACKOFF_CAP = timedelta(hours=1)
+# last_error is for people; a stack of tracebacks is not.
+ERROR_TEXT_LIMIT = 2000
+
+
+class PermanentFailure(Exception):
+    """Raised by a handler when trying again cannot help (bad payload, unknown recipient)."""
+
+
+class JobNotFound(NotFound):
+    default_message = N_("There is no job with that number.")
+
+
+class JobNotInThatState(Conflict):
+    default_message = N_("That job cannot do that in its current state.")
+
+
+CANNOT_RETRY = N_("Job {job_id} is {status}: only a dead or cancelled job can be retried.")
+CANNOT_CANCEL = N_("Job {job_id} is {status}: only a queued job can be cancelled.")
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """What a worker holds after a claim: enough to run the handler and fence its result."""
+
+    id: int
+    kind: str
+    payload: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    priority: int
+    run_at: datetime
+    created_at: datetime
+
+
+def enqueue(
+    db: Session,
+    *,
+    kind: str,
+    payload: Mapping[str, Any],
+    idempotency_key: str | None = None,
+    run_at: datetime | None = None,
+    priority: int = Priority.NORMAL,
+    max_attempts: int = 8,
+    expires_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Job:
+    """Add a job in the caller's transaction (flushed, never committed).
+
+    ``now`` is when the change happened (the clock by default): the job's ``created_at``
+    and, unless ``run_at`` says otherwise, when it is due.
+
+    The job exists only if the caller commits, together with the change that caused it. A
+    second call with the same ``idempotency_key`` returns the job already there and adds
+    nothing; the savepoint lets a concurrent duplicate lose the race without spoiling the
+    caller's transaction.
+    """
+    key = idempotency_key or f"job:{uuid.uuid4()}"
+    existing = _job_with_key(db, key)
+    if existing is not None:
+        return existing
+    now = now or utcnow()
+    job = Job(
+        kind=str(kind),
+        payload=dict(payload),
+        idempotency_key=key,
+        status=JobStatus.QUEUED,
+        priority=int(priority),
+        attempts=0,
+        max_attempts=max_attempts,
+        run_at=run_at or now,
+        expires_at=expires_at,
+        created_at=now,
+    )
+    try:
+        with db.begin_nested():
+            db.add(job)
+    except IntegrityError:
+        raced = _job_with_key(db, key)
+        if raced is None:
+            raise
+        return raced
+    return job
+
+
+def _job_with_key(db: Session, key: str) -> Job | None:
+    return db.scalar(select(Job).where(Job.idempotency_key == key))
+
+
+def _due(now: datetime) -> Any:
+    return and_(
+        Job.status == JobStatus.QUEUED,
+        Job.run_at <= now,
+        or_(Job.expires_at.is_(None), Job.expires_at > now),
+    )
+
+
+def claim_jobs(
+    db: Session,
+    *,
+    worker_id: str,
+    limit: int,
+    lease: timedelta,
+    now: datetime | None = None,
+    priority_at_most: int | None = None,
+) -> list[ClaimedJob]:
+    """Take up to ``limit`` due jobs, most urgent first, and lease them to ``worker_id``.
+
+    ``priority_at_most`` limits the claim to jobs at least that urgent (a fast lane).
+
+    Call in a transaction of its own and commit at once. On PostgreSQL ``FOR UPDATE SKIP
+    LOCKED`` lets many workers claim at the same time without waiting on or taking each
+    other's rows. SQLite has no row locks, but Darwaza's engine begins every transaction
+    with ``BEGIN IMMEDIATE``, so claims are serialised by the database's write lock.
+    """
+    now = now or utcnow()
+    chosen = select(Job.id).where(_due(now)).order_by(Job.priority, Job.run_at, Job.id).limit(limit)
+    if priority_at_most is not None:
+        chosen = chosen.where(Job.priority <= priority_at_most)
+    if db.get_bind().dialect.name == "postgresql":
+        chosen = chosen.with_for_update(skip_locked=True)
+    rows = db.execute(
+        update(Job)
+        .where(Job.id.in_(chosen.scalar_subquery()))
+        .values(
+            status=JobStatus.RUNNING,
+            attempts=Job.attempts + 1,
+            started_at=now,
+            lease_until=now + lease,
+            leased_by=worker_id,
+        )
+        .returning(
+            Job.id,
+            Job.kind,
+            Job.payload,
+            Job.attempts,
+            Job.max_attempts,
+            Job.priority,
+            Job.run_at,
+            Job.created_at,
+        ),
+        execution_options={"synchronize_session": False},
+    ).all()
+    claimed = [ClaimedJob(*row) for row in rows]
+    return sorted(claimed, key=lambda job: (job.priority, job.run_at, job.id))
+
+
+def mark_done(db: Session, job: ClaimedJob, *, worker_id: str) -> bool:
+    """Mark a claimed job done, in the handler's transaction; False if the lease was lost.
+
+    The attempt number fences the write: if this worker's lease ended and another worker
+    claimed the job meanwhile, nothing matches and the caller must roll back, so the
+    handler's effect in the database is never doubled.
+    """
+    result = db.execute(
+        update(Job)
+        .where(
+            Job.id == job.id,
+            Job.status == JobStatus.RUNNING,
+            Job.attempts == job.attempt,
+            Job.leased_by == worker_id,
+        )
+        .values(status=JobStatus.DONE, finished_at=utcnow(), lease_until=None, last_error=None),
+        execution_options={"synchronize_session": False},
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def backoff_ceiling(attempt: int) -> timedelta:
+    """The longest wait after failed attempt number ``attempt``: 2 s, 4 s, 8 s ... 1 hour."""
+    seconds = BACKOFF_BASE.total_seconds() * 2 ** min(max(attempt - 1, 0), 30)
+    return min(timedelta(seconds=seconds), BACKOFF_CAP)
+
+
+def retry_delay(attempt: int, rng: random.Random | None = None) -> timedelta:
+    """Exponential back-off with full jitter: anywhere between now and the ceiling.
+
+    The jitter spreads retries out, so jobs that failed together (a provider was down) do
+    not all come back at the same instant.
+    """
+    ceiling = backoff_ceiling(attempt).total_seconds()
+    return timedelta(seconds=(rng or random).uniform(0, ceiling))
+
+
+def record_failure(
+    db: Session,
+    job: ClaimedJob,
+    *,
+    worker_id: str,
+    error: BaseException,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> JobStatus | None:
+    """After a handler failed (and its transaction was rolled back): retry later or give up.
+
+    A `PermanentFailure`, or the last allowed attempt, makes the job dead; anything else
+    queues it again after `retry_delay`. Returns the new status, or None if the lease was
+    lost to another worker.
+    """
+    now = now or utcnow()
+    message = f"{type(error).__name__}: {error}"[:ERROR_TEXT_LIMIT]
+    if isinstance(error, PermanentFailure) or job.attempt >= job.max_attempts:
+        status = JobStatus.DEAD
+        values: dict[str, Any] = {"finished_at": now}
+    else:
+        status = JobStatus.QUEUED
+        values = {"run_at": now + retry_delay(job.attempt, rng)}
+    result = db.execute(
+        update(Job)
+        .where(
+            Job.id == job.id,
+            Job.status == JobStatus.RUNNING,
+            Job.attempts == job.attempt,
+            Job.leased_by == worker_id,
+        )
+        .values(status=status, last_error=message, lease_until=None, leased_by=None, **values),
+        execution_options={"synchronize_session": False},
+    )
+    return status if result.rowcount == 1 else None  # type: ignore[attr-defined]
+
+
+def release_jobs(db: Session, job_ids: Sequence[int], *, worker_id: str) -> int:
+    """Give back jobs claimed but never started (a stopping worker): queued, attempt undone."""
+    if not job_ids:
+        return 0
+    result = db.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.status == JobStatus.RUNNING, Job.leased_by == worker_id)
+        .values(
+            status=JobStatus.QUEUED, attempts=Job.attempts - 1, lease_until=None, leased_by=None
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def extend_leases(db: Session, job_ids: Sequence[int], *, worker_id: str, lease: timedelta) -> int:
+    """The heartbeat: a worker still busy with these jobs keeps them for another lease."""
+    if not job_ids:
+        return 0
+    result = db.execute(
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.status == JobStatus.RUNNING, Job.leased_by == worker_id)
+        .values(lease_until=utcnow() + lease),
+        execution_options={"synchronize_session": False},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def expire_and_recover(
+    db: Session, *, now: datetime | None = None, limit: int = 1000
+) -> tuple[int, int]:
+    """Housekeeping any worker may do: drop expired jobs, take back jobs of dead workers.
+
+    A queued job past its ``expires_at`` becomes dead ("expired") and never runs. A running
+    job whose lease has ended lost its worker (killed, or the machine died): it is queued
+    again, or dead if that was its last attempt. Returns (expired, recovered). Rows
+    another worker has locked are left for the next round, so housekeepers running at the
+    same time never wait on (or deadlock with) each other or a claim.
+    """
+    now = now or utcnow()
+    expired = _update_unlocked(
+        db,
+        and_(Job.status == JobStatus.QUEUED, Job.expires_at <= now),
+        {"status": JobStatus.DEAD, "last_error": "expired", "finished_at": now},
+        limit=limit,
+    )
+    abandoned = and_(Job.status == JobStatus.RUNNING, Job.lease_until < now)
+    _update_unlocked(
+        db,
+        and_(abandoned, Job.attempts >= Job.max_attempts),
+        {
+            "status": JobStatus.DEAD,
+            "last_error": "the worker stopped during the last attempt",
+            "lease_until": None,
+            "finished_at": now,
+        },
+        limit=limit,
+    )
+    recovered = _update_unlocked(
+        db,
+        abandoned,
+        {
+            "status": JobStatus.QUEUED,
+            "last_error": "the worker stopped during this attempt",
+            "lease_until": None,
+            "leased_by": None,
+        },
+        limit=limit,
+    )
+    return expired, recovered
+
+
+def _update_unlocked(db: Session, condition: Any, values: dict[str, Any], *, limit: int) -> int:
+    chosen = select(Job.id).where(condition).order_by(Job.id).limit(limit)
+    if db.get_bind().dialect.name == "postgresql":
+        chosen = chosen.with_for_update(skip_locked=True)
+    result = db.execute(
+        update(Job).where(Job.id.in_(chosen.scalar_subquery())).values(**values),
+        execution_options={"synchronize_session": False},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def prune_finished_jobs(db: Session, *, finished_before: datetime, limit: int = 1000) -> int:
+    """Delete done and cancelled jobs that finished before ``finished_before``.
+
+    Dead jobs stay until an operator retries them. An idempotency key protects against a
+    repeat only while its job is kept, so keep jobs longer than any caller retries.
+    """
+    chosen = (
+        select(Job.id)
+        .where(
+            Job.status.in_([JobStatus.DONE, JobStatus.CANCELLED]),
+            Job.finished_at < finished_before,
+        )
+        .limit(limit)
+    )
+    if db.get_bind().dialect.name == "postgresql":
+        chosen = chosen.with_for_update(skip_locked=True)
+    result = db.execute(
+        delete(Job).where(Job.id.in_(chosen.scalar_subquery())),
+        execution_options={"synchronize_session": False},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def list_jobs(
+    db: Session,
+    *,
+    status: JobStatus | None = None,
+    kind: str | None = None,
+    limit: int = 50,
+) -> list[Job]:
+    """The newest jobs, optionally of one status or kind, for an operator to look at."""
+    query = select(Job).order_by(Job.id.desc()).limit(limit)
+    if status is not None:
+        query = query.where(Job.status == status)
+    if kind is not None:
+        query = query.where(Job.kind == kind)
+    return list(db.scalars(query))
+
+
+def _job_for_change(db: Session, job_id: int) -> Job:
+    job = db.get(Job, job_id, with_for_update=True)
+    if job is None:
+        raise JobNotFound()
+    return job
+
+
+def retry_job(db: Session, job_id: int) -> Job:
+    """An operator brings a dead or cancelled job back: queued now, attempts from zero."""
+    job = _job_for_change(db, job_id)
+    if job.status not in (JobStatus.DEAD, JobStatus.CANCELLED):
+        raise JobNotInThatState(CANNOT_RETRY, {"job_id": job_id, "status": job.status.value})
+    job.status = JobStatus.QUEUED
+    job.attempts = 0
+    job.run_at = utcnow()
+    # An operator's retry is a decision to send it after all.
+    job.expires_at = None
+    job.finished_at = None
+    job.lease_until = None
+    job.leased_by = None
+    db.flush()
+    return job
+
+
+def cancel_job(db: Session, job_id: int) -> Job:
+    """An operator stops a job that has not started: queued becomes cancelled."""
+    job = _job_for_change(db, job_id)
+    if job.status != JobStatus.QUEUED:
+        raise JobNotInThatState(CANNOT_CANCEL, {"job_id": job_id, "status": job.status.value})
+    job.status = JobStatus.CANCELLED
+    job.finished_at = utcnow()
+    db.flush()
+    return job
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """How many jobs are in each state, and how long the oldest due job has waited."""
+
+    counts: dict[JobStatus, int]
+    oldest_queued_age: timedelta | None
+
+
+def queue_stats(db: Session, *, now: datetime | None = None) -> QueueStats:
+    """Queue depth by status and the age of the oldest queued job that is due (for metrics)."""
+    now = now or utcnow()
+    counts = dict.fromkeys(JobStatus, 0)
+    for status, count in db.execute(select(Job.status, func.count()).group_by(Job.status)):
+        counts[JobStatus(status)] = int(count)
+    oldest = db.scalar(
+        select(func.min(Job.run_at)).where(Job.status == JobStatus.QUEUED, Job.run_at <= now)
+    )
+    if oldest is not None and oldest.tzinfo is None:
+        # min() comes back untyped from SQLite: a naive UTC text timestamp.
+        oldest = oldest.replace(tzinfo=now.tzinfo)
+    return QueueStats(counts=counts, oldest_queued_age=None if oldest is None else now - oldest)
