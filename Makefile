@@ -24,11 +24,13 @@ $(VENV)/.test-deps: $(BIN)/darwaza
 
 install: $(BIN)/darwaza ## Create the virtual environment and install Darwaza
 
-run: install ## Migrate, load demo data and serve on http://localhost:8000
+run: install ## Migrate, load demo data, start a worker and serve on http://localhost:8000
 	$(BIN)/darwaza db upgrade
 	$(BIN)/darwaza demo
 	@echo ""
-	@echo "Darwaza is starting on http://localhost:8000 (Ctrl-C stops it)"
+	@echo "Darwaza is starting on http://localhost:8000 with a worker beside it (Ctrl-C stops both)"
+	@$(BIN)/darwaza worker --concurrency 2 & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/darwaza serve --host 127.0.0.1 --port 8000
 
 test: $(VENV)/.test-deps ## Install test dependencies and run the whole suite (lint, types, tests)

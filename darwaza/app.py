@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -14,13 +13,11 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from darwaza.agencies.keys import sign_audit_checkpoint
 from darwaza.agencies.service import sync_agencies
 from darwaza.applications import api as applications_api
 from darwaza.applications import console as applications_console
 from darwaza.applications import views as applications_views
 from darwaza.audit import api as audit_api
-from darwaza.audit.trail import sequence_all
 from darwaza.catalogue import api as catalogue_api
 from darwaza.catalogue import views as catalogue_views
 from darwaza.catalogue.catalogue import Catalogue
@@ -77,29 +74,6 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
 )
 
 
-async def keep_the_audit_trail(settings: Settings) -> None:
-    """Chain new audit events every few seconds and sign a checkpoint at its interval."""
-    loop = asyncio.get_running_loop()
-    next_checkpoint = loop.time() + settings.audit_checkpoint_minutes * 60
-    while True:
-        await asyncio.sleep(settings.audit_sequence_seconds)
-        signing = bool(settings.audit_checkpoint_minutes) and loop.time() >= next_checkpoint
-        try:
-            await asyncio.to_thread(_keep_trail, settings, signing)
-        except SQLAlchemyError:
-            log.exception("could not chain or sign the audit trail")
-        if signing:
-            next_checkpoint = loop.time() + settings.audit_checkpoint_minutes * 60
-
-
-def _keep_trail(settings: Settings, signing: bool) -> None:
-    with transaction(settings) as session:
-        if signing:
-            sign_audit_checkpoint(session, settings=settings)
-        else:
-            sequence_all(session)
-
-
 def _lifespan(
     settings: Settings, catalogue: Catalogue
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -113,14 +87,7 @@ def _lifespan(
             log.exception(
                 "could not bring agencies in step with the catalogue; run `darwaza db upgrade`"
             )
-        signer = (
-            asyncio.create_task(keep_the_audit_trail(settings))
-            if settings.audit_sequence_seconds
-            else None
-        )
         yield
-        if signer is not None:
-            signer.cancel()
 
     return lifespan
 

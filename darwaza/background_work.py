@@ -1,19 +1,22 @@
 """Every domain's background work, gathered: the job handlers and the clock's schedules.
 
-This is to the worker what `darwaza.models` is to migrations. `darwaza.jobs` names it by
-string (``darwaza.background_work:job_registry``) rather than importing it, so the queue,
-a lower layer, does not depend on the domains whose handlers it runs.
+This is to the worker what `darwaza.models` is to migrations: the ``darwaza worker``
+command runs with it, so the queue, a lower layer, depends on no domain.
 """
 
 from __future__ import annotations
 
 import darwaza.models  # noqa: F401 (every table known before a handler's session is used)
+from darwaza.agencies.jobs import register_audit_jobs
 from darwaza.jobs.registry import JobRegistry
 from darwaza.notifications.jobs import register_notification_jobs
+from darwaza.settings import get_settings
 
 
 def job_registry() -> JobRegistry:
     """The registry a production worker runs with: every domain's handlers and schedules."""
+    settings = get_settings()
     registry = JobRegistry()
     register_notification_jobs(registry)
+    register_audit_jobs(registry, settings)
     return registry

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -354,15 +355,34 @@ def test_an_idle_session_ends(make_client: ClientFactory, settings: Settings, db
     assert browser.get("/applications", follow_redirects=False).status_code == 303
 
 
-def test_the_server_signs_checkpoints_by_itself(settings: Settings, db: Session) -> None:
-    from darwaza.app import create_app
+def test_the_worker_chains_events_and_signs_checkpoints_by_itself(
+    settings: Settings, db: Session, app_client: TestClient
+) -> None:
+    from darwaza.agencies.jobs import register_audit_jobs
     from darwaza.audit.models import AuditCheckpoint
+    from darwaza.jobs.registry import JobRegistry
+    from darwaza.jobs.worker import Worker
 
-    quick = settings.model_copy(update={"audit_checkpoint_minutes": 0.002})  # every 0.12 s
-    with TestClient(create_app(quick)) as client:
-        client.get("/trust-bundle")  # a few events to sign
-        deadline = time.monotonic() + 10
+    app_client.get("/trust-bundle")  # a few events: nothing chains them in the request
+    db.commit()
+    waiting = select(AuditEvent).where(AuditEvent.sequence.is_(None))
+    assert db.scalars(waiting).first() is not None
+    quick = settings.model_copy(
+        update={"audit_checkpoint_minutes": 0.005, "audit_sequence_seconds": 0.2}
+    )
+    registry = JobRegistry()
+    register_audit_jobs(registry, quick)
+    worker = Worker(quick, registry, concurrency=1, worker_id="clock", housekeeping_every=0.1)
+    running = threading.Thread(target=worker.run, kwargs={"handle_signals": False})
+    running.start()
+    try:
+        deadline = time.monotonic() + 15
         while not db.scalars(select(AuditCheckpoint)).first():
             db.commit()
             assert time.monotonic() < deadline, "no checkpoint was signed"
             time.sleep(0.1)
+    finally:
+        worker.stop()
+        running.join(timeout=30)
+    db.commit()
+    assert db.scalars(waiting).first() is None
