@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
+import anyio
 from fastapi import APIRouter, Depends, FastAPI, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -41,6 +42,7 @@ from darwaza.web.middleware import (
     AccessLogMiddleware,
     BodyLimitMiddleware,
     SecurityHeadersMiddleware,
+    WriteAgainMiddleware,
 )
 
 log = logging.getLogger("darwaza")
@@ -80,6 +82,12 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Threads that run requests and database connections are sized together, so a
+        # request waits for a connection briefly or is answered 503, never hangs.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = settings.request_threads or (
+            settings.database_pool_size + settings.database_max_overflow
+        )
         try:
             with transaction(settings) as session:
                 sync_agencies(session, catalogue=catalogue)
@@ -100,6 +108,7 @@ def _add_middleware(app: FastAPI, settings: Settings) -> None:
         limit=settings.max_upload_bytes + FORM_OVERHEAD_BYTES,
         refusal=too_large,
     )
+    app.add_middleware(WriteAgainMiddleware)
     app.add_middleware(AccessLogMiddleware)
 
 

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import functools
+import logging
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event
+from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event, text
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from darwaza.settings import Settings, get_settings
+
+log = logging.getLogger("darwaza.database")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -103,11 +109,38 @@ def _begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def build_engine(url: str, *, immediate: bool = True) -> Engine:
+@dataclass(frozen=True)
+class PoolLimits:
+    """How many connections a process keeps, and how long a request waits for one.
+
+    Sized together with the request threads (see ``DARWAZA_REQUEST_THREADS``): a request
+    that cannot get a connection within ``timeout`` seconds is answered 503 at once
+    instead of hanging. ``statement_seconds`` bounds one statement on PostgreSQL, and a
+    transaction left idle is ended by the server after twice that.
+    """
+
+    size: int = 10
+    overflow: int = 10
+    timeout: float = 3.0
+    statement_seconds: int = 15
+
+
+def pool_limits(settings: Settings) -> PoolLimits:
+    """The pool the settings describe."""
+    return PoolLimits(
+        size=settings.database_pool_size,
+        overflow=settings.database_max_overflow,
+        timeout=settings.database_pool_timeout_seconds,
+        statement_seconds=settings.database_statement_timeout_seconds,
+    )
+
+
+def build_engine(url: str, *, immediate: bool = True, pool: PoolLimits = PoolLimits()) -> Engine:
     """Create an engine for ``url`` with the settings each backend needs.
 
     On SQLite, ``immediate`` makes every transaction take the write lock when it begins
-    (see :func:`_begin_immediate`); a reader that never writes can do without.
+    (see :func:`_begin_immediate`); a reader that never writes does without, so reads
+    never queue behind writers.
     """
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -124,15 +157,33 @@ def build_engine(url: str, *, immediate: bool = True) -> Engine:
         else:
             event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    milliseconds = pool.statement_seconds * 1000
+    options = (
+        f"-c statement_timeout={milliseconds} "
+        f"-c idle_in_transaction_session_timeout={2 * milliseconds}"
+    )
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=pool.size,
+        max_overflow=pool.overflow,
+        pool_timeout=pool.timeout,
+        connect_args={"options": options, "connect_timeout": 5},
+    )
+
+
+def engine_for(url: str, *, immediate: bool = True, pool: PoolLimits = PoolLimits()) -> Engine:
+    """One engine per database URL, SQLite locking style and pool, per process."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    elif not url.startswith("sqlite"):
+        immediate = True  # PostgreSQL reads take no lock either way: one pool serves both
+    return _engine(url, immediate, pool)
 
 
 @functools.cache
-def engine_for(url: str, *, immediate: bool = True) -> Engine:
-    """One engine per database URL (and SQLite locking style) and process."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return build_engine(url, immediate=immediate)
+def _engine(url: str, immediate: bool, pool: PoolLimits) -> Engine:
+    return build_engine(url, immediate=immediate, pool=pool)
 
 
 def session_factory(
@@ -140,7 +191,14 @@ def session_factory(
 ) -> sessionmaker[Session]:
     """A session factory bound to the configured database."""
     settings = settings or get_settings()
-    engine = engine_for(settings.resolved_database_url, immediate=immediate)
+    engine = engine_for(
+        settings.resolved_database_url, immediate=immediate, pool=pool_limits(settings)
+    )
+    return _sessions(engine)
+
+
+@functools.cache
+def _sessions(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
@@ -156,3 +214,64 @@ def transaction(settings: Settings | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+class _ReplicaHealth:
+    """Whether the replica may serve reads: checked at most every few seconds per process.
+
+    A replica that does not answer, or lags more than allowed, is passed over for a while
+    and reads go to the primary.
+    """
+
+    CHECK_EVERY = 5.0
+    REST_AFTER_FAILURE = 30.0
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._usable_until: dict[str, float] = {}
+        self._resting_until: dict[str, float] = {}
+
+    def usable(self, engine: Engine, *, max_lag_seconds: float) -> bool:
+        key = str(engine.url)
+        now = time.monotonic()
+        with self._lock:
+            if now < self._resting_until.get(key, 0.0):
+                return False
+            if now < self._usable_until.get(key, 0.0):
+                return True
+        healthy = _replica_answers(engine, max_lag_seconds=max_lag_seconds)
+        with self._lock:
+            if healthy:
+                self._usable_until[key] = now + self.CHECK_EVERY
+            else:
+                self._resting_until[key] = now + self.REST_AFTER_FAILURE
+        return healthy
+
+
+def _replica_answers(engine: Engine, *, max_lag_seconds: float) -> bool:
+    try:
+        with engine.connect() as connection:
+            lag = connection.execute(
+                text("SELECT EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())")
+            ).scalar()
+    except Exception:  # any failure means not usable now; the primary answers instead
+        log.warning("the database replica does not answer; reading from the primary")
+        return False
+    # On a server that is not replaying (a primary), there is no lag to speak of.
+    return lag is None or float(lag) <= max_lag_seconds
+
+
+_replica_health = _ReplicaHealth()
+
+
+def read_session_factory(settings: Settings) -> sessionmaker[Session]:
+    """Sessions for reads that may be a little stale: the replica when it is usable,
+    else the primary without SQLite's write lock."""
+    replica_url = settings.resolved_replica_url
+    if replica_url:
+        replica = engine_for(replica_url, pool=pool_limits(settings))
+        if _replica_health.usable(
+            replica, max_lag_seconds=settings.database_replica_max_lag_seconds
+        ):
+            return _sessions(replica)
+    return session_factory(settings, immediate=False)

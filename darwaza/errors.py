@@ -108,3 +108,11 @@ class PayloadTooLarge(DarwazaError):
     status_code = 413
     code = "payload_too_large"
     default_message = N_("That is too large to send.")
+
+
+class ServiceBusy(DarwazaError):
+    """Every database connection is in use: try again in a moment (never a hang)."""
+
+    status_code = 503
+    code = "busy"
+    default_message = N_("The service is very busy. Please try again in a moment.")

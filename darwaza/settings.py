@@ -30,6 +30,15 @@ class Settings(BaseSettings):
     env: Literal["development", "test", "production"] = "production"
     data_dir: Path = Path("data")
     database_url: str = ""
+    # Read-only pages and verification may read from a replica; writes go to the primary.
+    database_replica_url: str = ""
+    database_replica_max_lag_seconds: float = Field(default=5, ge=0)
+    database_pool_size: int = Field(default=10, ge=1)
+    database_max_overflow: int = Field(default=10, ge=0)
+    database_pool_timeout_seconds: float = Field(default=3, gt=0)
+    database_statement_timeout_seconds: int = Field(default=15, ge=1)
+    # Threads that run requests, per process; 0 means as many as database connections.
+    request_threads: int = Field(default=0, ge=0)
     secret_key: str = DEVELOPMENT_SECRET_KEY
     key_sealing_secret: str = DEVELOPMENT_KEY_SEALING_SECRET
     # "localhost", not an IP address: passkeys need a host name.
@@ -94,6 +103,15 @@ class Settings(BaseSettings):
                     return "postgresql+psycopg://" + url[len(prefix) :]
             return url
         return f"sqlite:///{(self.data_dir / 'darwaza.db').resolve()}"
+
+    @property
+    def resolved_replica_url(self) -> str:
+        """The replica's URL in the driver's spelling, or "" when there is none."""
+        url = self.database_replica_url
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
 
     @property
     def uploads_dir(self) -> Path:

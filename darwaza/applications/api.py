@@ -208,7 +208,7 @@ def save_answers(
     status_code=201,
     responses=error_responses(401, 404, 409),
 )
-async def add_attachment(
+def add_attachment(
     application_id: str,
     requirement: Annotated[str, Form(max_length=64)],
     file: Annotated[UploadFile, File()],
@@ -220,7 +220,7 @@ async def add_attachment(
     """Attach a file for one of the service's required documents (type and size checked)."""
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
     definition = catalogue.service(application.service_id)
-    content = await file.read(settings.max_upload_bytes + 1)
+    content = file.file.read(settings.max_upload_bytes + 1)
     attachment = service.add_attachment(
         db,
         store=AttachmentStore(settings.uploads_dir),

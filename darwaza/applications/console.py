@@ -113,7 +113,7 @@ def download_attachment(
 
 
 @router.post("/applications/{application_id}/{action}")
-async def act(
+def act(
     request: Request,
     form: FormDep,
     application_id: str,

@@ -120,7 +120,7 @@ def application_page(
     )
 
 
-async def _attach_files(
+def _attach_files(
     form: FormData,
     db: DbDep,
     settings: SettingsDep,
@@ -135,7 +135,7 @@ async def _attach_files(
         upload = form_file(form, f"file:{document.name}")
         if upload is None or document.upload is None:
             continue
-        content = await upload.read(document.upload.max_bytes + 1)
+        content = upload.file.read(document.upload.max_bytes + 1)
         try:
             service.add_attachment(
                 db,
@@ -153,7 +153,7 @@ async def _attach_files(
 
 
 @router.post("/applications/{application_id}")
-async def save_or_submit(
+def save_or_submit(
     request: Request,
     form: FormDep,
     application_id: str,
@@ -174,7 +174,7 @@ async def save_or_submit(
     errors = service.save_answers(
         db, citizen=citizen, application=application, service=definition, raw_answers=typed
     )
-    errors.update(await _attach_files(form, db, settings, citizen, application, definition))
+    errors.update(_attach_files(form, db, settings, citizen, application, definition))
     for document in definition.required_documents:
         if document.wallet_document_type is not None and f"wallet:{document.name}" in form:
             try:
@@ -235,7 +235,7 @@ async def save_or_submit(
 
 
 @router.post("/applications/{application_id}/respond")
-async def respond(
+def respond(
     request: Request,
     form: FormDep,
     application_id: str,
@@ -249,7 +249,7 @@ async def respond(
     text = form_text(form, "message")
     if application.state != workflow.ApplicationState.INFO_REQUESTED:
         raise IllegalTransition()
-    errors = await _attach_files(form, db, settings, citizen, application, definition)
+    errors = _attach_files(form, db, settings, citizen, application, definition)
     status_code = 422
     if not errors:
         try:
@@ -271,7 +271,7 @@ async def respond(
 
 
 @router.post("/applications/{application_id}/withdraw")
-async def withdraw(
+def withdraw(
     request: Request, form: FormDep, application_id: str, db: DbDep, citizen: CitizenDep
 ) -> Response:
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)

@@ -58,7 +58,7 @@ def sign_up_page(request: Request) -> Response:
 
 
 @router.post("/sign-up")
-async def sign_up(
+def sign_up(
     request: Request, form: FormDep, db: DbDep, settings: SettingsDep, language: LanguageDep
 ) -> Response:
     values = {name: form_text(form, name) for name in ("cnic", "full_name", "mobile")}
@@ -93,7 +93,7 @@ def sign_in_page(request: Request) -> Response:
 
 
 @router.post("/sign-in")
-async def sign_in(
+def sign_in(
     request: Request, form: FormDep, db: DbDep, settings: SettingsDep, language: LanguageDep
 ) -> Response:
     values = {"cnic": form_text(form, "cnic")}
@@ -141,7 +141,7 @@ def code_page(request: Request) -> Response:
     return _code_page(request, staff=False, errors={})
 
 
-async def _confirm(
+def _confirm(
     request: Request, form: FormDep, db: DbDep, settings: SettingsDep, *, staff: bool
 ) -> Response:
     purposes = (
@@ -176,10 +176,10 @@ async def _confirm(
 
 
 @router.post("/sign-in/code")
-async def confirm_citizen_code(
+def confirm_citizen_code(
     request: Request, form: FormDep, db: DbDep, settings: SettingsDep
 ) -> Response:
-    return await _confirm(request, form, db, settings, staff=False)
+    return _confirm(request, form, db, settings, staff=False)
 
 
 @router.get("/console/sign-in", response_class=HTMLResponse)
@@ -188,9 +188,7 @@ def staff_sign_in_page(request: Request) -> Response:
 
 
 @router.post("/console/sign-in")
-async def staff_sign_in(
-    request: Request, form: FormDep, db: DbDep, settings: SettingsDep
-) -> Response:
+def staff_sign_in(request: Request, form: FormDep, db: DbDep, settings: SettingsDep) -> Response:
     values = {"username": form_text(form, "username")}
     try:
         issued = service.start_staff_sign_in(
@@ -218,10 +216,10 @@ def staff_code_page(request: Request) -> Response:
 
 
 @router.post("/console/sign-in/code")
-async def confirm_staff_code(
+def confirm_staff_code(
     request: Request, form: FormDep, db: DbDep, settings: SettingsDep
 ) -> Response:
-    return await _confirm(request, form, db, settings, staff=True)
+    return _confirm(request, form, db, settings, staff=True)
 
 
 @router.post("/sign-out")
@@ -236,7 +234,7 @@ def sign_out(db: DbDep, principal: PrincipalDep) -> Response:
 
 
 @router.post("/language")
-async def switch_language(
+def switch_language(
     request: Request, form: FormDep, db: DbDep, principal: PrincipalDep, settings: SettingsDep
 ) -> Response:
     """Remember the chosen language in a cookie, and on the citizen's account."""

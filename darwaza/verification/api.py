@@ -10,10 +10,10 @@ from pydantic import BaseModel, Field
 
 from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.i18n import translate
-from darwaza.verification.service import verify_text
+from darwaza.verification.service import names_a_share, verify_text
 from darwaza.wallet import service as wallet
 from darwaza.web.api import error_responses
-from darwaza.web.context import CSRF_PROTECTED, DbDep, LanguageDep, SettingsDep
+from darwaza.web.context import CSRF_PROTECTED, DbDep, LanguageDep, ReadDbDep, SettingsDep
 
 router = APIRouter(prefix="/api/v1", tags=["verification"], dependencies=CSRF_PROTECTED)
 
@@ -44,14 +44,17 @@ def verify(
     body: VerifyRequest,
     request: Request,
     db: DbDep,
+    read_db: ReadDbDep,
     settings: SettingsDep,
     catalogue: CatalogueDep,
     language: LanguageDep,
 ) -> VerifyRead:
     """Check a document: valid, revoked, suspended, expired, not yet valid, forged
     (``invalid_signature``), unknown issuer or malformed, with only what was disclosed."""
+    # A document alone is only read (from a replica where there is one); opening a share
+    # link is recorded, so it goes to the primary.
     result = verify_text(
-        db,
+        db if names_a_share(body.credential) else read_db,
         settings=settings,
         catalogue=catalogue,
         text=body.credential,

@@ -20,6 +20,12 @@ from darwaza.verification.verifier import verify_credential
 from darwaza.wallet import service as wallet
 
 
+def names_a_share(text: str) -> bool:
+    """Whether the text is a share link (opening one is recorded: a write)."""
+    candidate = text.strip()
+    return candidate.startswith(SHARE_PATH) or is_link(candidate)
+
+
 def verify_text(
     db: Session, *, settings: Settings, catalogue: Catalogue, text: str, user_agent: str = ""
 ) -> VerificationResult:

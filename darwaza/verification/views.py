@@ -31,7 +31,7 @@ from darwaza.verification.publishing import (
 from darwaza.verification.service import verify_text
 from darwaza.verification.verdicts import VerificationResult
 from darwaza.web.api import error_responses
-from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep, client_address
+from darwaza.web.context import CSRF_PROTECTED, DbDep, ReadDbDep, SettingsDep, client_address
 from darwaza.web.pages import FormDep, form_file, form_text
 from darwaza.web.templating import render
 
@@ -124,7 +124,7 @@ def open_share(
 
 @public.get("/.well-known/jwt-vc-issuer/agencies/{agency_id}", responses=error_responses(404))
 def jwt_vc_issuer_metadata(
-    agency_id: str, db: DbDep, settings: SettingsDep, catalogue: CatalogueDep
+    agency_id: str, db: ReadDbDep, settings: SettingsDep, catalogue: CatalogueDep
 ) -> JSONResponse:
     """SD-JWT VC issuer metadata: the agency's issuer URL and its public keys (JWKS)."""
     metadata = issuer_metadata(db, settings=settings, catalogue=catalogue, agency_id=agency_id)
@@ -133,7 +133,7 @@ def jwt_vc_issuer_metadata(
 
 @public.get("/agencies/{agency_id}/jwks.json", responses=error_responses(404))
 def agency_jwks(
-    agency_id: str, db: DbDep, settings: SettingsDep, catalogue: CatalogueDep
+    agency_id: str, db: ReadDbDep, settings: SettingsDep, catalogue: CatalogueDep
 ) -> JSONResponse:
     """The agency's public keys, current and retired-but-still-needed."""
     metadata = issuer_metadata(db, settings=settings, catalogue=catalogue, agency_id=agency_id)
@@ -145,7 +145,7 @@ def agency_jwks(
     response_class=Response,
     responses=error_responses(404) | {200: {"content": {"application/statuslist+jwt": {}}}},
 )
-def status_list(status_list_id: str, db: DbDep, settings: SettingsDep) -> Response:
+def status_list(status_list_id: str, db: ReadDbDep, settings: SettingsDep) -> Response:
     """A signed status list token (draft-ietf-oauth-status-list), 2 bits per document."""
     return Response(
         status_list_token(db, settings=settings, status_list_id=status_list_id),
@@ -159,7 +159,7 @@ def status_list(status_list_id: str, db: DbDep, settings: SettingsDep) -> Respon
     response_class=Response,
     responses=error_responses() | {200: {"content": {"application/jwt": {}}}},
 )
-def trust_bundle(db: DbDep, settings: SettingsDep, catalogue: CatalogueDep) -> Response:
+def trust_bundle(db: ReadDbDep, settings: SettingsDep, catalogue: CatalogueDep) -> Response:
     """Every trusted issuer's keys and status lists, signed by the platform's root key."""
     return Response(
         trust_bundle_token(db, settings=settings, catalogue=catalogue),

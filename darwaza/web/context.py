@@ -16,10 +16,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from darwaza.database import session_factory
+from darwaza.database import read_session_factory, session_factory
 from darwaza.errors import CsrfFailed
 from darwaza.i18n import LANGUAGES, normalise_language
 from darwaza.settings import Settings
+from darwaza.web.middleware import WRITE_AGAIN
 
 SESSION_COOKIE = "dz_session"
 CSRF_COOKIE = "dz_csrf"
@@ -37,9 +38,10 @@ def get_settings_dep(request: Request) -> Settings:
     return settings
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    """One transaction per request."""
-    session = session_factory(request.app.state.settings)()
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _one_transaction(session: Session) -> Iterator[Session]:
     try:
         yield session
         session.commit()
@@ -50,10 +52,34 @@ def get_db(request: Request) -> Iterator[Session]:
         session.close()
 
 
+def get_db(request: Request) -> Iterator[Session]:
+    """One transaction per request.
+
+    A request that changes something takes SQLite's write lock when its transaction
+    begins. A GET does not, so reads never wait for writers; the rare GET that writes
+    (a look recorded, a session's last use) and meets a newer write is run again as a
+    writer (see :class:`~darwaza.web.middleware.WriteAgainMiddleware`).
+    """
+    reading = request.method in SAFE_METHODS and not request.scope.get(WRITE_AGAIN)
+    settings = request.app.state.settings
+    yield from _one_transaction(session_factory(settings, immediate=not reading)())
+
+
+def get_read_db(request: Request) -> Iterator[Session]:
+    """A transaction for reads that may be a few seconds stale (verification, public pages):
+    the read replica when one is configured and well, else the primary without a lock."""
+    settings = request.app.state.settings
+    if request.scope.get(WRITE_AGAIN):
+        yield from _one_transaction(session_factory(settings)())
+        return
+    yield from _one_transaction(read_session_factory(settings)())
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 # "function" scope: the transaction commits before the response is sent, so a failed
 # commit is an error the client sees, and the next request sees what this one wrote.
 DbDep = Annotated[Session, Depends(get_db, scope="function")]
+ReadDbDep = Annotated[Session, Depends(get_read_db, scope="function")]
 
 
 def bearer_token(request: Request) -> str | None:

@@ -7,10 +7,18 @@ import json
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
-from darwaza.errors import DarwazaError, Message, NotFound, NotSignedIn, PayloadTooLarge
+from darwaza.errors import (
+    DarwazaError,
+    Message,
+    NotFound,
+    NotSignedIn,
+    PayloadTooLarge,
+    ServiceBusy,
+)
 from darwaza.i18n import N_, translate
 from darwaza.web.context import request_language
 from darwaza.web.templating import render
@@ -22,6 +30,7 @@ PAGE_TITLES = {
     409: N_("That cannot be done now"),
     413: N_("That is too large"),
     429: N_("Please slow down"),
+    503: N_("Please try again in a moment"),
 }
 
 
@@ -129,6 +138,13 @@ async def validation_error(request: Request, exc: Exception) -> Response:
     return error_response(request, error)
 
 
+async def pool_exhausted(request: Request, exc: Exception) -> Response:
+    """No database connection came free in time: answer 503 at once, with a hint to retry."""
+    response = error_response(request, ServiceBusy())
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 async def http_error(request: Request, exc: Exception) -> Response:
     """Starlette's errors (unknown route, wrong method) as ours."""
     assert isinstance(exc, StarletteHTTPException)
@@ -146,3 +162,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DarwazaError, darwaza_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(PoolTimeout, pool_exhausted)

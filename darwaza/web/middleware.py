@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 
+from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -160,3 +161,46 @@ class SecurityHeadersMiddleware:
             yield "Strict-Transport-Security", "max-age=63072000; includeSubDomains"
         if no_store:
             yield "Cache-Control", "no-store"
+
+
+WRITE_AGAIN = "darwaza.write_again"
+_WRITE_CONFLICTS = ("database is locked", "read-only transaction", "read only transaction")
+
+
+def _is_write_conflict(error: BaseException) -> bool:
+    """A read transaction that tried to write: SQLite's stale snapshot, a read-only replica."""
+    return isinstance(error, DBAPIError) and any(
+        sign in str(error.orig).lower() for sign in _WRITE_CONFLICTS
+    )
+
+
+class WriteAgainMiddleware:
+    """Run a GET again as a writer when its read transaction found it had to write.
+
+    Reads begin without SQLite's write lock (and may go to a replica). Should one write
+    after all and collide, nothing has been sent yet: the request runs once more with
+    ``scope["darwaza.write_again"]`` set, and its transaction then takes the lock (and the
+    primary). A GET has no body, so running it again is safe.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked_send)
+        except Exception as error:
+            if started or not _is_write_conflict(error):
+                raise
+            access_logger.info("a read had to write; running %s again as a writer", scope["path"])
+            await self.app({**scope, WRITE_AGAIN: True}, receive, send)
