@@ -47,6 +47,12 @@ class Settings(BaseSettings):
     # base64url), printed by `darwaza trust-bundle save`. Empty: nothing pinned.
     trust_root: str = Field(default="", pattern=r"^\s*([A-Za-z0-9_-]{43})?\s*$")
     catalogue_dir: Path = PACKAGE_DIR / "demo" / "catalogue"
+    # Where files are kept (see darwaza/storage.py): empty for a folder in the data directory.
+    storage_url: str = ""
+    storage_endpoint: str = ""
+    storage_region: str = ""
+    storage_access_key_id: str = ""
+    storage_secret_access_key: str = ""
     sms_gateway: Literal["outbox"] = "outbox"
     default_language: Literal["en", "ur"] = "en"
     otp_ttl_seconds: int = Field(default=600, ge=60, le=3600)
@@ -112,11 +118,6 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix) :]
         return url
-
-    @property
-    def uploads_dir(self) -> Path:
-        """Where attachments are kept: inside the data directory, outside the web root."""
-        return self.data_dir / "uploads"
 
     @property
     def outbox_dir(self) -> Path:

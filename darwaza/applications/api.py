@@ -11,12 +11,12 @@ from pydantic import BaseModel, Field
 from darwaza.applications import officers, service, workflow
 from darwaza.applications.decisions import officer_acts
 from darwaza.applications.models import Application, ApplicationEvent, Attachment
-from darwaza.applications.storage import AttachmentStore
 from darwaza.applications.views import attachment_response
 from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.errors import InvalidInput, Message
 from darwaza.i18n import N_, translate
 from darwaza.identity.dependencies import CitizenDep, OfficerDep
+from darwaza.storage import file_store_for
 from darwaza.web.api import FieldProblem, error_responses
 from darwaza.web.context import CSRF_PROTECTED, DbDep, LanguageDep, SettingsDep
 
@@ -223,7 +223,7 @@ def add_attachment(
     content = file.file.read(settings.max_upload_bytes + 1)
     attachment = service.add_attachment(
         db,
-        store=AttachmentStore(settings.uploads_dir),
+        store=file_store_for(settings),
         citizen=citizen,
         application=application,
         service=definition,
@@ -245,7 +245,7 @@ def download_attachment(
     """The bytes of an attachment."""
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
     attachment = service.attachment_of(db, application=application, attachment_id=attachment_id)
-    return attachment_response(AttachmentStore(settings.uploads_dir), attachment)
+    return attachment_response(file_store_for(settings), attachment)
 
 
 @router.delete(
@@ -365,7 +365,7 @@ def officer_download_attachment(
     officers.record_officer_look(
         db, officer=officer, application=application, attachment=attachment
     )
-    return attachment_response(AttachmentStore(settings.uploads_dir), attachment)
+    return attachment_response(file_store_for(settings), attachment)
 
 
 def _officer_action(

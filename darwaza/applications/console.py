@@ -10,12 +10,12 @@ from fastapi.responses import HTMLResponse
 from darwaza.applications import officers, service, workflow
 from darwaza.applications.decisions import officer_acts
 from darwaza.applications.models import Application
-from darwaza.applications.storage import AttachmentStore
 from darwaza.applications.views import attachment_response
 from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.errors import DarwazaError, Message
 from darwaza.identity.dependencies import OfficerDep
 from darwaza.identity.models import Citizen, StaffMember
+from darwaza.storage import file_store_for
 from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
 from darwaza.web.pages import FormDep, errors_of, form_text, redirect
 from darwaza.web.templating import render
@@ -109,7 +109,7 @@ def download_attachment(
     officers.record_officer_look(
         db, officer=officer, application=application, attachment=attachment
     )
-    return attachment_response(AttachmentStore(settings.uploads_dir), attachment)
+    return attachment_response(file_store_for(settings), attachment)
 
 
 @router.post("/applications/{application_id}/{action}")

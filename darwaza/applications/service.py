@@ -19,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from darwaza.applications import workflow
 from darwaza.applications.models import Application, ApplicationEvent, Attachment
-from darwaza.applications.storage import AttachmentStore
 from darwaza.applications.tracking import new_tracking_number
 from darwaza.applications.workflow import Action, ApplicationState, Party
 from darwaza.audit.actors import Actor
@@ -32,8 +31,10 @@ from darwaza.documents.models import Document, DocumentStatus
 from darwaza.errors import IllegalTransition, InvalidInput, Message, NotFound
 from darwaza.i18n import N_
 from darwaza.identity.models import Citizen
+from darwaza.storage import FileStore
 
 MAX_MESSAGE_LENGTH = 4000
+ATTACHMENTS = "attachments"  # their folder in the file store
 
 
 def add_working_days(start: datetime, working_days: int) -> datetime:
@@ -212,7 +213,7 @@ def save_answers(
 def add_attachment(
     db: Session,
     *,
-    store: AttachmentStore,
+    store: FileStore,
     citizen: Citizen,
     application: Application,
     service: ServiceDefinition,
@@ -242,7 +243,7 @@ def add_attachment(
         content_type=kind.mime if kind else "application/octet-stream",
         size_bytes=len(content),
         sha256=hashlib.sha256(content).hexdigest(),
-        storage_key=store.put(content),
+        storage_key=store.put(ATTACHMENTS, content),
     )
     db.add(attachment)
     db.flush()
@@ -321,6 +322,11 @@ def attachments_of(db: Session, *, application: Application) -> Sequence[Attachm
         .scalars()
         .all()
     )
+
+
+def attachment_bytes(store: FileStore, attachment: Attachment) -> bytes:
+    """The bytes of an attachment, from the file store."""
+    return store.get(attachment.storage_key)
 
 
 def attachment_of(db: Session, *, application: Application, attachment_id: str) -> Attachment:

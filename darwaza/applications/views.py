@@ -10,13 +10,13 @@ from starlette.datastructures import FormData
 
 from darwaza.applications import service, workflow
 from darwaza.applications.models import Application, Attachment
-from darwaza.applications.storage import AttachmentStore
 from darwaza.catalogue import ServiceDefinition
 from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.documents.service import documents_of
 from darwaza.errors import DarwazaError, IllegalTransition, Message
 from darwaza.identity.dependencies import CitizenDep
 from darwaza.identity.models import Citizen
+from darwaza.storage import FileStore, file_store_for
 from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
 from darwaza.web.pages import FormDep, errors_of, form_file, form_text, redirect
 from darwaza.web.templating import render
@@ -24,11 +24,11 @@ from darwaza.web.templating import render
 router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
 
 
-def attachment_response(store: AttachmentStore, attachment: Attachment) -> Response:
+def attachment_response(store: FileStore, attachment: Attachment) -> Response:
     """Send an attachment as a download, never rendered inline by the browser."""
     filename = attachment.filename.encode("ascii", "replace").decode().replace('"', "")
     return Response(
-        store.get(attachment.storage_key),
+        service.attachment_bytes(store, attachment),
         media_type=attachment.content_type,
         headers={
             "Content-Disposition": f'attachment; filename="{filename}"',
@@ -130,7 +130,7 @@ def _attach_files(
 ) -> dict[str, Message]:
     """Store each chosen file; a refused file is reported next to its slot."""
     errors: dict[str, Message] = {}
-    store = AttachmentStore(settings.uploads_dir)
+    store = file_store_for(settings)
     for document in definition.required_documents:
         upload = form_file(form, f"file:{document.name}")
         if upload is None or document.upload is None:
@@ -288,4 +288,4 @@ def download_attachment(
 ) -> Response:
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
     attachment = service.attachment_of(db, application=application, attachment_id=attachment_id)
-    return attachment_response(AttachmentStore(settings.uploads_dir), attachment)
+    return attachment_response(file_store_for(settings), attachment)

@@ -7,6 +7,7 @@ import json
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
@@ -21,6 +22,7 @@ from darwaza.errors import (
 )
 from darwaza.i18n import N_, translate
 from darwaza.web.context import request_language
+from darwaza.web.middleware import WRITE_AGAIN
 from darwaza.web.templating import render
 
 STAFF_PATHS = ("/console", "/admin", "/audit")
@@ -140,6 +142,11 @@ async def validation_error(request: Request, exc: Exception) -> Response:
 
 async def pool_exhausted(request: Request, exc: Exception) -> Response:
     """No database connection came free in time: answer 503 at once, with a hint to retry."""
+    if isinstance(exc, OperationalError):
+        if "database is locked" not in str(exc.orig):
+            raise exc  # a real failure: the server error page, and the log
+        if request.method in ("GET", "HEAD") and not request.scope.get(WRITE_AGAIN):
+            raise exc  # a read that had to write: it runs again as a writer
     response = error_response(request, ServiceBusy())
     response.headers["Retry-After"] = "1"
     return response
@@ -163,3 +170,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(PoolTimeout, pool_exhausted)
+    # SQLite's one writer was busy past the busy timeout: the same answer, try again.
+    app.add_exception_handler(OperationalError, pool_exhausted)

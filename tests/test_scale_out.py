@@ -1,0 +1,219 @@
+"""Past one machine: app nodes that share only the database and an object store; reads
+that never wait for writers; a pool that answers 503 instead of hanging; a replica that
+falls back to the primary."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+from moto.server import ThreadedMotoServer
+from sqlalchemy.orm import Session
+
+from darwaza.settings import Settings
+from tests.factories import create_document
+from tests.journeys import PDF_BYTES, latest_code, register_sim
+from tests.servers import darwaza_serve, free_port, server_environment
+
+CITIZEN = {"cnic": "35202-7778889-1", "full_name": "Node Tester", "mobile": "03007778889"}
+
+
+def _citizen_token(base: str, settings: Settings) -> dict[str, str]:
+    asked = httpx.post(f"{base}/api/v1/auth/sign-up", json=CITIZEN, timeout=30)
+    assert asked.status_code == 202, asked.text
+    code = latest_code(settings, "+923007778889")
+    confirmed = httpx.post(
+        f"{base}/api/v1/auth/confirm",
+        json={"challenge_token": asked.json()["challenge_token"], "code": code},
+        timeout=30,
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    return {"Authorization": f"Bearer {confirmed.json()['session_token']}"}
+
+
+def test_two_app_nodes_share_an_attachment_through_the_object_store(
+    settings: Settings, tmp_path: Path
+) -> None:
+    port = free_port()
+    s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    s3.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            region_name="us-east-1",
+        ).create_bucket(Bucket="darwaza-files")
+        storage = {
+            "storage_url": "s3://darwaza-files",
+            "storage_endpoint": endpoint,
+            "storage_access_key_id": "test",
+            "storage_secret_access_key": "test",
+            "otp_resend_cooldown_seconds": "0",
+        }
+        node_a_data, node_b_data = tmp_path / "node-a", tmp_path / "node-b"
+        env_a = server_environment(settings, node_a_data, **storage)
+        env_b = server_environment(settings, node_b_data, **storage)
+        with darwaza_serve(env_a) as node_a, darwaza_serve(env_b) as node_b:
+            citizen = _citizen_token(node_a, settings.model_copy(update={"data_dir": node_a_data}))
+            started = httpx.post(
+                f"{node_a}/api/v1/applications",
+                headers=citizen,
+                json={"service_id": "hec-degree-attestation"},
+                timeout=30,
+            )
+            application = started.json()["id"]
+            uploaded = httpx.post(
+                f"{node_a}/api/v1/applications/{application}/attachments",
+                headers=citizen,
+                data={"requirement": "degree"},
+                files={"file": ("degree.pdf", PDF_BYTES, "application/pdf")},
+                timeout=30,
+            )
+            assert uploaded.status_code == 201, uploaded.text
+            attachment = uploaded.json()["id"]
+            fetched = httpx.get(
+                f"{node_b}/api/v1/applications/{application}/attachments/{attachment}",
+                headers=citizen,
+                timeout=30,
+            )
+        assert fetched.status_code == 200
+        assert fetched.content == PDF_BYTES
+        # Neither node kept the file on its own disk: the object store has it.
+        assert (
+            not list((node_a_data / "files").rglob("*.*"))
+            if (node_a_data / "files").exists()
+            else True
+        )
+        listed = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            region_name="us-east-1",
+        ).list_objects_v2(Bucket="darwaza-files")
+        assert [item["Key"].split("/")[0] for item in listed["Contents"]] == ["attachments"]
+    finally:
+        s3.stop()
+
+
+def test_a_read_never_waits_for_the_sqlite_write_lock(
+    settings: Settings, db: Session, app_client: object
+) -> None:
+    if not settings.resolved_database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL readers never wait for writers")
+    from fastapi.testclient import TestClient
+
+    assert isinstance(app_client, TestClient)
+    document = create_document(
+        db,
+        settings,
+        holder_cnic="35202-1212121-3",
+        claims={
+            "full_name": "Lock Free",
+            "father_name": "Reader",
+            "gender": "Male",
+            "date_of_birth": "1990-01-01",
+        },
+    )
+    status_list = app_client.get(f"/status-lists/{document.status_list_id}")
+    assert status_list.status_code == 200
+    # Another process holds SQLite's one write lock (a long write), and keeps it.
+    writer = sqlite3.connect(settings.resolved_database_url.removeprefix("sqlite:///"))
+    writer.isolation_level = None
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        answers: list[int] = []
+
+        def read() -> None:
+            answers.append(
+                app_client.post("/api/v1/verify", json={"credential": document.qr_text}).status_code
+            )
+            answers.append(app_client.get(f"/status-lists/{document.status_list_id}").status_code)
+            answers.append(app_client.get("/services/hec-degree-attestation").status_code)
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        reader.join(timeout=8)  # a writer would wait up to the 15 s busy timeout
+        assert not reader.is_alive(), "a read waited for the write lock"
+        assert answers == [200, 200, 200]
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
+def test_a_replica_that_is_down_falls_back_to_the_primary(settings: Settings, db: Session) -> None:
+    from fastapi.testclient import TestClient
+
+    from darwaza.app import create_app
+
+    document = create_document(
+        db,
+        settings,
+        holder_cnic="35202-3434343-5",
+        claims={
+            "full_name": "Replica Gone",
+            "father_name": "Primary",
+            "gender": "Female",
+            "date_of_birth": "1991-02-02",
+        },
+    )
+    nowhere = f"postgresql://postgres@127.0.0.1:{free_port()}/darwaza_replica"
+    with TestClient(
+        create_app(settings.model_copy(update={"database_replica_url": nowhere}))
+    ) as app:
+        answer = app.post("/api/v1/verify", json={"credential": document.qr_text})
+        listed = app.get(f"/status-lists/{document.status_list_id}")
+    assert answer.status_code == 200 and answer.json()["verdict"] == "valid"
+    assert listed.status_code == 200
+
+
+def test_two_hundred_writers_on_a_small_pool_finish_or_get_503_without_a_hang(
+    settings: Settings, tmp_path: Path
+) -> None:
+    if not settings.resolved_database_url.startswith("postgresql"):
+        pytest.skip("a connection pool is PostgreSQL's; SQLite has one writer at a time")
+    env = server_environment(
+        settings,
+        tmp_path / "data",
+        database_pool_size="5",
+        database_max_overflow="0",
+        database_pool_timeout_seconds="1",
+        otp_codes_per_address="100000",
+        otp_resend_cooldown_seconds="0",
+        sms_per_minute="100000",
+    )
+    register_sim(
+        settings.model_copy(update={"data_dir": tmp_path / "data"}),
+        cnic="35202-1000000-1",
+        mobile="03001000000",
+    )
+    with darwaza_serve(env) as base:
+
+        def sign_up(number: int) -> int:
+            try:
+                return httpx.post(
+                    f"{base}/api/v1/auth/sign-up",
+                    json={
+                        "cnic": f"3520{number + 2000000:09d}",
+                        "full_name": f"Person {number}",
+                        "mobile": f"0300{number + 2000000:07d}",
+                    },
+                    timeout=60,
+                ).status_code
+            except httpx.HTTPError as error:
+                return -1 if isinstance(error, httpx.TimeoutException) else -2
+
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            answers = list(pool.map(sign_up, range(200)))
+        still_there = httpx.get(f"{base}/healthz", timeout=10).status_code
+    assert set(answers) <= {202, 503}, sorted(set(answers))
+    assert answers.count(202) > 0
+    assert still_there == 200
