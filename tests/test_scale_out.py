@@ -4,6 +4,7 @@ falls back to the primary."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -217,3 +218,61 @@ def test_two_hundred_writers_on_a_small_pool_finish_or_get_503_without_a_hang(
     assert set(answers) <= {202, 503}, sorted(set(answers))
     assert answers.count(202) > 0
     assert still_there == 200
+
+
+def test_a_read_that_has_to_write_after_another_write_runs_again_and_records_once(
+    settings: Settings, db: Session, make_client: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    if not settings.resolved_database_url.startswith("sqlite"):
+        pytest.skip("the stale-snapshot collision is SQLite's")
+    from sqlalchemy import event, func, select
+
+    from darwaza.audit.models import AuditEvent
+    from darwaza.database import engine_for, pool_limits
+    from tests.factories import create_staff
+    from tests.journeys import STAFF_PASSWORD, sign_in_officer
+
+    document = create_document(
+        db,
+        settings,
+        holder_cnic="35202-5656565-7",
+        claims={
+            "full_name": "Busy Snapshot",
+            "father_name": "Writer",
+            "gender": "Male",
+            "date_of_birth": "1989-03-03",
+        },
+    )
+    officer = create_staff(db, settings, username="nadra.reader", agency_id="nadra")
+    browser = make_client()  # type: ignore[operator]
+    sign_in_officer(browser, settings, officer, STAFF_PASSWORD)
+    reads = engine_for(settings.resolved_database_url, immediate=False, pool=pool_limits(settings))
+    collided = []
+
+    def write_from_elsewhere(conn: object, cursor: object, statement: str, *args: object) -> None:
+        # Right after the page's first read, another process commits a write: the page's
+        # snapshot is now stale, and its own write (the look it records) must collide.
+        if collided or not statement.lstrip().upper().startswith("SELECT"):
+            return
+        collided.append(True)
+        other = sqlite3.connect(settings.resolved_database_url.removeprefix("sqlite:///"))
+        other.execute("UPDATE agencies SET name_en = name_en || '.' WHERE id = 'nadra'")
+        other.commit()
+        other.close()
+
+    caplog.set_level(logging.INFO, logger="darwaza.access")
+    event.listen(reads, "after_cursor_execute", write_from_elsewhere)
+    try:
+        page = browser.get(f"/console/documents/{document.id}")
+    finally:
+        event.remove(reads, "after_cursor_execute", write_from_elsewhere)
+    assert collided
+    assert page.status_code == 200
+    assert "a read had to write; running /console/documents/" in caplog.text
+    db.commit()
+    looks = db.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action == "document.viewed", AuditEvent.object_id == document.id)
+    )
+    assert looks == 1

@@ -191,6 +191,8 @@ class WriteAgainMiddleware:
             await self.app(scope, receive, send)
             return
         started = False
+        # What the first run learns (its signed-in person, its session) dies with it.
+        fresh_state = dict(scope.get("state", {}))
 
         async def tracked_send(message: Message) -> None:
             nonlocal started
@@ -203,4 +205,4 @@ class WriteAgainMiddleware:
             if started or not _is_write_conflict(error):
                 raise
             access_logger.info("a read had to write; running %s again as a writer", scope["path"])
-            await self.app({**scope, WRITE_AGAIN: True}, receive, send)
+            await self.app({**scope, "state": fresh_state, WRITE_AGAIN: True}, receive, send)
