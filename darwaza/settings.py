@@ -134,3 +134,19 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The settings of this process, read once from the environment."""
     return Settings()
+
+
+class VerifierSettings(BaseSettings):
+    """What `darwaza verify` needs, and no more: a verifier holds none of the platform's
+    secrets, so it runs anywhere (a checkpoint's laptop) without them."""
+
+    model_config = SettingsConfigDict(env_prefix="DARWAZA_", extra="ignore")
+
+    base_url: str = "http://localhost:8000"
+    trust_root: str = Field(default="", pattern=r"^\s*([A-Za-z0-9_-]{43})?\s*$")
+
+
+@functools.cache
+def get_verifier_settings() -> VerifierSettings:
+    """The verifier's settings of this process, read once from the environment."""
+    return VerifierSettings()

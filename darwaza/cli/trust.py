@@ -13,7 +13,7 @@ from darwaza.cli.common import app_parts, failure
 from darwaza.crypto.keys import is_thumbprint
 from darwaza.database import transaction
 from darwaza.errors import DarwazaError
-from darwaza.settings import get_settings
+from darwaza.settings import get_verifier_settings
 from darwaza.verification.images import read_qr_image
 from darwaza.verification.offline import render_result, verify_offline, verify_online
 from darwaza.verification.publishing import offline_package
@@ -78,7 +78,7 @@ def verify(
             "a root key thumbprint is 43 characters of base64url", param_hint="--root-key"
         )
     try:
-        get_settings()  # DARWAZA_TRUST_ROOT and DARWAZA_BASE_URL, checked before any use
+        get_verifier_settings()  # DARWAZA_TRUST_ROOT and DARWAZA_BASE_URL, checked before any use
     except ValidationError as error:
         raise click.UsageError(f"A DARWAZA_ setting is not valid:\n{error}") from error
     text = credential

@@ -23,7 +23,7 @@ from darwaza.documents.formats.compact_qr import PREFIX as QR_PREFIX
 from darwaza.documents.formats.compact_qr import MalformedCompactQr, decode_compact_qr
 from darwaza.documents.formats.sd_jwt import MalformedSdJwt, parse_sd_jwt
 from darwaza.i18n import N_, translate
-from darwaza.settings import get_settings
+from darwaza.settings import get_verifier_settings
 from darwaza.verification.trust_bundle import TrustBundleError, verify_pinned_trust_bundle
 from darwaza.verification.verdicts import Verdict, VerificationResult
 from darwaza.verification.verifier import BundleTrustSource, verify_credential
@@ -43,7 +43,7 @@ def _refusal(reason: str) -> VerificationResult:
 
 def pinned_root(root_thumbprint: str | None) -> str | None:
     """The root key thumbprint to pin: the one given, else ``DARWAZA_TRUST_ROOT``, else None."""
-    pin = (root_thumbprint or get_settings().trust_root).strip()
+    pin = (root_thumbprint or get_verifier_settings().trust_root).strip()
     return pin or None
 
 
@@ -146,7 +146,7 @@ def verify_online(
     ``DARWAZA_TRUST_ROOT``); without a pin the answer is ``unknown_issuer``.
     """
     candidate = text.strip()
-    base = (base_url or get_settings().base_url).rstrip("/")
+    base = (base_url or get_verifier_settings().base_url).rstrip("/")
     token = None
     if is_link(candidate):
         if not on_platform(candidate, base):
