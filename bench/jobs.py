@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import psycopg
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 
 from darwaza.database import session_factory, transaction
 from darwaza.jobs import Job, JobContext, JobRegistry, JobStatus, enqueue
@@ -84,7 +84,11 @@ def wait_until_done(settings: Settings, total: int) -> None:
 
 def empty_queue(settings: Settings) -> None:
     with transaction(settings) as db:
-        db.execute(delete(Job))
+        if db.get_bind().dialect.name == "postgresql":
+            # No dead rows from an earlier run (autovacuum may be off on a test server).
+            db.execute(text("TRUNCATE jobs"))
+        else:
+            db.execute(delete(Job))
 
 
 def trivial_jobs(settings: Settings, jobs: int, concurrency: int, batch: int) -> None:
