@@ -410,12 +410,12 @@ def test_a_long_job_keeps_its_lease_while_its_worker_lives(
     registry.add("test.long", issue_a_large_register)
     with transaction(settings) as db:
         job_id = enqueue(db, kind="test.long", payload={}).id
-    worker = Worker(settings, registry, concurrency=1, worker_id="busy", lease=timedelta(seconds=1))
+    worker = Worker(settings, registry, concurrency=1, worker_id="busy", lease=timedelta(seconds=2))
     running = threading.Thread(target=worker.run, kwargs={"handle_signals": False})
     running.start()
     try:
         assert started.wait(20)
-        time.sleep(2.5)  # more than two leases
+        time.sleep(4.5)  # more than two leases
         # The heartbeat kept the lease: another worker finds nothing to take.
         assert run_due_jobs(settings, registry, worker_id="other") == 0
         job = _job(settings, job_id)
