@@ -49,15 +49,6 @@ def upgrade() -> None:
         batch_op.create_index("ix_jobs_claim", ["status", "priority", "run_at"], unique=False)
         batch_op.create_index("ix_jobs_finished", ["status", "finished_at"], unique=False)
 
-    if op.get_bind().dialect.name == "postgresql":
-        # Every job is updated a few times and then deleted: vacuum this table after a
-        # thousand dead rows rather than after a fifth of the table, or the claim's index
-        # scan wades through dead entries.
-        op.execute(
-            "ALTER TABLE jobs SET (autovacuum_vacuum_scale_factor = 0, "
-            "autovacuum_vacuum_threshold = 1000, autovacuum_analyze_scale_factor = 0.02)"
-        )
-
 
 def downgrade() -> None:
     with op.batch_alter_table("jobs", schema=None) as batch_op:
