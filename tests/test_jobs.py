@@ -414,12 +414,12 @@ def test_a_long_job_keeps_its_lease_while_its_worker_lives(
     registry.add("test.long", issue_a_large_register)
     with transaction(settings) as db:
         job_id = enqueue(db, kind="test.long", payload={}).id
-    worker = Worker(settings, registry, concurrency=1, worker_id="busy", lease=timedelta(seconds=1))
+    worker = Worker(settings, registry, concurrency=1, worker_id="busy", lease=timedelta(seconds=2))
     running = threading.Thread(target=worker.run, kwargs={"handle_signals": False})
     running.start()
     try:
         assert started.wait(20)
-        time.sleep(2.5)  # more than two leases
+        time.sleep(4.5)  # more than two leases
         # The heartbeat kept the lease: another worker finds nothing to take.
         assert run_due_jobs(settings, registry, worker_id="other") == 0
         job = _job(settings, job_id)
@@ -486,3 +486,30 @@ def test_a_code_does_not_wait_for_busy_threads_to_finish_a_bulk_job(
         finish.set()
         worker.stop()
         running.join(20)
+
+
+def test_workers_claiming_at_once_never_take_the_same_job(settings: Settings) -> None:
+    with transaction(settings) as db:
+        expected = {enqueue(db, kind=RECEIPT, payload={"n": n}).id for n in range(300)}
+    sessions = session_factory(settings)
+    taken: dict[str, list[int]] = {}
+    start_together = threading.Barrier(6)
+
+    def claim_until_empty(worker_id: str) -> None:
+        mine = taken.setdefault(worker_id, [])
+        start_together.wait(10)
+        while True:
+            with sessions.begin() as db:
+                claimed = claim_jobs(db, worker_id=worker_id, limit=7, lease=timedelta(minutes=1))
+            if not claimed:
+                return
+            mine.extend(job.id for job in claimed)
+
+    claimers = [threading.Thread(target=claim_until_empty, args=(f"w{n}",)) for n in range(6)]
+    for claimer in claimers:
+        claimer.start()
+    for claimer in claimers:
+        claimer.join(60)
+    every_claim = [job_id for ids in taken.values() for job_id in ids]
+    assert sorted(every_claim) == sorted(expected)
+    assert sum(1 for ids in taken.values() if ids) > 1, "one claimer took everything"

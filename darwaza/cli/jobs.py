@@ -41,6 +41,7 @@ def load_registry(reference: str) -> JobRegistry:
     default=8,
     show_default=True,
     type=click.IntRange(1, MAX_CONCURRENCY),
+    help="Job threads (one more thread takes only urgent jobs).",
 )
 @click.option(
     "--batch",

@@ -16,7 +16,7 @@ from darwaza.jobs.queue import (
     queue_stats,
     retry_job,
 )
-from darwaza.jobs.registry import JobContext, JobHandler, JobRegistry
+from darwaza.jobs.registry import JobContext, JobHandler, JobRegistry, Schedule
 
 __all__ = [
     "Job",
@@ -27,6 +27,7 @@ __all__ = [
     "JobStatus",
     "PermanentFailure",
     "Priority",
+    "Schedule",
     "cancel_job",
     "enqueue",
     "list_jobs",

@@ -35,10 +35,14 @@ class PermanentFailure(Exception):
 
 
 class JobNotFound(NotFound):
+    """No job has that id."""
+
     default_message = N_("There is no job with that number.")
 
 
 class JobNotInThatState(Conflict):
+    """An operator's verb does not apply to the job's status (retry a done job, say)."""
+
     default_message = N_("That job cannot do that in its current state.")
 
 
@@ -74,23 +78,17 @@ def enqueue(
 ) -> Job:
     """Add a job in the caller's transaction (flushed, never committed).
 
-    ``now`` is when the change happened (the clock by default): the job's ``created_at``
-    and, unless ``run_at`` says otherwise, when it is due.
-
     The job exists only if the caller commits, together with the change that caused it. A
     second call with the same ``idempotency_key`` returns the job already there and adds
     nothing; the savepoint lets a concurrent duplicate lose the race without spoiling the
-    caller's transaction.
+    caller's transaction. ``now`` is when the change happened (the clock by default): the
+    job's ``created_at`` and, unless ``run_at`` says otherwise, when it is due.
     """
-    key = idempotency_key or f"job:{uuid.uuid4()}"
-    existing = _job_with_key(db, key)
-    if existing is not None:
-        return existing
     now = now or utcnow()
     job = Job(
         kind=str(kind),
         payload=dict(payload),
-        idempotency_key=key,
+        idempotency_key=idempotency_key or f"job:{uuid.uuid4()}",
         status=JobStatus.QUEUED,
         priority=int(priority),
         attempts=0,
@@ -99,11 +97,19 @@ def enqueue(
         expires_at=expires_at,
         created_at=now,
     )
+    if idempotency_key is None:
+        # A fresh random key cannot be taken: no look-up, no savepoint.
+        db.add(job)
+        db.flush()
+        return job
+    existing = _job_with_key(db, idempotency_key)
+    if existing is not None:
+        return existing
     try:
         with db.begin_nested():
             db.add(job)
     except IntegrityError:
-        raced = _job_with_key(db, key)
+        raced = _job_with_key(db, idempotency_key)
         if raced is None:
             raise
         return raced

@@ -31,6 +31,7 @@ from darwaza.database import engine_for, session_factory
 from darwaza.jobs.models import Priority
 from darwaza.jobs.queue import (
     ClaimedJob,
+    PermanentFailure,
     claim_jobs,
     enqueue,
     expire_and_recover,
@@ -117,6 +118,7 @@ def _record(
 ) -> None:
     with sessions.begin() as db:
         status = record_failure(db, job, worker_id=worker_id, error=error, now=now)
+    # The stack helps with a surprise; a PermanentFailure says all there is to say.
     log.warning(
         "job %s (%s) attempt %s failed, now %s: %s",
         job.id,
@@ -124,6 +126,7 @@ def _record(
         job.attempt,
         status,
         "".join(traceback.format_exception_only(error)).strip(),
+        exc_info=None if isinstance(error, PermanentFailure) else error,
     )
 
 
