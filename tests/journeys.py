@@ -22,7 +22,7 @@ from darwaza.identity.models import StaffMember
 from darwaza.identity.proofing import SimRegistryFile, demo_sim_registry
 from darwaza.identity.staff import create_staff_member
 from darwaza.numbers import parse_cnic, parse_mobile
-from darwaza.settings import Settings
+from darwaza.settings import Settings, get_settings, get_verifier_settings
 
 TEST_SECRET = "test-secret-key-with-enough-length-0123456789"
 TEST_SEALING = TEST_SECRET + "-sealing"
@@ -267,3 +267,9 @@ def staff_browser(
     browser = make_client()
     sign_in_officer(browser, settings, enrolment.staff, STAFF_PASSWORD)
     return browser
+
+
+def forget_settings() -> None:
+    """Make the next command read DARWAZA_* settings afresh (they are read once per process)."""
+    get_settings.cache_clear()
+    get_verifier_settings.cache_clear()

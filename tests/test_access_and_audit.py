@@ -22,13 +22,14 @@ from darwaza.audit.trail import event_hash
 from darwaza.cli import main
 from darwaza.clock import utcnow
 from darwaza.identity.models import ApiToken, StaffMember, UserSession
-from darwaza.settings import Settings, get_settings
+from darwaza.settings import Settings
 from tests.journeys import (
     ClientFactory,
     authenticator_code,
     create_officer,
     csrf_of,
     fill_and_submit,
+    forget_settings,
     post_form,
     sign_in_officer,
     sign_up,
@@ -45,9 +46,9 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunn
     monkeypatch.setenv("DARWAZA_BASE_URL", settings.base_url)
     monkeypatch.setenv("DARWAZA_SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("DARWAZA_KEY_SEALING_SECRET", settings.key_sealing_secret)
-    get_settings.cache_clear()
+    forget_settings()
     yield CliRunner()
-    get_settings.cache_clear()
+    forget_settings()
 
 
 def make_token(cli: CliRunner, scopes: str) -> tuple[str, str]:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from darwaza.cli import main
 from darwaza.crypto.keys import public_key_from_jwk
 from darwaza.documents.formats.status_list import verify_status_list_token
-from darwaza.settings import Settings, get_settings
+from darwaza.settings import Settings
 from darwaza.wallet.models import Share
 from tests.journeys import (
     GOOD_ANSWERS,
@@ -25,6 +25,7 @@ from tests.journeys import (
     approved_degree,
     create_officer,
     csrf_of,
+    forget_settings,
     latest_code,
     post_form,
     sign_in_officer,
@@ -164,9 +165,9 @@ def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[Cli
     monkeypatch.setenv("DARWAZA_BASE_URL", settings.base_url)
     monkeypatch.setenv("DARWAZA_SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("DARWAZA_KEY_SEALING_SECRET", settings.key_sealing_secret)
-    get_settings.cache_clear()
+    forget_settings()
     yield CliRunner()
-    get_settings.cache_clear()
+    forget_settings()
 
 
 def test_cli_issues_checks_offline_rotates_and_revokes(

@@ -43,12 +43,12 @@ from darwaza.documents.formats.compact_qr import encode_compact_qr
 from darwaza.documents.formats.sd_jwt import issue_sd_jwt
 from darwaza.documents.formats.status_list import sign_status_list_token
 from darwaza.documents.models import Document, StatusList
-from darwaza.settings import Settings, get_settings
+from darwaza.settings import Settings
 from darwaza.verification.trust_bundle import TRUST_BUNDLE_TYP
 from darwaza.wallet import service as wallet
 from darwaza.wallet.models import ShareOpening
 from tests.factories import create_citizen, create_document
-from tests.journeys import csrf_of
+from tests.journeys import csrf_of, forget_settings
 
 NO_PIN = "No root key is pinned: pass --root-key or set DARWAZA_TRUST_ROOT."
 FOREIGN_LINK = (
@@ -72,9 +72,9 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunn
     monkeypatch.setenv("DARWAZA_SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("DARWAZA_KEY_SEALING_SECRET", settings.key_sealing_secret)
     monkeypatch.delenv("DARWAZA_TRUST_ROOT", raising=False)
-    get_settings.cache_clear()
+    forget_settings()
     yield CliRunner()
-    get_settings.cache_clear()
+    forget_settings()
 
 
 @dataclass(frozen=True)
@@ -301,13 +301,13 @@ def test_the_setting_pins_the_root_like_the_option(
 ) -> None:
     forgery = forge(platform, settings, db, carry_real_root=True)
     monkeypatch.setenv("DARWAZA_TRUST_ROOT", platform.root_thumbprint)
-    get_settings.cache_clear()
+    forget_settings()
     result, verdict = offline(cli, platform.trust_file, platform.document.sd_jwt)
     assert (result.exit_code, verdict["verdict"]) == (0, "valid")
     result, verdict = offline(cli, forgery.trust_file, forgery.sd_jwt)
     assert (result.exit_code, verdict["verdict"]) == (1, "unknown_issuer")
     monkeypatch.setenv("DARWAZA_TRUST_ROOT", "3kq0Jd8x2Rk")  # a kid is not a thumbprint
-    get_settings.cache_clear()
+    forget_settings()
     command = ["verify", "--offline", "--trust-bundle", str(platform.trust_file)]
     refused = cli.invoke(main, [*command, platform.document.sd_jwt])
     assert refused.exit_code == 2 and "DARWAZA_ setting is not valid" in refused.output
@@ -433,7 +433,7 @@ def test_online_checks_trust_only_the_pinned_root_and_the_configured_platform(
     ):
         monkeypatch.setenv(f"DARWAZA_{name}", value)
     monkeypatch.delenv("DARWAZA_TRUST_ROOT", raising=False)
-    get_settings.cache_clear()
+    forget_settings()
     cli = CliRunner()
     saved = cli.invoke(main, ["trust-bundle", "save", str(tmp_path / "trust.json")])
     root = saved.output.split("DARWAZA_TRUST_ROOT): ")[1].strip()
@@ -453,7 +453,7 @@ def test_online_checks_trust_only_the_pinned_root_and_the_configured_platform(
     elsewhere = f"http://127.0.0.1:{_free_port()}/s/{token}"
     code, verdict = online("--root-key", root, elsewhere)
     assert (code, verdict["verdict"], verdict["reasons"]) == (1, "unknown_issuer", [FOREIGN_LINK])
-    get_settings.cache_clear()
+    forget_settings()
 
 
 def test_the_verify_page_publishes_the_thumbprint_to_pin(

@@ -39,8 +39,9 @@ from darwaza.documents.formats.sd_jwt import (
 )
 from darwaza.documents.models import Document
 from darwaza.documents.service import change_document_status
-from darwaza.settings import Settings, get_settings
+from darwaza.settings import Settings
 from tests.factories import create_document
+from tests.journeys import forget_settings
 
 DEGREE_CLAIMS = {
     "full_name": "Hina Baloch",
@@ -197,12 +198,12 @@ def test_keys_sealed_the_old_way_are_resealed_bound_to_their_row(
         ("KEY_SEALING_SECRET", settings.key_sealing_secret),
     ):
         monkeypatch.setenv(f"DARWAZA_{name}", value)
-    get_settings.cache_clear()
+    forget_settings()
     try:
         resealed = CliRunner().invoke(main, ["keys", "reseal"])
         again = CliRunner().invoke(main, ["keys", "reseal"])
     finally:
-        get_settings.cache_clear()
+        forget_settings()
     assert resealed.exit_code == 0, resealed.output
     assert resealed.output.startswith("Resealed 1 keys")
     assert again.output.startswith("Resealed 0 keys")

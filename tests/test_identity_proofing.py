@@ -12,10 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from darwaza.cli import main
-from darwaza.settings import Settings, get_settings
+from darwaza.settings import Settings
 from tests.factories import create_document
 from tests.journeys import (
     ClientFactory,
+    forget_settings,
     latest_code,
     post_form,
     register_sim,
@@ -80,7 +81,7 @@ def test_a_stranger_signing_up_with_someone_elses_cnic_sees_none_of_their_docume
     monkeypatch.setenv("DARWAZA_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("DARWAZA_SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("DARWAZA_KEY_SEALING_SECRET", settings.key_sealing_secret)
-    get_settings.cache_clear()
+    forget_settings()
     try:
         proved = CliRunner().invoke(
             main,
@@ -95,7 +96,7 @@ def test_a_stranger_signing_up_with_someone_elses_cnic_sees_none_of_their_docume
             ],
         )
     finally:
-        get_settings.cache_clear()
+        forget_settings()
     assert proved.exit_code == 0, proved.output
     assert stranger.get("/api/v1/wallet/documents").status_code == 401
 

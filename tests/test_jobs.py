@@ -41,8 +41,8 @@ from darwaza.jobs.registry import Schedule
 from darwaza.jobs.worker import Worker, run_due_jobs
 from darwaza.notifications.jobs import NotificationJob, register_notification_jobs, send_sms_later
 from darwaza.notifications.sms import sms_gateway_for
-from darwaza.settings import Settings, get_settings
-from tests.journeys import sms_messages
+from darwaza.settings import Settings
+from tests.journeys import forget_settings, sms_messages
 
 RECEIPT = "test.receipt"
 FLAKY = "test.flaky"
@@ -101,9 +101,9 @@ def jobs_cli_runner(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iter
     monkeypatch.setenv("DARWAZA_DATA_DIR", str(settings.data_dir))
     monkeypatch.setenv("DARWAZA_SECRET_KEY", settings.secret_key)
     monkeypatch.setenv("DARWAZA_KEY_SEALING_SECRET", settings.key_sealing_secret)
-    get_settings.cache_clear()
+    forget_settings()
     yield CliRunner()
-    get_settings.cache_clear()
+    forget_settings()
 
 
 def _reader(settings: Settings) -> Session:

@@ -12,6 +12,7 @@ from darwaza.audit.models import AuditEvent
 from darwaza.audit.trail import record_event, sequence_all, verify_chain
 from darwaza.cli import main
 from darwaza.settings import InsecureSettings, Settings
+from tests.journeys import forget_settings
 
 
 def test_production_refuses_the_default_secrets() -> None:
@@ -25,14 +26,13 @@ def test_production_starts_with_real_secrets() -> None:
 
 
 def test_cli_refuses_production_with_default_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    from darwaza.settings import get_settings
 
-    get_settings.cache_clear()
+    forget_settings()
     monkeypatch.setenv("DARWAZA_ENV", "production")
     try:
         result = CliRunner().invoke(main, ["db", "upgrade"])
     finally:
-        get_settings.cache_clear()
+        forget_settings()
     assert result.exit_code != 0
     assert "DARWAZA_SECRET_KEY" in result.output
 

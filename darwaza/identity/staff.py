@@ -40,7 +40,7 @@ def hash_password(password: str) -> str:
     return _password_hasher.hash(password)
 
 
-PASSWORD_FAILED = "staff_password_failed"  # noqa: S105 (a purpose, not a secret)
+PASSWORD_FAILED = "password_failed"  # noqa: S105 (a purpose, not a secret; at most 20)
 FAILURES_BEFORE_WAIT: Final = 5
 USERNAME_WINDOW: Final = timedelta(hours=24)
 ADDRESS_WINDOW: Final = timedelta(hours=1)
