@@ -40,7 +40,7 @@ from darwaza.errors import SignInFailed
 from darwaza.i18n import N_, translate
 from darwaza.identity.models import Citizen, Passkey, SignInChallenge, StaffMember
 from darwaza.identity.service import PURPOSE_STAFF, SignedIn
-from darwaza.notifications.sms import SmsGateway
+from darwaza.notifications.jobs import send_sms_later
 from darwaza.settings import Settings
 
 PURPOSE_REGISTER = "passkey_register"
@@ -132,7 +132,6 @@ def add_passkey(
     db: Session,
     *,
     settings: Settings,
-    sms: SmsGateway,
     owner: Citizen | StaffMember,
     ceremony_token: str,
     credential: dict[str, Any],
@@ -171,7 +170,9 @@ def add_passkey(
         object_id=passkey.id,
     )
     language = owner.preferred_language if isinstance(owner, Citizen) else "en"
-    sms.send(
+    send_sms_later(
+        db,
+        urgent=False,
         to=owner.mobile,
         text=translate(
             language,
