@@ -210,6 +210,7 @@ async def save_or_submit(
     try:
         service.submit_application(
             db,
+            settings=settings,
             citizen=citizen,
             application=application,
             service=definition,

@@ -37,10 +37,11 @@ from darwaza.audit.trail import record_event
 from darwaza.clock import utcnow
 from darwaza.crypto.digests import token_hash
 from darwaza.errors import SignInFailed
-from darwaza.i18n import N_, translate
+from darwaza.i18n import N_
+from darwaza.identity.contact import staff_recipient, tell_citizen
 from darwaza.identity.models import Citizen, Passkey, SignInChallenge, StaffMember
 from darwaza.identity.service import PURPOSE_STAFF, SignedIn
-from darwaza.notifications.jobs import send_sms_later
+from darwaza.notifications.service import notify
 from darwaza.settings import Settings
 
 PURPOSE_REGISTER = "passkey_register"
@@ -169,19 +170,16 @@ def add_passkey(
         object_type="passkey",
         object_id=passkey.id,
     )
-    language = owner.preferred_language if isinstance(owner, Citizen) else "en"
-    send_sms_later(
-        db,
-        urgent=False,
-        to=owner.mobile,
-        text=translate(
-            language,
-            N_(
-                "A passkey was added to your Darwaza account. If this was not you, visit a NADRA "
-                "centre at once."
-            ),
-        ),
-    )
+    if isinstance(owner, Citizen):
+        tell_citizen(db, settings=settings, citizen=owner, event="passkey_added")
+    else:
+        notify(
+            db,
+            settings=settings,
+            recipient=staff_recipient(owner),
+            event="passkey_added",
+            values={},
+        )
     return passkey
 
 
