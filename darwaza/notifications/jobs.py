@@ -11,7 +11,7 @@ and keeps its status: ``sending`` while a worker has it, then ``delivered`` or
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import func, select
@@ -157,7 +157,13 @@ def register_notification_jobs(registry: JobRegistry) -> None:
 
 
 def send_sms_later(
-    db: Session, *, to: str, text: str, urgent: bool, message_id: str | None = None
+    db: Session,
+    *,
+    to: str,
+    text: str,
+    urgent: bool,
+    message_id: str | None = None,
+    now: datetime | None = None,
 ) -> Job:
     """Queue a text message in the caller's transaction (it is sent once that commits).
 
@@ -166,7 +172,7 @@ def send_sms_later(
     one message.
     """
     message_id = message_id or str(uuid.uuid4())
-    now = utcnow()
+    now = now or utcnow()
     return enqueue(
         db,
         kind=NotificationJob.SEND_SMS,
