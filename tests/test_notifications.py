@@ -612,3 +612,19 @@ def test_a_missing_value_sends_nothing_at_all(settings: Settings, db: Session) -
         )
     assert _messages(db, citizen.id, Channel.INBOX) == []
     assert db.scalars(select(Job)).all() == []
+
+
+def test_removing_a_citizens_passkeys_tells_them_by_sms(settings: Settings, db: Session) -> None:
+    from darwaza.audit.actors import Actor
+    from darwaza.identity.passkeys import remove_passkeys
+
+    citizen = create_citizen(db, full_name="Ayesha Bibi", mobile="03451112233")
+    db.commit()
+    with transaction(settings) as session:
+        holder = session.get(Citizen, citizen.id)
+        assert holder is not None
+        remove_passkeys(session, settings=settings, citizen=holder, actor=Actor.operator())
+    [text] = [m["text"] for m in sms_messages(settings) if m["to"] == "+923451112233"]
+    assert text.startswith("Dear Ayesha Bibi, every passkey of your Darwaza account was removed")
+    [inbox] = _messages(db, citizen.id, Channel.INBOX)
+    assert inbox.event == "passkeys_removed"

@@ -243,8 +243,11 @@ def sign_in_with_passkey(
     return SignedIn(citizen=citizen)
 
 
-def remove_passkeys(db: Session, *, citizen: Citizen, actor: Actor) -> int:
-    """Recovery after an identity check in person: remove every passkey of the citizen."""
+def remove_passkeys(db: Session, *, settings: Settings, citizen: Citizen, actor: Actor) -> int:
+    """Recovery after an identity check in person: remove every passkey of the citizen.
+
+    The citizen is told by SMS and in the inbox, in the same transaction.
+    """
     removed = 0
     for passkey in db.scalars(select(Passkey).where(Passkey.citizen_id == citizen.id)):
         db.delete(passkey)
@@ -257,6 +260,7 @@ def remove_passkeys(db: Session, *, citizen: Citizen, actor: Actor) -> int:
         object_id=citizen.id,
         after={"removed": removed},
     )
+    tell_citizen(db, settings=settings, citizen=citizen, event="passkeys_removed")
     return removed
 
 

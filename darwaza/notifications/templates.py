@@ -50,6 +50,7 @@ EVENTS: dict[str, EventSpec] = {
     "document_revoked": _spec("name", "document", "link", must_reach=True),
     "new_sign_in": _spec("name", "time", "link", must_reach=False),
     "passkey_added": _spec(must_reach=True),
+    "passkeys_removed": _spec("name", must_reach=True),
     "email_confirmation": _spec("name", "link", must_reach=False, inbox=False),
     "overdue_digest": _spec("name", "count", "link", must_reach=True, inbox=False),
 }
