@@ -28,8 +28,10 @@ run: install ## Migrate, load demo data and serve on http://localhost:8000
 	$(BIN)/darwaza db upgrade
 	$(BIN)/darwaza demo
 	@echo ""
-	@echo "Darwaza is starting on http://localhost:8000 (Ctrl-C stops it)"
-	$(BIN)/darwaza serve --host 127.0.0.1 --port 8000
+	@echo "Darwaza is starting on http://localhost:8000 with a job worker (Ctrl-C stops both)"
+	@# The worker sends the texts and e-mails (sign-in codes too); SIGTERM stops it cleanly.
+	@$(BIN)/darwaza worker & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+		$(BIN)/darwaza serve --host 127.0.0.1 --port 8000
 
 test: $(VENV)/.test-deps ## Install test dependencies and run the whole suite (lint, types, tests)
 	$(BIN)/ruff check .
