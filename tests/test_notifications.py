@@ -628,3 +628,30 @@ def test_removing_a_citizens_passkeys_tells_them_by_sms(settings: Settings, db: 
     assert text.startswith("Dear Ayesha Bibi, every passkey of your Darwaza account was removed")
     [inbox] = _messages(db, citizen.id, Channel.INBOX)
     assert inbox.event == "passkeys_removed"
+
+
+def test_texts_past_the_hourly_cap_of_a_number_wait_and_are_not_lost(
+    settings: Settings, db: Session
+) -> None:
+    capped = settings.model_copy(update={"sms_per_number_per_hour": 1})
+    citizen = create_citizen(db, mobile="03451112233")
+    db.commit()
+    first, second = _tell_revoked(capped, citizen.id), _tell_revoked(capped, citizen.id)
+    for _ in range(3):
+        run_due_jobs(capped, job_registry())
+    assert len(sms_messages(capped, deliver=False)) == 1
+    db.commit()
+    db.expire_all()
+    waiting = db.get(Notification, second)
+    assert waiting is not None and waiting.status is DeliveryStatus.CREATED
+    assert waiting.last_error is not None and "hourly cap" in waiting.last_error
+    assert waiting.attempts == 0  # waiting is not a failed attempt
+    assert db.get(Notification, first).status is DeliveryStatus.DELIVERED  # type: ignore[union-attr]
+    # An hour passes: the first text leaves the window.
+    an_hour_ago = utcnow() - timedelta(hours=1, minutes=1)
+    db.execute(update(Notification).where(Notification.id == first).values(sent_at=an_hour_ago))
+    db.commit()
+    run_due_jobs(capped, job_registry(), now=utcnow() + timedelta(hours=1, minutes=1))
+    db.expire_all()
+    assert db.get(Notification, second).status is DeliveryStatus.DELIVERED  # type: ignore[union-attr]
+    assert len(sms_messages(capped, deliver=False)) == 2

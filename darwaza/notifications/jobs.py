@@ -42,10 +42,6 @@ class NotificationJob(StrEnum):
     DELIVER_NOTIFICATION = DELIVER_JOB
 
 
-class OverTheCap(Exception):
-    """Too many texts to this number this hour, or from the platform this minute: later."""
-
-
 def send_sms(context: JobContext) -> None:
     """Handler of ``sms.send``: hand the message to the gateway with its id."""
     payload = context.payload
@@ -56,29 +52,42 @@ def send_sms(context: JobContext) -> None:
     sms_gateway_for(context.settings).send(to=to, text=text, message_id=message_id)
 
 
-def _over_the_cap(db: Session, settings: Settings, row: Notification) -> str | None:
+def _over_the_cap(
+    db: Session, settings: Settings, row: Notification
+) -> tuple[str, datetime] | None:
+    """Why a text must wait and until when, or None if it may go now."""
     if row.channel is not Channel.SMS:
         return None
     now = utcnow()
-    sent = (
+    sent = select(Notification.sent_at).where(
+        Notification.channel == Channel.SMS,
+        Notification.sent_at.is_not(None),
+        Notification.id != row.id,
+    )
+    to_number = db.scalars(
+        sent.where(
+            Notification.address == row.address, Notification.sent_at > now - timedelta(hours=1)
+        )
+        .order_by(Notification.sent_at.desc())
+        .limit(settings.sms_per_number_per_hour)
+    ).all()
+    if len(to_number) >= settings.sms_per_number_per_hour:
+        # It may go an hour after the oldest of the texts that fill the cap.
+        frees_at = min(when for when in to_number if when is not None) + timedelta(hours=1)
+        return "waiting: the hourly cap of texts to this number is reached", frees_at
+    this_minute = db.scalar(
         select(func.count())
         .select_from(Notification)
         .where(
             Notification.channel == Channel.SMS,
-            Notification.sent_at.is_not(None),
+            Notification.sent_at > now - timedelta(minutes=1),
             Notification.id != row.id,
         )
     )
-    to_number = db.scalar(
-        sent.where(
-            Notification.address == row.address, Notification.sent_at > now - timedelta(hours=1)
-        )
-    )
-    if int(to_number or 0) >= settings.sms_per_number_per_hour:
-        return "waiting: the hourly cap of texts to this number is reached"
-    this_minute = db.scalar(sent.where(Notification.sent_at > now - timedelta(minutes=1)))
     if int(this_minute or 0) >= settings.sms_per_minute:
-        return "waiting: the platform's cap of texts per minute is reached"
+        return "waiting: the platform's cap of texts per minute is reached", now + timedelta(
+            minutes=1
+        )
     return None
 
 
@@ -109,14 +118,26 @@ def deliver_notification(context: JobContext) -> None:
                 row.status, row.failure = DeliveryStatus.SENDING, None
                 row.attempts += 1
                 row.sent_at = utcnow()
-            else:
-                row.last_error = waiting
         channel, address, subject, body = row.channel, row.address, row.subject, row.body
         suppressed = row.status is DeliveryStatus.FAILED
     if suppressed:
         return
     if waiting is not None:
-        raise OverTheCap(waiting)
+        # Waiting is not failing: this job ends and a new one, due when the cap frees,
+        # takes the message (in this job's transaction, so exactly one does).
+        reason, frees_at = waiting
+        row = context.db.get(Notification, notification_id)
+        assert row is not None
+        row.last_error = reason
+        enqueue(
+            context.db,
+            kind=DELIVER_JOB,
+            payload={"notification_id": notification_id},
+            idempotency_key=f"notification:{notification_id}:after:{context.job_id}",
+            run_at=frees_at,
+            max_attempts=DELIVERY_ATTEMPTS,
+        )
+        return
     reports_delivery = False
     try:
         if channel is Channel.SMS:
