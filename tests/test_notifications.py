@@ -655,3 +655,35 @@ def test_texts_past_the_hourly_cap_of_a_number_wait_and_are_not_lost(
     db.expire_all()
     assert db.get(Notification, second).status is DeliveryStatus.DELIVERED  # type: ignore[union-attr]
     assert len(sms_messages(capped, deliver=False)) == 2
+
+
+def test_officers_get_a_daily_digest_of_their_agencys_overdue_applications(
+    settings: Settings, db: Session
+) -> None:
+    from darwaza.applications.digest import OVERDUE_DIGEST
+    from darwaza.applications.models import Application
+    from darwaza.applications.workflow import ApplicationState
+    from darwaza.jobs.worker import enqueue_scheduled
+    from tests.factories import create_application, create_staff
+
+    [schedule] = [s for s in job_registry().schedules if s.kind == OVERDUE_DIGEST]
+    assert schedule.every == timedelta(days=1)
+    citizen = create_citizen(db, mobile="03451112233")
+    create_staff(db, settings, username="hec.reviewer")
+    create_staff(db, settings, username="nadra.reviewer", agency_id="nadra")
+    for _ in range(2):
+        application = create_application(db, settings, citizen=citizen)
+        db.execute(
+            update(Application)
+            .where(Application.id == application.id)
+            .values(state=ApplicationState.SUBMITTED, due_at=utcnow() - timedelta(days=2))
+        )
+    db.commit()
+    with transaction(settings) as session:
+        enqueue_scheduled(session, schedule, now=utcnow())
+        enqueue_scheduled(session, schedule, now=utcnow())  # a second worker's clock: no double
+    texts = [m for m in sms_messages(settings) if m["to"] == "+923001239998"]
+    assert [m["text"] for m in texts] == [
+        "Dear Hec.Reviewer, 2 applications in your agency's queue are past their due date. "
+        "Open the queue: http://127.0.0.1:8000/console?overdue=1"
+    ]
