@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from darwaza.database import session_factory, transaction
 from darwaza.jobs import Job, JobStatus
-from darwaza.notifications.jobs import send_sms_later
+from darwaza.notifications.jobs import NotificationJob, send_sms_later
 from darwaza.settings import Settings
 
 StartWorker = Callable[..., subprocess.Popen[bytes]]
@@ -83,8 +83,13 @@ def _sent_ids(settings: Settings) -> list[str]:
 
 
 def _counts(settings: Settings) -> Counter[JobStatus]:
+    """The texts' jobs by status (the worker's clock may add scheduled jobs of its own)."""
     with session_factory(settings, immediate=False)() as db:
-        rows = db.execute(select(Job.status, func.count()).group_by(Job.status)).all()
+        rows = db.execute(
+            select(Job.status, func.count())
+            .where(Job.kind == NotificationJob.SEND_SMS)
+            .group_by(Job.status)
+        ).all()
     return Counter({JobStatus(status): count for status, count in rows})
 
 
