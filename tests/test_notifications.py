@@ -687,3 +687,34 @@ def test_officers_get_a_daily_digest_of_their_agencys_overdue_applications(
         "Dear Hec.Reviewer, 2 applications in your agency's queue are past their due date. "
         "Open the queue: http://127.0.0.1:8000/console?overdue=1"
     ]
+
+
+class DownSms:
+    """A provider that never answers."""
+
+    reports_delivery = False
+
+    def send(self, *, to: str, text: str, message_id: str | None = None) -> str | None:
+        raise TimeoutError("the provider is down")
+
+
+def test_sign_in_answers_alike_with_the_provider_down_for_known_and_unknown_cnics(
+    app_client: TestClient, settings: Settings, db: Session
+) -> None:
+    create_citizen(db, cnic="35202-1112233-5", mobile="03451112233")
+    db.commit()
+    install_sms_gateway(settings, DownSms())
+    try:
+        answers = [
+            app_client.post("/api/v1/auth/sign-in", json={"cnic": cnic})
+            for cnic in ("35202-1112233-5", "35202-9998877-1")
+        ]
+        deliver_due_messages(settings)  # the worker meets the provider's silence, later
+    finally:
+        install_sms_gateway(settings, None)
+    assert [answer.status_code for answer in answers] == [202, 202]
+    assert [sorted(answer.json()) for answer in answers] == [["challenge_token", "expires_at"]] * 2
+    db.commit()
+    [code_job] = db.scalars(select(Job)).all()  # only the known CNIC's code, queued
+    assert code_job.status is JobStatus.QUEUED and code_job.attempts == 1
+    assert "TimeoutError" in (code_job.last_error or "")
