@@ -29,9 +29,11 @@ from darwaza.documents import console as documents_console
 from darwaza.identity import account as identity_account
 from darwaza.identity import admin as identity_admin
 from darwaza.identity import api as identity_api
+from darwaza.identity import inbox as identity_inbox
 from darwaza.identity import passkey_routes
 from darwaza.identity import views as identity_views
 from darwaza.identity.dependencies import get_principal
+from darwaza.notifications.templates import load_templates
 from darwaza.settings import Settings, get_settings
 from darwaza.verification import api as verification_api
 from darwaza.verification import views as verification_views
@@ -53,6 +55,7 @@ FORM_OVERHEAD_BYTES = 64 * 1024  # the form fields around the largest file
 API_ROUTERS: tuple[APIRouter, ...] = (
     catalogue_api.router,
     identity_api.router,
+    identity_inbox.api,
     applications_api.router,
     documents_api.router,
     verification_api.router,
@@ -65,6 +68,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
 PAGE_ROUTERS: tuple[APIRouter, ...] = (
     identity_views.router,
     identity_account.router,
+    identity_inbox.pages,
     identity_admin.router,
     passkey_routes.router,
     catalogue_views.router,
@@ -140,9 +144,10 @@ def _add_platform_routes(app: FastAPI, settings: Settings) -> None:
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the application. It refuses to start on an invalid catalogue."""
+    """Build the application. It refuses to start on an invalid catalogue or message template."""
     settings = settings or get_settings()
     catalogue = load_catalogue(settings.catalogue_dir)
+    load_templates(settings.notification_templates_dir)
     app = FastAPI(
         title="Darwaza",
         version="1",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import darwaza.models  # noqa: F401 (every table known before a handler's session is used)
 from darwaza.agencies.jobs import register_audit_jobs
+from darwaza.applications.digest import register_application_jobs
 from darwaza.jobs.registry import JobRegistry
 from darwaza.notifications.jobs import register_notification_jobs
 from darwaza.settings import get_settings
@@ -19,4 +20,5 @@ def job_registry() -> JobRegistry:
     registry = JobRegistry()
     register_notification_jobs(registry)
     register_audit_jobs(registry, settings)
+    register_application_jobs(registry)
     return registry

@@ -14,6 +14,7 @@ from darwaza.identity.models import (
     UserSession,
 )
 from darwaza.jobs.models import Job
+from darwaza.notifications.models import Notification, Suppression
 from darwaza.wallet.models import Share, ShareOpening
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "Citizen",
     "Document",
     "Job",
+    "Notification",
     "Passkey",
     "Share",
     "ShareOpening",
@@ -36,5 +38,6 @@ __all__ = [
     "SigningKeyRecord",
     "StaffMember",
     "StatusList",
+    "Suppression",
     "UserSession",
 ]

@@ -65,6 +65,19 @@ class Settings(BaseSettings):
     # Texts cost money and can be used to harass: a cap per number and one for the platform.
     sms_per_number_per_hour: int = Field(default=6, ge=1)
     sms_per_minute: int = Field(default=600, ge=1)
+    # E-mail over SMTP; with no host, e-mails go to outbox/email.jsonl in the data directory.
+    smtp_host: str = ""
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "Darwaza <no-reply@darwaza.localhost>"
+    smtp_starttls: bool = False
+    # The SMS provider signs its delivery reports with this (HMAC-SHA256 of the body).
+    # Empty: the callback route refuses every report.
+    sms_callback_secret: str = ""
+    # Non-urgent texts and e-mails wait for the morning (Asia/Karachi). Empty: no quiet hours.
+    quiet_hours: str = Field(default="22:00-08:00", pattern=r"^\s*(\d{2}:\d{2}-\d{2}:\d{2})?\s*$")
+    notification_templates_dir: Path = PACKAGE_DIR / "notifications" / "templates"
     # Addresses of the load balancers whose X-Forwarded-For is believed (comma-separated,
     # or "*" behind a private network). None by default: the peer address is the client.
     trusted_proxies: str = ""

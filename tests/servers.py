@@ -36,6 +36,8 @@ def server_environment(settings: Settings, data_dir: Path, **extra: str) -> dict
         "DARWAZA_SECRET_KEY": settings.secret_key,
         "DARWAZA_KEY_SEALING_SECRET": settings.key_sealing_secret,
         "DARWAZA_LOG_LEVEL": "WARNING",
+        # As in the settings fixture: messages must not wait for the morning in a test.
+        "DARWAZA_QUIET_HOURS": "",
     }
     env |= {f"DARWAZA_{name.upper()}": value for name, value in extra.items()}
     return env

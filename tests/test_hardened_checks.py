@@ -81,7 +81,13 @@ def test_a_disclosure_posing_as_exp_or_status_is_refused(
     revoked = _degree(db, settings)
     valid = _degree(db, settings, cnic="5440012345672")
     change_document_status(
-        db, document=revoked, action="revoke", reason="Forged degree", actor=Actor.operator()
+        db,
+        settings=settings,
+        catalogue=load_catalogue(settings.catalogue_dir),
+        document=revoked,
+        action="revoke",
+        reason="Forged degree",
+        actor=Actor.operator(),
     )
     db.commit()
     hec = signing_key_for(db, settings=settings, agency_id="hec").private_key

@@ -222,7 +222,7 @@ def test_a_handler_failing_three_times_then_succeeding_has_its_effect_once(
         receipts = db.scalars(select(Job.payload).where(Job.kind == RECEIPT)).all()
     assert receipts == [{"for_job": job_id, "attempt": 4}]
     # The text left on every attempt; the gateway delivered it once.
-    assert [message["text"] for message in sms_messages(settings)] == [
+    assert [message["text"] for message in sms_messages(settings, deliver=False)] == [
         "Your application was approved"
     ]
 
@@ -283,7 +283,7 @@ def test_jobs_retry_brings_a_dead_job_back_and_it_runs(
     assert (job.status, job.attempts, job.expires_at) == (JobStatus.QUEUED, 0, None)
     assert run_due_jobs(settings, registry) == 1
     assert _job(settings, job_id).status == JobStatus.DONE
-    assert [message["text"] for message in sms_messages(settings)] == ["Code 123456"]
+    assert [message["text"] for message in sms_messages(settings, deliver=False)] == ["Code 123456"]
 
     again = jobs_cli_runner.invoke(jobs_cli, ["jobs", "retry", str(job_id)])
     assert again.exit_code == 1
@@ -303,7 +303,7 @@ def test_jobs_cancel_stops_a_queued_job(
     assert "cancelled" in cancelled.output
     assert run_due_jobs(settings, registry) == 0
     assert _job(settings, job_id).status == JobStatus.CANCELLED
-    assert sms_messages(settings) == []
+    assert sms_messages(settings, deliver=False) == []
 
     missing = jobs_cli_runner.invoke(jobs_cli, ["jobs", "cancel", "999999"])
     assert missing.exit_code == 1
@@ -321,7 +321,7 @@ def test_an_expired_one_time_code_is_dropped_not_sent(
     assert run_due_jobs(settings, registry, now=utcnow() + timedelta(minutes=10, seconds=1)) == 0
     job = _job(settings, code.id)
     assert (job.status, job.attempts, job.last_error) == (JobStatus.DEAD, 0, "expired")
-    assert sms_messages(settings) == []
+    assert sms_messages(settings, deliver=False) == []
 
 
 def test_a_code_goes_out_before_a_thousand_queued_messages(
@@ -333,7 +333,7 @@ def test_a_code_goes_out_before_a_thousand_queued_messages(
     with transaction(settings) as db:
         send_sms_later(db, to="+923007654321", text="Code 111222", urgent=True)
     assert run_due_jobs(settings, registry, limit=1) == 1
-    assert [message["text"] for message in sms_messages(settings)] == ["Code 111222"]
+    assert [message["text"] for message in sms_messages(settings, deliver=False)] == ["Code 111222"]
     stats = _stats(settings)
     assert stats.counts[JobStatus.QUEUED] == 1000
     assert stats.counts[JobStatus.DONE] == 1
@@ -481,7 +481,9 @@ def test_a_code_does_not_wait_for_busy_threads_to_finish_a_bulk_job(
             assert time.monotonic() < deadline, "the code waited for the bulk job"
             time.sleep(0.02)
         assert not finish.is_set()
-        assert [message["text"] for message in sms_messages(settings)] == ["Code 246810"]
+        assert [message["text"] for message in sms_messages(settings, deliver=False)] == [
+            "Code 246810"
+        ]
     finally:
         finish.set()
         worker.stop()

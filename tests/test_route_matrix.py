@@ -21,9 +21,10 @@ from darwaza.audit.actors import Actor
 from darwaza.documents import api as documents_api
 from darwaza.documents import console as documents_console
 from darwaza.documents.models import Document
-from darwaza.identity import account, admin, passkey_routes
+from darwaza.identity import account, admin, inbox, passkey_routes
 from darwaza.identity.models import ApiToken, StaffMember, UserSession
 from darwaza.identity.tokens import create_api_token
+from darwaza.notifications.models import Channel, Notification
 from darwaza.settings import Settings
 from darwaza.wallet import api as wallet_api
 from darwaza.wallet import views as wallet_views
@@ -43,6 +44,7 @@ PUBLIC = {
     "/services/{service_id}",
     "/services/{service_id}/apply",
     "/api/v1/services/{service_id}",
+    "/account/email/{token}",  # the token in the e-mailed link is the secret
 }
 
 ROUTES: list[tuple[str, str]] = [
@@ -86,6 +88,8 @@ ROUTES: list[tuple[str, str]] = [
     ("POST", "/account/sessions/{session_id}/end"),
     ("POST", "/admin/staff/{staff_id}/{action}"),
     ("POST", "/admin/tokens/{token_id}/revoke"),
+    ("POST", "/notifications/{notification_id}/read"),
+    ("POST", "/api/v1/notifications/{notification_id}/read"),
 ]
 
 ROUTERS = [
@@ -99,6 +103,8 @@ ROUTERS = [
     account.router,
     admin.router,
     passkey_routes.router,
+    inbox.pages,
+    inbox.api,
 ]
 
 
@@ -142,8 +148,16 @@ def test_nobody_else_reaches_a_citizens_objects(
         lifetime=timedelta(days=1),
         actor=Actor.operator(),
     )
+    message = db.scalar(
+        select(Notification).where(
+            Notification.recipient_id == application.citizen_id,
+            Notification.channel == Channel.INBOX,
+        )
+    )
+    assert message is not None and message.read_at is None
     db.commit()  # end this snapshot before anyone else writes
     ids = {
+        "notification_id": message.id,
         "application_id": application.id,
         "attachment_id": attachment.id,
         "document_id": document.id,
@@ -207,4 +221,6 @@ def test_nobody_else_reaches_a_citizens_objects(
     assert live is not None and live.revoked_at is None
     kept = db.get(ApiToken, api_token.record.id)
     assert kept is not None and kept.revoked_at is None
+    unread = db.get(Notification, message.id)
+    assert unread is not None and unread.read_at is None
     assert owner.get(f"/wallet/{document.id}").status_code == 200

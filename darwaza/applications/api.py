@@ -269,6 +269,7 @@ def submit_application(
     citizen: CitizenDep,
     catalogue: CatalogueDep,
     language: LanguageDep,
+    settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
 ) -> ApplicationRead:
     """Submit a complete draft. Send an ``Idempotency-Key``: a retry never submits twice."""
@@ -276,6 +277,7 @@ def submit_application(
     definition = catalogue.service(application.service_id)
     application = service.submit_application(
         db,
+        settings=settings,
         citizen=citizen,
         application=application,
         service=definition,

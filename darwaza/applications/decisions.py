@@ -8,12 +8,14 @@ from sqlalchemy.orm import Session
 
 from darwaza.applications import officers
 from darwaza.applications.models import Application
+from darwaza.applications.service import tell_applicant
 from darwaza.applications.workflow import Action
 from darwaza.audit.actors import Actor
 from darwaza.catalogue import Catalogue, ServiceDefinition
 from darwaza.documents.models import Document
 from darwaza.documents.service import issue_document
 from darwaza.errors import NotFound
+from darwaza.identity.contact import link
 from darwaza.identity.models import Citizen, StaffMember
 from darwaza.settings import Settings
 
@@ -41,11 +43,19 @@ def approve_and_issue(
     """Approve, and issue the service's document type to the applicant in the same transaction."""
     officers.approve_application(db, officer=officer, application=application, note=note)
     service = catalogue.service(application.service_id)
-    if service.issues_document_type is None:
-        return None
     citizen = db.get(Citizen, application.citizen_id)
     assert citizen is not None
-    return issue_document(
+    if service.issues_document_type is None:
+        tell_applicant(
+            db,
+            settings=settings,
+            citizen=citizen,
+            application=application,
+            service=service,
+            event="application_approved",
+        )
+        return None
+    document = issue_document(
         db,
         settings=settings,
         catalogue=catalogue,
@@ -56,6 +66,43 @@ def approve_and_issue(
         application_id=application.id,
         answers=answers_for_claims(service, application.answers or {}),
         actor=Actor.staff(officer.id),
+    )
+    # "Your document is ready" commits with the approval and the document, or not at all.
+    document_type = catalogue.document_type(service.issues_document_type)
+    tell_applicant(
+        db,
+        settings=settings,
+        citizen=citizen,
+        application=application,
+        service=service,
+        event="document_issued",
+        values={
+            "document": document_type.title.in_language(citizen.preferred_language),
+            "link": link(settings, f"/wallet/{document.id}"),
+        },
+    )
+    return document
+
+
+def _tell(
+    db: Session,
+    *,
+    settings: Settings,
+    catalogue: Catalogue,
+    application: Application,
+    event: str,
+    values: dict[str, Any],
+) -> None:
+    citizen = db.get(Citizen, application.citizen_id)
+    assert citizen is not None
+    tell_applicant(
+        db,
+        settings=settings,
+        citizen=citizen,
+        application=application,
+        service=catalogue.service(application.service_id),
+        event=event,
+        values=values,
     )
 
 
@@ -76,6 +123,14 @@ def officer_acts(
         officers.release_application(db, officer=officer, application=application)
     elif action == Action.REQUEST_INFO:
         officers.request_information(db, officer=officer, application=application, message=text)
+        _tell(
+            db,
+            settings=settings,
+            catalogue=catalogue,
+            application=application,
+            event="information_requested",
+            values={"request": text.strip()},
+        )
     elif action == Action.APPROVE:
         approve_and_issue(
             db,
@@ -87,5 +142,13 @@ def officer_acts(
         )
     elif action == Action.REJECT:
         officers.reject_application(db, officer=officer, application=application, reason=text)
+        _tell(
+            db,
+            settings=settings,
+            catalogue=catalogue,
+            application=application,
+            event="application_rejected",
+            values={"reason": text.strip()},
+        )
     else:
         raise NotFound()

@@ -30,7 +30,9 @@ from darwaza.documents import service as documents
 from darwaza.documents.models import Document, DocumentStatus
 from darwaza.errors import IllegalTransition, InvalidInput, Message, NotFound
 from darwaza.i18n import N_
+from darwaza.identity.contact import link, local_date, tell_citizen
 from darwaza.identity.models import Citizen
+from darwaza.settings import Settings
 from darwaza.storage import FileStore
 
 MAX_MESSAGE_LENGTH = 4000
@@ -357,12 +359,16 @@ def remove_attachment(
 def submit_application(
     db: Session,
     *,
+    settings: Settings,
     citizen: Citizen,
     application: Application,
     service: ServiceDefinition,
     idempotency_key: str | None = None,
 ) -> Application:
-    """Submit a complete draft. A retry with the same idempotency key changes nothing."""
+    """Submit a complete draft and tell the citizen its tracking number.
+
+    A retry with the same idempotency key changes nothing and sends nothing.
+    """
     if idempotency_key:
         earlier = db.scalar(
             select(Application).where(
@@ -400,7 +406,42 @@ def submit_application(
         by=Party.CITIZEN,
         actor=Actor.citizen(citizen.id),
     )
+    tell_applicant(
+        db,
+        settings=settings,
+        citizen=citizen,
+        application=application,
+        service=service,
+        event="application_submitted",
+        values={"due_date": local_date(application.due_at, citizen.preferred_language)},
+    )
     return application
+
+
+def tell_applicant(
+    db: Session,
+    *,
+    settings: Settings,
+    citizen: Citizen,
+    application: Application,
+    service: ServiceDefinition,
+    event: str,
+    values: dict[str, Any] | None = None,
+) -> None:
+    """Send the applicant ``event`` about this application, in the caller's transaction."""
+    tell_citizen(
+        db,
+        settings=settings,
+        citizen=citizen,
+        event=event,
+        values={
+            "service": service.title.in_language(citizen.preferred_language),
+            "tracking_number": application.tracking_number or "",
+            "link": link(settings, f"/applications/{application.id}"),
+            **(values or {}),
+        },
+        reference=application.id,
+    )
 
 
 def withdraw_application(

@@ -16,6 +16,7 @@ from darwaza.documents.service import documents_of
 from darwaza.errors import DarwazaError, IllegalTransition, Message
 from darwaza.identity.dependencies import CitizenDep
 from darwaza.identity.models import Citizen
+from darwaza.notifications.service import messages_about
 from darwaza.storage import FileStore, file_store_for
 from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
 from darwaza.web.pages import FormDep, errors_of, form_file, form_text, redirect
@@ -96,6 +97,9 @@ def _page(
         return render(request, "applications/draft.html", context, status_code=status_code)
     context.update(
         timeline=service.timeline_of(db, application=application),
+        messages_sent=messages_about(
+            db, reference=application.id, recipient_id=application.citizen_id
+        ),
         information_request=service.open_information_request(db, application=application),
         can_withdraw="withdraw"
         in workflow.allowed_actions(application.state, workflow.Party.CITIZEN),
@@ -210,6 +214,7 @@ def save_or_submit(
     try:
         service.submit_application(
             db,
+            settings=settings,
             citizen=citizen,
             application=application,
             service=definition,

@@ -8,6 +8,7 @@ import click
 
 from darwaza.agencies.keys import reseal_legacy_keys, rotate_agency_key
 from darwaza.audit.actors import Actor
+from darwaza.catalogue.loading import load_catalogue
 from darwaza.cli.common import app_parts, failure, load_settings
 from darwaza.crypto.keys import KeySealingError
 from darwaza.database import transaction
@@ -82,7 +83,13 @@ def _change_status(document_id: str, action: str, reason: str) -> None:
             if document is None:
                 raise click.ClickException(f"no document {document_id}")
             change_document_status(
-                session, document=document, action=action, reason=reason, actor=Actor.operator()
+                session,
+                settings=settings,
+                catalogue=load_catalogue(settings.catalogue_dir),
+                document=document,
+                action=action,
+                reason=reason,
+                actor=Actor.operator(),
             )
             status = document.status
     except DarwazaError as error:

@@ -21,6 +21,7 @@ from darwaza.jobs.models import Job, JobStatus
 from darwaza.jobs.queue import cancel_job, list_jobs, queue_stats, retry_job
 from darwaza.jobs.registry import JobRegistry
 from darwaza.jobs.worker import MAX_CONCURRENCY, Worker
+from darwaza.notifications.templates import TemplateError, load_templates
 
 # Tests and benchmarks may name another registry (``module:function``) for their own kinds.
 DEFAULT_REGISTRY = "darwaza.background_work:job_registry"
@@ -71,6 +72,10 @@ def worker_command(
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    try:
+        load_templates(settings.notification_templates_dir)
+    except TemplateError as error:
+        raise click.ClickException(f"message templates: {error}") from error
     worker = Worker(
         settings,
         load_registry(registry_reference),

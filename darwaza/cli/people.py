@@ -133,9 +133,12 @@ def passkeys() -> None:
 def passkeys_remove(cnic: str, confirm_identity_checked: bool) -> None:
     """Recovery: remove every passkey of a citizen, after checking who they are in person."""
     try:
-        with transaction(load_settings()) as session:
+        settings = load_settings()
+        with transaction(settings) as session:
             citizen = citizen_by_cnic(session, cnic=cnic)
-            removed = remove_passkeys(session, citizen=citizen, actor=Actor.operator())
+            removed = remove_passkeys(
+                session, settings=settings, citizen=citizen, actor=Actor.operator()
+            )
     except DarwazaError as error:
         raise failure(error) from error
     click.echo(f"Removed {removed} passkeys; codes by SMS sign this citizen in again.")

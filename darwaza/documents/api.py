@@ -109,6 +109,7 @@ def change_status(
     db: DbDep,
     settings: SettingsDep,
     caller: StatusKeeper,
+    catalogue: CatalogueDep,
 ) -> DocumentRead:
     """Suspend, reinstate or revoke a document (scope ``documents:status``).
 
@@ -116,6 +117,12 @@ def change_status(
     """
     document = service.agency_document(db, agency_id=caller.agency_id, document_id=document_id)
     service.change_document_status(
-        db, document=document, action=action, reason=body.reason, actor=caller.actor
+        db,
+        settings=settings,
+        catalogue=catalogue,
+        document=document,
+        action=action,
+        reason=body.reason,
+        actor=caller.actor,
     )
     return document_read(document, settings)

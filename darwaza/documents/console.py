@@ -15,7 +15,7 @@ from darwaza.documents.models import Document
 from darwaza.errors import DarwazaError, Message, NotFound
 from darwaza.identity.dependencies import OfficerDep
 from darwaza.numbers import InvalidCnic, parse_cnic
-from darwaza.web.context import CSRF_PROTECTED, DbDep
+from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
 from darwaza.web.pages import FormDep, errors_of, form_text, redirect
 from darwaza.web.templating import render
 
@@ -78,6 +78,7 @@ def change_status(
     db: DbDep,
     officer: OfficerDep,
     catalogue: CatalogueDep,
+    settings: SettingsDep,
 ) -> Response:
     document = service.agency_document(
         db, agency_id=officer.agency_id or "", document_id=document_id
@@ -87,6 +88,8 @@ def change_status(
     try:
         service.change_document_status(
             db,
+            settings=settings,
+            catalogue=catalogue,
             document=document,
             action=action,
             reason=form_text(form, "reason"),

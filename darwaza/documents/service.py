@@ -28,6 +28,7 @@ from darwaza.documents.formats.sd_jwt import issue_sd_jwt
 from darwaza.documents.models import Document, DocumentStatus, StatusList
 from darwaza.errors import Conflict, IllegalTransition, InvalidInput, Message, NotFound
 from darwaza.i18n import N_
+from darwaza.identity.contact import link, tell_citizen
 from darwaza.identity.models import Citizen, StaffMember
 from darwaza.numbers import InvalidCnic, parse_cnic
 from darwaza.settings import Settings
@@ -259,9 +260,20 @@ _STATUS_CHANGES: dict[str, tuple[frozenset[str], str]] = {
 
 
 def change_document_status(
-    db: Session, *, document: Document, action: str, reason: str, actor: Actor
+    db: Session,
+    *,
+    settings: Settings,
+    catalogue: Catalogue,
+    document: Document,
+    action: str,
+    reason: str,
+    actor: Actor,
 ) -> Document:
-    """Suspend, reinstate or revoke. Revocation is final. Verifiers see it at the next fetch."""
+    """Suspend, reinstate or revoke. Revocation is final. Verifiers see it at the next fetch.
+
+    The holder, if they have an account, is told of a suspension or revocation in the
+    same transaction.
+    """
     sources, target = _STATUS_CHANGES[action]
     if document.status not in sources:
         raise IllegalTransition(
@@ -287,6 +299,21 @@ def change_document_status(
         before=before,
         after={"status": target, "reason": text},
     )
+    event = {"suspend": "document_suspended", "revoke": "document_revoked"}.get(action)
+    holder = holder_of(db, document=document) if event else None
+    if event and holder is not None:
+        title = catalogue.document_type(document.document_type).title
+        tell_citizen(
+            db,
+            settings=settings,
+            citizen=holder,
+            event=event,
+            values={
+                "document": title.in_language(holder.preferred_language),
+                "link": link(settings, f"/wallet/{document.id}"),
+            },
+            reference=document.id,
+        )
     return document
 
 

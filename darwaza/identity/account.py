@@ -59,6 +59,8 @@ def account(
             "sessions": live_sessions(db, principal=me),
             "current_id": me.session.id,
             "looks": looks,
+            "citizen": me.citizen,
+            "channels_saved": request.query_params.get("channels") == "saved",
         },
     )
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from darwaza.errors import InvalidInput, NotSignedIn
 from darwaza.identity import service, sessions
 from darwaza.identity.dependencies import PrincipalDep
-from darwaza.notifications.sms import MessagesAfterResponse, sms_gateway_for
 from darwaza.numbers import mask_cnic
 from darwaza.web.api import error_responses
 from darwaza.web.context import CSRF_PROTECTED, DbDep, LanguageDep, SettingsDep, client_address
@@ -70,15 +69,11 @@ def sign_up(
     db: DbDep,
     settings: SettingsDep,
     language: LanguageDep,
-    background: BackgroundTasks,
 ) -> ChallengeRead:
     """Ask for a code to confirm a new account's mobile number."""
-    outgoing = MessagesAfterResponse(sms_gateway_for(settings))
-    background.add_task(outgoing.deliver)
     issued = service.start_citizen_sign_up(
         db,
         settings=settings,
-        sms=outgoing,
         cnic=body.cnic,
         full_name=body.full_name,
         mobile=body.mobile,
@@ -95,15 +90,11 @@ def sign_in(
     db: DbDep,
     settings: SettingsDep,
     language: LanguageDep,
-    background: BackgroundTasks,
 ) -> ChallengeRead:
     """Ask for a code sent to the account's mobile number (the same answer for any CNIC)."""
-    outgoing = MessagesAfterResponse(sms_gateway_for(settings))
-    background.add_task(outgoing.deliver)
     issued = service.start_citizen_sign_in(
         db,
         settings=settings,
-        sms=outgoing,
         cnic=body.cnic,
         language=language,
         client_address=client_address(request),

@@ -17,6 +17,7 @@ from darwaza.errors import Forbidden, NotFound, NotSignedIn
 from darwaza.identity.models import Citizen, StaffMember
 from darwaza.identity.sessions import Principal, resolve_session
 from darwaza.identity.tokens import TOKEN_PREFIX, record_token_use, resolve_api_token
+from darwaza.notifications.service import unread_count
 from darwaza.web.context import SESSION_COOKIE, DbDep, SettingsDep, Viewer, bearer_token
 
 SIGN_IN_COOKIE = "dz_signin"
@@ -41,6 +42,7 @@ def get_principal(request: Request, db: DbDep, settings: SettingsDep) -> Princip
                 citizen.full_name,
                 citizen.preferred_language,
                 identity_proven=citizen.identity_proven,
+                unread=unread_count(db, recipient_id=citizen.id),
             )
     cached: Principal | None = request.state.principal
     return cached

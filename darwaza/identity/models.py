@@ -6,7 +6,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    false,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from darwaza.clock import utcnow
@@ -60,6 +71,14 @@ class Citizen(Base):
     # is issued to the CNIC.
     identity_proven_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     identity_proof: Mapped[IdentityProof | None] = mapped_column(StrEnumType(IdentityProof, 20))
+    # A confirmed e-mail address; a new one waits in email_pending until its link is opened.
+    email: Mapped[str | None] = mapped_column(String(254))
+    email_pending: Mapped[str | None] = mapped_column(String(254))
+    email_token_hash: Mapped[str | None] = mapped_column(String(64), index=True)
+    email_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The citizen's choices for messages that need not reach them by SMS.
+    notify_by_sms: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    notify_by_email: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     @property
     def identity_proven(self) -> bool:

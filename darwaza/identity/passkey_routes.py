@@ -13,7 +13,6 @@ from darwaza.identity.dependencies import SIGN_IN_COOKIE, PrincipalDep
 from darwaza.identity.models import Citizen, StaffMember
 from darwaza.identity.sessions import start_session
 from darwaza.identity.views import set_session_cookie
-from darwaza.notifications.sms import sms_gateway_for
 from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
 
 router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
@@ -62,7 +61,6 @@ def passkey_register(
     passkeys.add_passkey(
         db,
         settings=settings,
-        sms=sms_gateway_for(settings),
         owner=_owner(principal),
         ceremony_token=request.cookies.get(CEREMONY_COOKIE, ""),
         credential=credential,

@@ -37,10 +37,11 @@ from darwaza.audit.trail import record_event
 from darwaza.clock import utcnow
 from darwaza.crypto.digests import token_hash
 from darwaza.errors import SignInFailed
-from darwaza.i18n import N_, translate
+from darwaza.i18n import N_
+from darwaza.identity.contact import staff_recipient, tell_citizen
 from darwaza.identity.models import Citizen, Passkey, SignInChallenge, StaffMember
 from darwaza.identity.service import PURPOSE_STAFF, SignedIn
-from darwaza.notifications.sms import SmsGateway
+from darwaza.notifications.service import notify
 from darwaza.settings import Settings
 
 PURPOSE_REGISTER = "passkey_register"
@@ -132,7 +133,6 @@ def add_passkey(
     db: Session,
     *,
     settings: Settings,
-    sms: SmsGateway,
     owner: Citizen | StaffMember,
     ceremony_token: str,
     credential: dict[str, Any],
@@ -170,17 +170,16 @@ def add_passkey(
         object_type="passkey",
         object_id=passkey.id,
     )
-    language = owner.preferred_language if isinstance(owner, Citizen) else "en"
-    sms.send(
-        to=owner.mobile,
-        text=translate(
-            language,
-            N_(
-                "A passkey was added to your Darwaza account. If this was not you, visit a NADRA "
-                "centre at once."
-            ),
-        ),
-    )
+    if isinstance(owner, Citizen):
+        tell_citizen(db, settings=settings, citizen=owner, event="passkey_added")
+    else:
+        notify(
+            db,
+            settings=settings,
+            recipient=staff_recipient(owner),
+            event="passkey_added",
+            values={},
+        )
     return passkey
 
 
@@ -244,8 +243,11 @@ def sign_in_with_passkey(
     return SignedIn(citizen=citizen)
 
 
-def remove_passkeys(db: Session, *, citizen: Citizen, actor: Actor) -> int:
-    """Recovery after an identity check in person: remove every passkey of the citizen."""
+def remove_passkeys(db: Session, *, settings: Settings, citizen: Citizen, actor: Actor) -> int:
+    """Recovery after an identity check in person: remove every passkey of the citizen.
+
+    The citizen is told by SMS and in the inbox, in the same transaction.
+    """
     removed = 0
     for passkey in db.scalars(select(Passkey).where(Passkey.citizen_id == citizen.id)):
         db.delete(passkey)
@@ -258,6 +260,7 @@ def remove_passkeys(db: Session, *, citizen: Citizen, actor: Actor) -> int:
         object_id=citizen.id,
         after={"removed": removed},
     )
+    tell_citizen(db, settings=settings, citizen=citizen, event="passkeys_removed")
     return removed
 
 

@@ -33,7 +33,7 @@ from darwaza.identity.models import (
 )
 from darwaza.identity.proofing import SimOwnership, identity_proofing_for
 from darwaza.identity.staff import authenticator_code_matches, check_staff_password
-from darwaza.notifications.sms import SmsGateway
+from darwaza.notifications.jobs import send_sms_later
 from darwaza.numbers import InvalidCnic, InvalidMobile, parse_cnic, parse_mobile
 from darwaza.settings import Settings
 
@@ -185,7 +185,6 @@ def start_citizen_sign_up(
     db: Session,
     *,
     settings: Settings,
-    sms: SmsGateway,
     cnic: str,
     full_name: str,
     mobile: str,
@@ -220,7 +219,9 @@ def start_citizen_sign_up(
         # answer exactly as for a new account.
         warn = _may_text(db, settings=settings, mobile=existing.mobile)
         if warn:
-            sms.send(
+            send_sms_later(
+                db,
+                urgent=False,
                 to=existing.mobile,
                 text=translate(
                     existing.preferred_language,
@@ -252,7 +253,7 @@ def start_citizen_sign_up(
     )
     if text:
         minutes = settings.otp_ttl_seconds // 60
-        sms.send(to=mobile_e164, text=_code_message(language, code, minutes))
+        send_sms_later(db, urgent=True, to=mobile_e164, text=_code_message(language, code, minutes))
     return issued
 
 
@@ -260,7 +261,6 @@ def start_citizen_sign_in(
     db: Session,
     *,
     settings: Settings,
-    sms: SmsGateway,
     cnic: str,
     language: str,
     client_address: str = "",
@@ -287,7 +287,9 @@ def start_citizen_sign_in(
         recipient=citizen.mobile if citizen is not None and text else None,
     )
     if citizen is not None and text:
-        sms.send(
+        send_sms_later(
+            db,
+            urgent=True,
             to=citizen.mobile,
             text=_code_message(
                 citizen.preferred_language or language, code, settings.otp_ttl_seconds // 60

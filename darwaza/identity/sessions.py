@@ -15,6 +15,7 @@ from darwaza.audit.trail import record_event
 from darwaza.clock import utcnow
 from darwaza.crypto.digests import token_hash
 from darwaza.errors import NotFound
+from darwaza.identity.contact import link, local_time, tell_citizen
 from darwaza.identity.models import Citizen, Role, StaffMember, UserSession
 from darwaza.identity.service import SignedIn
 from darwaza.settings import Settings
@@ -52,6 +53,18 @@ def start_session(
     record_event(
         db, actor=actor, action="session.started", object_type="session", object_id=session.id
     )
+    if signed_in.citizen is not None:
+        citizen = signed_in.citizen
+        tell_citizen(
+            db,
+            settings=settings,
+            citizen=citizen,
+            event="new_sign_in",
+            values={
+                "time": local_time(session.created_at or utcnow(), citizen.preferred_language),
+                "link": link(settings, "/account"),
+            },
+        )
     return SessionIssued(token=token, session=session)
 
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
-from starlette.background import BackgroundTask
 
 from darwaza.errors import DarwazaError, Message, SignInFailed
 from darwaza.i18n import LANGUAGES
 from darwaza.identity import service, sessions
 from darwaza.identity.dependencies import SIGN_IN_COOKIE, PrincipalDep
-from darwaza.notifications.sms import MessagesAfterResponse, sms_gateway_for
 from darwaza.web.context import (
     CSRF_PROTECTED,
     LANGUAGE_COOKIE,
@@ -62,12 +60,10 @@ def sign_up(
     request: Request, form: FormDep, db: DbDep, settings: SettingsDep, language: LanguageDep
 ) -> Response:
     values = {name: form_text(form, name) for name in ("cnic", "full_name", "mobile")}
-    outgoing = MessagesAfterResponse(sms_gateway_for(settings))
     try:
         issued = service.start_citizen_sign_up(
             db,
             settings=settings,
-            sms=outgoing,
             cnic=values["cnic"],
             full_name=values["full_name"],
             mobile=values["mobile"],
@@ -83,7 +79,6 @@ def sign_up(
         )
     response = redirect("/sign-in/code")
     _set_challenge_cookie(response, issued.challenge_token, settings)
-    response.background = BackgroundTask(outgoing.deliver)
     return response
 
 
@@ -97,12 +92,10 @@ def sign_in(
     request: Request, form: FormDep, db: DbDep, settings: SettingsDep, language: LanguageDep
 ) -> Response:
     values = {"cnic": form_text(form, "cnic")}
-    outgoing = MessagesAfterResponse(sms_gateway_for(settings))
     try:
         issued = service.start_citizen_sign_in(
             db,
             settings=settings,
-            sms=outgoing,
             cnic=values["cnic"],
             language=language,
             client_address=client_address(request),
@@ -116,7 +109,6 @@ def sign_in(
         )
     response = redirect("/sign-in/code")
     _set_challenge_cookie(response, issued.challenge_token, settings)
-    response.background = BackgroundTask(outgoing.deliver)
     return response
 
 

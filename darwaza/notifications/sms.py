@@ -25,9 +25,25 @@ class SmsGateway(Protocol):
     ``message_id`` is the client reference a real SMS API takes: the provider accepts a
     message with a reference it has seen once and ignores repeats, so a job that sends
     and then crashes before it is marked done does not text the citizen twice.
+
+    It returns the provider's id of the message (or None). A provider that times out or
+    answers 5xx raises any exception (the job is retried with back-off); one that refuses
+    the message for good (an invalid number) raises `DeliveryFailed` with
+    ``permanent=True``. ``reports_delivery`` says whether the provider later calls the
+    delivery-status callback; if not, an accepted message counts as delivered.
     """
 
-    def send(self, *, to: str, text: str, message_id: str | None = None) -> None: ...
+    reports_delivery: bool
+
+    def send(self, *, to: str, text: str, message_id: str | None = None) -> str | None: ...
+
+
+class DeliveryFailed(Exception):
+    """A provider refused a message: for now (``permanent=False``) or for good."""
+
+    def __init__(self, reason: str, *, permanent: bool) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
 
 
 class OutboxSmsGateway:
@@ -43,7 +59,9 @@ class OutboxSmsGateway:
         self._read_up_to = 0
         self._lock = threading.Lock()
 
-    def send(self, *, to: str, text: str, message_id: str | None = None) -> None:
+    reports_delivery = False
+
+    def send(self, *, to: str, text: str, message_id: str | None = None) -> str | None:
         """Append the message; a lock keeps lines whole when several workers write."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         record = {"to": to, "text": text, "sent_at": utcnow().isoformat()}
@@ -55,7 +73,7 @@ class OutboxSmsGateway:
             try:
                 whole_line = self._catch_up(outbox)
                 if message_id is not None and message_id in self._sent_ids:
-                    return
+                    return message_id
                 # A writer killed mid-line leaves a fragment: start on a line of our own.
                 outbox.write(("" if whole_line else "\n").encode() + (line + "\n").encode())
                 outbox.flush()
@@ -65,6 +83,7 @@ class OutboxSmsGateway:
                     self._sent_ids.add(message_id)
             finally:
                 fcntl.flock(outbox, fcntl.LOCK_UN)
+        return message_id
 
     def _catch_up(self, outbox: BinaryIO) -> bool:
         """Learn the ids appended since the last read; True if the file ends with a whole line."""
@@ -88,8 +107,21 @@ class OutboxSmsGateway:
         return outbox.read(1) == b"\n"
 
 
-_gateways: dict[Path, OutboxSmsGateway] = {}
+_gateways: dict[Path, SmsGateway] = {}
 _gateways_lock = threading.Lock()
+
+
+def install_sms_gateway(settings: Settings, gateway: SmsGateway | None) -> None:
+    """Use ``gateway`` for these settings in this process (None: back to the default).
+
+    How a deployment plugs in its provider's client, and how tests use a fake one.
+    """
+    path = settings.outbox_dir.resolve()
+    with _gateways_lock:
+        if gateway is None:
+            _gateways.pop(path, None)
+        else:
+            _gateways[path] = gateway
 
 
 def sms_gateway_for(settings: Settings) -> SmsGateway:
@@ -103,24 +135,3 @@ def sms_gateway_for(settings: Settings) -> SmsGateway:
         if gateway is None:
             gateway = _gateways[path] = OutboxSmsGateway(settings.outbox_dir)
         return gateway
-
-
-class MessagesAfterResponse:
-    """Collects messages during a request and sends them once the answer has gone out.
-
-    Whether a message is sent (a known account) or not (an unknown one) then makes no
-    difference to how long the answer takes.
-    """
-
-    def __init__(self, gateway: SmsGateway) -> None:
-        self.gateway = gateway
-        self.pending: list[tuple[str, str, str | None]] = []
-
-    def send(self, *, to: str, text: str, message_id: str | None = None) -> None:
-        self.pending.append((to, text, message_id))
-
-    def deliver(self) -> None:
-        """Hand every collected message to the real gateway."""
-        for to, text, message_id in self.pending:
-            self.gateway.send(to=to, text=text, message_id=message_id)
-        self.pending.clear()

@@ -108,6 +108,8 @@ class Viewer:
     language: str | None
     role: str = "citizen"
     identity_proven: bool = True
+    # In-app messages not yet read: the count on the bell in the header.
+    unread: int = 0
 
 
 def request_language(request: Request) -> str:
