@@ -11,12 +11,12 @@ from darwaza.agencies.jobs import register_audit_jobs
 from darwaza.applications.digest import register_application_jobs
 from darwaza.jobs.registry import JobRegistry
 from darwaza.notifications.jobs import register_notification_jobs
-from darwaza.settings import get_settings
+from darwaza.settings import Settings, get_settings
 
 
-def job_registry() -> JobRegistry:
+def job_registry(settings: Settings | None = None) -> JobRegistry:
     """The registry a production worker runs with: every domain's handlers and schedules."""
-    settings = get_settings()
+    settings = settings or get_settings()
     registry = JobRegistry()
     register_notification_jobs(registry)
     register_audit_jobs(registry, settings)

@@ -98,7 +98,7 @@ def deliver_due_messages(settings: Settings) -> int:
     """
     ran = 0
     while True:
-        batch = run_due_jobs(settings, job_registry())
+        batch = run_due_jobs(settings, job_registry(settings))
         ran += batch
         if batch == 0:
             return ran

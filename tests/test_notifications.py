@@ -346,7 +346,9 @@ def test_an_smtp_server_refusing_three_times_then_accepting_delivers_exactly_onc
         )
     now = utcnow()
     for minutes in range(0, 200, 5):  # well past each back-off
-        run_due_jobs(mail_settings, job_registry(), now=now + timedelta(minutes=minutes))
+        run_due_jobs(
+            mail_settings, job_registry(mail_settings), now=now + timedelta(minutes=minutes)
+        )
     assert len(box.received) == 1
     assert box.received[0]["Subject"] == "Your Domicile Certificate is revoked"
     [row] = _messages(db, citizen.id, Channel.EMAIL)
@@ -372,7 +374,11 @@ def test_a_hard_bounce_is_not_retried_and_the_address_gets_nothing_more(
                 values=values,
             )
         for minutes in range(0, 120, 10):
-            run_due_jobs(mail_settings, job_registry(), now=utcnow() + timedelta(minutes=minutes))
+            run_due_jobs(
+                mail_settings,
+                job_registry(mail_settings),
+                now=utcnow() + timedelta(minutes=minutes),
+            )
     assert box.received == []
     assert box.answers == []  # the server was asked once, for the first message only
     first, second = _messages(db, citizen.id, Channel.EMAIL)
@@ -445,7 +451,7 @@ def test_a_provider_failing_three_times_then_succeeding_delivers_once_and_report
         text_id = _tell_revoked(settings, citizen.id)
         now = utcnow()
         for minutes in range(0, 200, 5):
-            run_due_jobs(settings, job_registry(), now=now + timedelta(minutes=minutes))
+            run_due_jobs(settings, job_registry(settings), now=now + timedelta(minutes=minutes))
     finally:
         install_sms_gateway(settings, None)
     assert flaky.calls == 4
@@ -537,14 +543,14 @@ def test_quiet_hours_delay_a_message_until_morning_but_not_a_code(
         send_sms_later(
             session, to="+923451112233", text="Your code is 135790", urgent=True, now=late
         )
-    run_due_jobs(quiet, job_registry(), now=late + timedelta(seconds=1))
+    run_due_jobs(quiet, job_registry(quiet), now=late + timedelta(seconds=1))
     texts = [m["text"] for m in sms_messages(quiet, deliver=False)]
     assert texts == ["Your code is 135790"]  # the code went; the news waits
 
     morning = datetime(2026, 12, 2, 8, 0, tzinfo=KARACHI)
-    run_due_jobs(quiet, job_registry(), now=morning - timedelta(minutes=1))
+    run_due_jobs(quiet, job_registry(quiet), now=morning - timedelta(minutes=1))
     assert len(sms_messages(quiet, deliver=False)) == 1
-    run_due_jobs(quiet, job_registry(), now=morning + timedelta(minutes=1))
+    run_due_jobs(quiet, job_registry(quiet), now=morning + timedelta(minutes=1))
     texts = [m["text"] for m in sms_messages(quiet, deliver=False)]
     assert len(texts) == 2 and "revoked" in texts[1]
 
@@ -638,7 +644,7 @@ def test_texts_past_the_hourly_cap_of_a_number_wait_and_are_not_lost(
     db.commit()
     first, second = _tell_revoked(capped, citizen.id), _tell_revoked(capped, citizen.id)
     for _ in range(3):
-        run_due_jobs(capped, job_registry())
+        run_due_jobs(capped, job_registry(capped))
     assert len(sms_messages(capped, deliver=False)) == 1
     db.commit()
     db.expire_all()
@@ -651,7 +657,7 @@ def test_texts_past_the_hourly_cap_of_a_number_wait_and_are_not_lost(
     an_hour_ago = utcnow() - timedelta(hours=1, minutes=1)
     db.execute(update(Notification).where(Notification.id == first).values(sent_at=an_hour_ago))
     db.commit()
-    run_due_jobs(capped, job_registry(), now=utcnow() + timedelta(hours=1, minutes=1))
+    run_due_jobs(capped, job_registry(capped), now=utcnow() + timedelta(hours=1, minutes=1))
     db.expire_all()
     assert db.get(Notification, second).status is DeliveryStatus.DELIVERED  # type: ignore[union-attr]
     assert len(sms_messages(capped, deliver=False)) == 2
@@ -666,7 +672,7 @@ def test_officers_get_a_daily_digest_of_their_agencys_overdue_applications(
     from darwaza.jobs.worker import enqueue_scheduled
     from tests.factories import create_application, create_staff
 
-    [schedule] = [s for s in job_registry().schedules if s.kind == OVERDUE_DIGEST]
+    [schedule] = [s for s in job_registry(settings).schedules if s.kind == OVERDUE_DIGEST]
     assert schedule.every == timedelta(days=1)
     citizen = create_citizen(db, mobile="03451112233")
     create_staff(db, settings, username="hec.reviewer")
