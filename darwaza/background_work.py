@@ -8,6 +8,7 @@ a lower layer, does not depend on the domains whose handlers it runs.
 from __future__ import annotations
 
 import darwaza.models  # noqa: F401 (every table known before a handler's session is used)
+from darwaza.batches.issuing import register_batch_jobs
 from darwaza.jobs.registry import JobRegistry
 from darwaza.notifications.jobs import register_notification_jobs
 
@@ -16,4 +17,5 @@ def job_registry() -> JobRegistry:
     """The registry a production worker runs with: every domain's handlers and schedules."""
     registry = JobRegistry()
     register_notification_jobs(registry)
+    register_batch_jobs(registry)
     return registry
