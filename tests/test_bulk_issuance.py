@@ -28,7 +28,6 @@ from darwaza.settings import Settings
 from darwaza.verification.publishing import DatabaseTrustSource
 from darwaza.verification.verifier import verify_credential
 from tests.bulk import HEADER, graduate, graduates_csv, register_csv
-from tests.factories import create_staff
 
 UPLOADER = Actor.staff("uploader")
 APPROVER = Actor.staff("approver")
@@ -264,19 +263,18 @@ def test_bad_files_are_refused_clearly(settings: Settings, catalogue: Catalogue)
         archive.writestr("xl/sharedStrings.xml", b"\x00" * (60 * 1024 * 1024))
     with pytest.raises(RegisterRefused, match="inflates"):
         upload(settings, catalogue, bomb.getvalue(), name="bomb.xlsx")
-    with pytest.raises(batches.RegisterTooLarge):
-        with transaction(settings) as db:
-            batches.upload_register(
-                db,
-                settings=settings,
-                catalogue=catalogue,
-                agency_id="hec",
-                document_type_id="hec-degree-attestation",
-                source=io.BytesIO(graduates_csv(100)),
-                file_name="big.csv",
-                actor=UPLOADER,
-                limit=1000,
-            )
+    with pytest.raises(batches.RegisterTooLarge), transaction(settings) as db:
+        batches.upload_register(
+            db,
+            settings=settings,
+            catalogue=catalogue,
+            agency_id="hec",
+            document_type_id="hec-degree-attestation",
+            source=io.BytesIO(graduates_csv(100)),
+            file_name="big.csv",
+            actor=UPLOADER,
+            limit=1000,
+        )
 
 
 def test_header_and_row_problems_are_lines_of_the_report(
