@@ -504,6 +504,16 @@ def report_problems(
     return db.scalars(query).all()
 
 
+def problem_count(db: Session, *, batch_id: str) -> int:
+    """How many lines the batch's report has."""
+    return int(
+        db.scalar(
+            select(func.count()).select_from(BatchProblem).where(BatchProblem.batch_id == batch_id)
+        )
+        or 0
+    )
+
+
 def preview_rows(db: Session, *, batch_id: str, limit: int = PREVIEW_ROWS) -> Sequence[BatchRow]:
     """The first rows as they will be issued."""
     return db.scalars(
