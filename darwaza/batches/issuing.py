@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from darwaza.batches.merkle import document_digest
@@ -45,8 +46,10 @@ def issue_chunk(
     batch = db.get(Batch, batch_id)
     if batch is None or batch.state != BatchState.ISSUING:
         return 0  # paused, cancelled or gone: a resume queues the rows again
-    rows = db.scalars(
-        select(BatchRow)
+    # Plain rows, not ORM objects: a chunk reads and updates hundreds at once.
+    rows = db.execute(
+        select(BatchRow.id, BatchRow.row_number, BatchRow.document_id, BatchRow.holder_cnic)
+        .add_columns(BatchRow.claims)
         .where(
             BatchRow.batch_id == batch_id,
             BatchRow.status == RowStatus.PENDING,
@@ -68,11 +71,16 @@ def issue_chunk(
         items=[BulkItem(str(row.document_id), str(row.holder_cnic), row.claims) for row in fresh],
     )
     issued = failed = 0
-    problems = []
+    problems: list[dict[str, Any]] = []
+    changes: list[dict[str, Any]] = [
+        {"id": row.id, "status": RowStatus.ALREADY_ISSUED, "document_digest": None}
+        for row in rows
+        if row.document_id in existing
+    ]
     for row, result in zip(fresh, results, strict=True):
         if isinstance(result, DarwazaError):
             failed += 1
-            row.status = RowStatus.FAILED
+            changes.append({"id": row.id, "status": RowStatus.FAILED, "document_digest": None})
             fields = result.fields or {"": result.message}
             problems += [
                 {
@@ -86,14 +94,11 @@ def issue_chunk(
             ]
         else:
             issued += 1
-            row.status = RowStatus.ISSUED
-            row.document_digest = document_digest(result.sd_jwt)
-    for row in rows:
-        if row.document_id in existing:
-            row.status = RowStatus.ALREADY_ISSUED
+            digest = document_digest(result.sd_jwt)
+            changes.append({"id": row.id, "status": RowStatus.ISSUED, "document_digest": digest})
+    db.execute(update(BatchRow), changes)  # bulk update by primary key
     if problems:
-        db.add_all(BatchProblem(**problem) for problem in problems)
-    db.flush()
+        db.execute(insert(BatchProblem), problems)
     # The batch row is locked only now, briefly: chunks of one batch sign side by side.
     db.execute(
         update(Batch)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, update
+from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -268,6 +268,14 @@ class BulkItem:
     claims: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class BulkIssued:
+    """A document issued in bulk: its id and its SD-JWT (what its batch's tree hashes)."""
+
+    document_id: str
+    sd_jwt: str
+
+
 def _bulk_shard(db: Session, *, agency_id: str) -> StatusList:
     # No row lock: random slots rarely collide and the unique slot constraint refuses the
     # rare collision (the whole chunk is then retried), so bulk writers run side by side.
@@ -314,7 +322,7 @@ def issue_documents_in_bulk(
     agency_id: str,
     document_type_id: str,
     items: Sequence[BulkItem],
-) -> list[Document | DarwazaError]:
+) -> list[BulkIssued | DarwazaError]:
     """Sign and record many documents of one type in the caller's transaction.
 
     Each item's id is the caller's (bulk issuance derives it from the row's natural key),
@@ -358,7 +366,7 @@ def issue_documents_in_bulk(
             continue
         resolved.append((item, cnic, claims))
     to_sign = [entry for entry in resolved if not isinstance(entry, DarwazaError)]
-    results: dict[str, Document] = {}
+    results: dict[str, BulkIssued] = {}
     shard: StatusList | None = None
     position = 0
     while position < len(to_sign):
@@ -368,48 +376,53 @@ def issue_documents_in_bulk(
         part = to_sign[position : position + room]
         slots = _bulk_slots(db, shard, len(part))
         status_uri = status_list_url(settings, shard.id)
-        documents = []
+        rows: list[dict[str, Any]] = []
         for (item, cnic, claims), index in zip(part, slots, strict=True):
-            document = Document(
-                id=item.document_id,
-                agency_id=agency_id,
-                document_type=document_type.id,
-                citizen_id=None,
-                holder_cnic=cnic,
-                claims=claims,
-                status=DocumentStatus.VALID,
-                status_list_id=shard.id,
-                status_index=index,
+            signed = issue_sd_jwt(
+                private_key=key.private_key,
                 kid=key.kid,
-                sd_jwt=issue_sd_jwt(
-                    private_key=key.private_key,
-                    kid=key.kid,
-                    issuer=issuer,
-                    vct=document_type.vct,
-                    claims=claims,
-                    disclosable=disclosable,
-                    status_uri=status_uri,
-                    status_index=index,
-                    issued_at=issued_at,
-                    expires_at=expires_at,
-                ),
-                qr_text=encode_compact_qr(
-                    private_key=key.private_key,
-                    issuer=issuer,
-                    document_type=document_type.vct,
-                    claims={name: claims[name] for name in in_qr},
-                    status_uri=status_uri,
-                    status_index=index,
-                    issued_at=issued_at,
-                    expires_at=expires_at,
-                ),
+                issuer=issuer,
+                vct=document_type.vct,
+                claims=claims,
+                disclosable=disclosable,
+                status_uri=status_uri,
+                status_index=index,
                 issued_at=issued_at,
                 expires_at=expires_at,
             )
-            documents.append(document)
-            results[item.document_id] = document
-        db.add_all(documents)
-        db.flush()
+            rows.append(
+                {
+                    "id": item.document_id,
+                    "agency_id": agency_id,
+                    "document_type": document_type.id,
+                    "citizen_id": None,
+                    "holder_cnic": cnic,
+                    "application_id": None,
+                    "claims": claims,
+                    "status": DocumentStatus.VALID,
+                    "status_list_id": shard.id,
+                    "status_index": index,
+                    "kid": key.kid,
+                    "sd_jwt": signed,
+                    "qr_text": encode_compact_qr(
+                        private_key=key.private_key,
+                        issuer=issuer,
+                        document_type=document_type.vct,
+                        claims={name: claims[name] for name in in_qr},
+                        status_uri=status_uri,
+                        status_index=index,
+                        issued_at=issued_at,
+                        expires_at=expires_at,
+                    ),
+                    "issue_idempotency_key": None,
+                    "issued_at": issued_at,
+                    "expires_at": expires_at,
+                }
+            )
+            results[item.document_id] = BulkIssued(item.document_id, signed)
+        # One multi-row insert (Core, not one ORM object per document): the slow part left
+        # is signing.
+        db.execute(insert(Document), rows)
         # One atomic increment: the shard's row is locked only from here to the commit.
         db.execute(
             update(StatusList)
