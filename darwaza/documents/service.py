@@ -277,13 +277,16 @@ class BulkIssued:
 
 
 def _bulk_shard(db: Session, *, agency_id: str) -> StatusList:
-    # No row lock: random slots rarely collide and the unique slot constraint refuses the
-    # rare collision (the whole chunk is then retried), so bulk writers run side by side.
+    # Each bulk writer holds one open shard to itself until it commits (SKIP LOCKED): two
+    # chunks drawing random slots in the same shard at once would collide (500 slots each
+    # in 131,072 is a birthday problem), while in different shards they never wait or clash.
+    # A writer that finds every open shard taken opens another. SQLite has one writer.
     shard = db.scalar(
         select(StatusList)
         .where(StatusList.agency_id == agency_id, StatusList.allocated < STATUS_LIST_FILL_LIMIT)
         .order_by(StatusList.created_at.desc())
         .limit(1)
+        .with_for_update(skip_locked=True)
     )
     if shard is None:
         shard = StatusList(agency_id=agency_id, capacity=STATUS_LIST_CAPACITY, allocated=0)
@@ -423,7 +426,6 @@ def issue_documents_in_bulk(
         # One multi-row insert (Core, not one ORM object per document): the slow part left
         # is signing.
         db.execute(insert(Document), rows)
-        # One atomic increment: the shard's row is locked only from here to the commit.
         db.execute(
             update(StatusList)
             .where(StatusList.id == shard.id)
