@@ -314,3 +314,49 @@ def test_the_check_never_issues_and_rows_are_kept_per_row(
     preview = batches.preview_rows(db, batch_id=batch_id)
     assert [row.claims["full_name"] for row in preview] == [f"Graduate {n}" for n in (1, 2, 3)]
     record_event(db, actor=UPLOADER, action="test.noop", object_type="none", object_id=None)
+
+
+def test_a_row_refused_at_signing_time_lands_in_the_report_and_the_rest_finish(
+    db: Session, settings: Settings, catalogue: Catalogue
+) -> None:
+    batch_id = upload(settings, catalogue, graduates_csv(3))
+    with transaction(settings) as session:
+        row = session.scalar(
+            select(BatchRow).where(BatchRow.batch_id == batch_id, BatchRow.row_number == 3)
+        )
+        assert row is not None
+        row.holder_cnic = "0000000000000"  # as if NADRA's records changed since the check
+    approve(settings, batch_id)
+    run_worker(settings, db)
+    batch = batch_of(db, batch_id)
+    assert (batch.state, batch.issued_count, batch.failed_count, batch.left) == ("done", 2, 1, 0)
+    assert problems_of(db, batch_id)[-1][:2] == (3, "cnic")
+
+
+def test_every_move_the_batch_workflow_does_not_allow_is_refused() -> None:
+    from darwaza.batches.workflow import TRANSITIONS, BatchAction, next_state
+
+    allowed = {(t.action, t.source) for t in TRANSITIONS}
+    for state in BatchState:
+        for action in BatchAction:
+            if (action, state) in allowed:
+                assert next_state(state, action) in BatchState
+            else:
+                with pytest.raises(IllegalTransition):
+                    next_state(state, action)
+    assert all(
+        next_state(s, BatchAction.CANCEL) == "cancelled" for s in BatchState if not s.finished
+    )
+
+
+def test_the_fast_base45_encoder_matches_the_reference_package() -> None:
+    import random
+
+    import base45
+
+    from darwaza.documents.formats.compact_qr import b45encode
+
+    generator = random.Random(11)
+    for size in range(0, 600, 7):
+        data = bytes(generator.randrange(256) for _ in range(size))
+        assert b45encode(data) == base45.b45encode(data).decode()
