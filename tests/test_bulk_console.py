@@ -84,6 +84,7 @@ def test_an_officer_uploads_another_approves_and_the_page_follows_progress(
     assert set(db.scalars(select(Document.status))) == {DocumentStatus.REVOKED}
 
     # Another agency's officer sees nothing of it.
+    db.commit()  # end the read snapshot before this session writes
     nadra = staff_browser(
         make_client, settings, db, username="nadra.looker", role="officer", agency_id="nadra"
     )

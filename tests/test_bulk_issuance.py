@@ -360,3 +360,15 @@ def test_the_fast_base45_encoder_matches_the_reference_package() -> None:
     for size in range(0, 600, 7):
         data = bytes(generator.randrange(256) for _ in range(size))
         assert b45encode(data) == base45.b45encode(data).decode()
+
+
+def test_a_natural_key_must_name_claims_of_its_type(catalogue: Catalogue) -> None:
+    from pydantic import ValidationError
+
+    from darwaza.catalogue import DocumentTypeDefinition
+
+    definition = catalogue.document_type("hec-degree-attestation").model_dump()
+    assert definition["natural_key"] == ["cnic", "university", "degree_title", "year_of_completion"]
+    definition["natural_key"] = ["cnic", "roll_number"]
+    with pytest.raises(ValidationError, match="roll_number"):
+        DocumentTypeDefinition.model_validate(definition, strict=False)

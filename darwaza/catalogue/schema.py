@@ -527,9 +527,9 @@ class DocumentTypeDefinition(_Definition):
     @field_validator("natural_key")
     @classmethod
     def _key_names_claims(cls, key: list[str] | None, info: ValidationInfo) -> list[str] | None:
-        if key is None:
-            return None
-        names = {claim.name for claim in info.data.get("claims", [])}
+        if key is None or "claims" not in info.data:
+            return key  # claims that failed their own checks are reported there
+        names = {claim.name for claim in info.data["claims"]}
         unknown = [name for name in key if name not in names]
         if unknown:
             raise _problem(
