@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from darwaza.batches.merkle import document_digest
@@ -27,6 +28,10 @@ from darwaza.documents.service import BulkItem, issue_documents_in_bulk
 from darwaza.errors import DarwazaError
 from darwaza.jobs import JobContext, JobRegistry
 from darwaza.settings import Settings
+
+
+class ChunkCollided(Exception):
+    """A row of the chunk was issued by another writer meanwhile: try the chunk again."""
 
 
 class BatchStoppedMeanwhile(Exception):
@@ -62,14 +67,22 @@ def issue_chunk(
     ids = [row.document_id for row in rows if row.document_id]
     existing = set(db.scalars(select(Document.id).where(Document.id.in_(ids))))
     fresh = [row for row in rows if row.document_id not in existing]
-    results = issue_documents_in_bulk(
-        db,
-        settings=settings,
-        catalogue=catalogue,
-        agency_id=batch.agency_id,
-        document_type_id=batch.document_type,
-        items=[BulkItem(str(row.document_id), str(row.holder_cnic), row.claims) for row in fresh],
-    )
+    try:
+        results = issue_documents_in_bulk(
+            db,
+            settings=settings,
+            catalogue=catalogue,
+            agency_id=batch.agency_id,
+            document_type_id=batch.document_type,
+            items=[
+                BulkItem(str(row.document_id), str(row.holder_cnic), row.claims) for row in fresh
+            ],
+        )
+    except IntegrityError:
+        # Another writer issued one of these rows at the same moment. The job is retried
+        # and then counts that row as already issued. The database's message is dropped:
+        # it quotes the rows (names, CNICs), and the queue logs what a job raised.
+        raise ChunkCollided(f"batch {batch_id} rows {first_row}-{last_row}") from None
     issued = failed = 0
     problems: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = [
