@@ -19,6 +19,8 @@ from darwaza.applications import api as applications_api
 from darwaza.applications import console as applications_console
 from darwaza.applications import views as applications_views
 from darwaza.audit import api as audit_api
+from darwaza.batches import api as batches_api
+from darwaza.batches import console as batches_console
 from darwaza.catalogue import api as catalogue_api
 from darwaza.catalogue import views as catalogue_views
 from darwaza.catalogue.catalogue import Catalogue
@@ -58,6 +60,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     identity_inbox.api,
     applications_api.router,
     documents_api.router,
+    batches_api.router,
     verification_api.router,
     wallet_api.router,
     verification_views.public,
@@ -74,6 +77,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     catalogue_views.router,
     applications_views.router,
     documents_console.router,
+    batches_console.router,
     applications_console.router,
     wallet_views.router,
     verification_views.router,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import darwaza.models  # noqa: F401 (every table known before a handler's session is used)
 from darwaza.agencies.jobs import register_audit_jobs
 from darwaza.applications.digest import register_application_jobs
+from darwaza.batches.issuing import register_batch_jobs
 from darwaza.jobs.registry import JobRegistry
 from darwaza.notifications.jobs import register_notification_jobs
 from darwaza.settings import Settings, get_settings
@@ -21,4 +22,5 @@ def job_registry(settings: Settings | None = None) -> JobRegistry:
     register_notification_jobs(registry)
     register_audit_jobs(registry, settings)
     register_application_jobs(registry)
+    register_batch_jobs(registry)
     return registry

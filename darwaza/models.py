@@ -3,6 +3,7 @@
 from darwaza.agencies.models import Agency, SigningKeyRecord
 from darwaza.applications.models import Application, ApplicationEvent, Attachment
 from darwaza.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
+from darwaza.batches.models import Batch, BatchProblem, BatchRow
 from darwaza.database import Base
 from darwaza.documents.models import Document, StatusList
 from darwaza.identity.models import (
@@ -27,6 +28,9 @@ __all__ = [
     "AuditCheckpoint",
     "AuditEvent",
     "Base",
+    "Batch",
+    "BatchProblem",
+    "BatchRow",
     "Citizen",
     "Document",
     "Job",

@@ -7,6 +7,7 @@ API token. None of them may succeed, and the owner's objects stay as they were.
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 
@@ -18,6 +19,11 @@ from darwaza.applications import console as applications_console
 from darwaza.applications import views as applications_views
 from darwaza.applications.models import Application, Attachment
 from darwaza.audit.actors import Actor
+from darwaza.batches import api as batches_api
+from darwaza.batches import console as batches_console
+from darwaza.batches.models import Batch
+from darwaza.batches.service import upload_register
+from darwaza.catalogue import load_catalogue
 from darwaza.documents import api as documents_api
 from darwaza.documents import console as documents_console
 from darwaza.documents.models import Document
@@ -29,6 +35,7 @@ from darwaza.settings import Settings
 from darwaza.wallet import api as wallet_api
 from darwaza.wallet import views as wallet_views
 from darwaza.wallet.models import Share
+from tests.bulk import graduates_csv
 from tests.journeys import (
     ClientFactory,
     approved_degree,
@@ -90,9 +97,19 @@ ROUTES: list[tuple[str, str]] = [
     ("POST", "/admin/tokens/{token_id}/revoke"),
     ("POST", "/notifications/{notification_id}/read"),
     ("POST", "/api/v1/notifications/{notification_id}/read"),
+    ("GET", "/console/batches/{batch_id}"),
+    ("GET", "/console/batches/{batch_id}/progress"),
+    ("GET", "/console/batches/{batch_id}/report.csv"),
+    ("POST", "/console/batches/{batch_id}/{action}"),
+    ("POST", "/console/batches/{batch_id}/documents/{action}"),
+    ("GET", "/api/v1/batches/{batch_id}"),
+    ("GET", "/api/v1/batches/{batch_id}/report.csv"),
+    ("POST", "/api/v1/batches/{batch_id}/{action}"),
 ]
 
 ROUTERS = [
+    batches_api.router,
+    batches_console.router,
     applications_api.router,
     applications_views.router,
     applications_console.router,
@@ -155,6 +172,16 @@ def test_nobody_else_reaches_a_citizens_objects(
         )
     )
     assert message is not None and message.read_at is None
+    batch = upload_register(
+        db,
+        settings=settings,
+        catalogue=load_catalogue(settings.catalogue_dir),
+        agency_id="hec",
+        document_type_id="hec-degree-attestation",
+        source=io.BytesIO(graduates_csv(2)),
+        file_name="graduates.csv",
+        actor=Actor.staff(hec_staff_id or ""),
+    )
     db.commit()  # end this snapshot before anyone else writes
     ids = {
         "notification_id": message.id,
@@ -165,6 +192,7 @@ def test_nobody_else_reaches_a_citizens_objects(
         "session_id": session.id,
         "staff_id": hec_staff_id,
         "token_id": api_token.record.id,
+        "batch_id": batch.id,
         "action": "approve",
     }
 
@@ -224,3 +252,4 @@ def test_nobody_else_reaches_a_citizens_objects(
     unread = db.get(Notification, message.id)
     assert unread is not None and unread.read_at is None
     assert owner.get(f"/wallet/{document.id}").status_code == 200
+    assert db.get(Batch, batch.id).state == "checked"  # type: ignore[union-attr]

@@ -520,6 +520,25 @@ class DocumentTypeDefinition(_Definition):
     vct: Annotated[str, AfterValidator(_check_uri)]
     validity: Validity
     claims: Annotated[list[ClaimDefinition], Field(min_length=1)]
+    # The claims that name one document in a register (e.g. CNIC, university, degree,
+    # year): bulk issuance gives each row an id derived from them, so a row is issued once.
+    natural_key: Annotated[list[Name], Field(max_length=8)] | None = None
+
+    @field_validator("natural_key")
+    @classmethod
+    def _key_names_claims(cls, key: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        if key is None or "claims" not in info.data:
+            return key  # claims that failed their own checks are reported there
+        names = {claim.name for claim in info.data["claims"]}
+        unknown = [name for name in key if name not in names]
+        if unknown:
+            raise _problem(
+                "names claims this document type does not have: {unknown}",
+                unknown=", ".join(unknown),
+            )
+        if not key or len(set(key)) != len(key):
+            raise _problem("must list one or more different claim names")
+        return key
 
     def claim(self, name: str) -> ClaimDefinition | None:
         """The claim called ``name``, if there is one."""

@@ -9,6 +9,7 @@ import click
 from darwaza.agencies.keys import root_public_key, sign_audit_checkpoint
 from darwaza.audit.anchors import checkpoint_anchor_for
 from darwaza.audit.trail import sequence_all, verify_chain, verify_checkpoints
+from darwaza.batches.service import verify_batch_roots
 from darwaza.cli.common import load_settings
 from darwaza.database import transaction
 
@@ -32,11 +33,16 @@ def audit_verify() -> None:
             public_key_for_kid=lambda kid: root_public_key(session, kid=kid),
             anchored=checkpoint_anchor_for(settings).signed_checkpoints(),
         )
-    problem = chain.first_problem or checkpoints.problem
+        roots = verify_batch_roots(session)
+    problem = chain.first_problem or checkpoints.problem or next(iter(roots.problems), None)
     if problem is not None:
         click.echo(f"Audit trail broken: {problem}", err=True)
         sys.exit(1)
     click.echo(f"Audit trail intact: {chain.events_checked} events checked.")
+    if roots.batches_checked:
+        click.echo(
+            f"Merkle roots of {roots.batches_checked} finished batches match their documents."
+        )
     uncovered = chain.events_checked - checkpoints.covered_up_to
     if uncovered:
         click.echo(

@@ -9,6 +9,7 @@ import click
 from darwaza.agencies.keys import reseal_legacy_keys, rotate_agency_key
 from darwaza.audit.actors import Actor
 from darwaza.catalogue.loading import load_catalogue
+from darwaza.cli import batches
 from darwaza.cli.common import app_parts, failure, load_settings
 from darwaza.crypto.keys import KeySealingError
 from darwaza.database import transaction
@@ -142,6 +143,9 @@ def keys_reseal() -> None:
         raise click.ClickException(message) from error
     click.echo(f"Resealed {len(resealed)} keys, each bound to its key id and agency.")
 
+
+for _bulk_command in batches.COMMANDS:
+    documents.add_command(_bulk_command)
 
 COMMANDS = (
     documents,

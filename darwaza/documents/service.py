@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,7 +27,14 @@ from darwaza.clock import KARACHI, utcnow
 from darwaza.documents.formats.compact_qr import encode_compact_qr
 from darwaza.documents.formats.sd_jwt import issue_sd_jwt
 from darwaza.documents.models import Document, DocumentStatus, StatusList
-from darwaza.errors import Conflict, IllegalTransition, InvalidInput, Message, NotFound
+from darwaza.errors import (
+    Conflict,
+    DarwazaError,
+    IllegalTransition,
+    InvalidInput,
+    Message,
+    NotFound,
+)
 from darwaza.i18n import N_
 from darwaza.identity.contact import link, tell_citizen
 from darwaza.identity.models import Citizen, StaffMember
@@ -250,6 +258,226 @@ def issue_document(
         )
         return document
     raise Conflict()
+
+
+@dataclass(frozen=True)
+class BulkItem:
+    """One document of a bulk issue: its id (derived by the caller, unique), holder, claims."""
+
+    document_id: str
+    holder_cnic: str
+    claims: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class BulkIssued:
+    """A document issued in bulk: its id and its SD-JWT (what its batch's tree hashes)."""
+
+    document_id: str
+    sd_jwt: str
+
+
+def _bulk_shard(db: Session, *, agency_id: str) -> StatusList:
+    # Each bulk writer holds one open shard to itself until it commits (SKIP LOCKED): two
+    # chunks drawing random slots in the same shard at once would collide (500 slots each
+    # in 131,072 is a birthday problem), while in different shards they never wait or clash.
+    # A writer that finds every open shard taken opens another. SQLite has one writer.
+    shard = db.scalar(
+        select(StatusList)
+        .where(StatusList.agency_id == agency_id, StatusList.allocated < STATUS_LIST_FILL_LIMIT)
+        .order_by(StatusList.created_at.desc())
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    if shard is None:
+        shard = StatusList(agency_id=agency_id, capacity=STATUS_LIST_CAPACITY, allocated=0)
+        db.add(shard)
+        db.flush()
+    return shard
+
+
+def _bulk_slots(db: Session, shard: StatusList, count: int) -> list[int]:
+    chosen: set[int] = set()
+    for _ in range(SLOT_ATTEMPTS):
+        wanted = count - len(chosen)
+        if wanted <= 0:
+            break
+        drawn = {secrets.randbelow(shard.capacity) for _ in range(wanted)} - chosen
+        taken = set(
+            db.scalars(
+                select(Document.status_index).where(
+                    Document.status_list_id == shard.id, Document.status_index.in_(drawn)
+                )
+            )
+        )
+        chosen |= drawn - taken
+    if len(chosen) < count:
+        raise Conflict()
+    slots = list(chosen)[:count]
+    secrets.SystemRandom().shuffle(slots)
+    return slots
+
+
+def issue_documents_in_bulk(
+    db: Session,
+    *,
+    settings: Settings,
+    catalogue: Catalogue,
+    agency_id: str,
+    document_type_id: str,
+    items: Sequence[BulkItem],
+) -> list[BulkIssued | DarwazaError]:
+    """Sign and record many documents of one type in the caller's transaction.
+
+    Each item's id is the caller's (bulk issuance derives it from the row's natural key),
+    so the primary key makes a second issue of the same row fail instead of doubling it.
+    Returns, per item, its document or the error that refused it; refused items write
+    nothing. No audit event per document: the caller records one for the whole batch.
+    """
+    document_type = catalogue.document_types.get(document_type_id)
+    if document_type is None or document_type.agency != agency_id:
+        raise NotFound(N_("This agency issues no document of that type."))
+    key = signing_key_for(db, settings=settings, agency_id=agency_id)
+    issuer = issuer_url(settings, agency_id)
+    issued_at = utcnow().replace(microsecond=0)
+    issued_on = issued_at.astimezone(KARACHI).date()
+    expires_at = (
+        None
+        if document_type.validity.never_expires
+        else issued_at + timedelta(days=document_type.validity.valid_for_days or 0)
+    )
+    expires_on = expires_at.astimezone(KARACHI).date() if expires_at else None
+    disclosable = [c.name for c in document_type.claims if c.personal]
+    in_qr = [c.name for c in document_type.claims if c.in_qr]
+    resolved: list[tuple[BulkItem, str, dict[str, Any]] | DarwazaError] = []
+    for item in items:
+        try:
+            cnic = parse_cnic(item.holder_cnic)
+            claims = resolve_claims(
+                document_type,
+                given=item.claims,
+                citizen_full_name=None,
+                holder_cnic=cnic,
+                answers={},
+                issued_on=issued_on,
+                expires_on=expires_on,
+            )
+        except InvalidCnic as error:
+            resolved.append(InvalidInput(fields={"cnic": error.message}))
+            continue
+        except DarwazaError as error:
+            resolved.append(error)
+            continue
+        resolved.append((item, cnic, claims))
+    to_sign = [entry for entry in resolved if not isinstance(entry, DarwazaError)]
+    results: dict[str, BulkIssued] = {}
+    shard: StatusList | None = None
+    position = 0
+    while position < len(to_sign):
+        if shard is None or shard.allocated >= STATUS_LIST_FILL_LIMIT:
+            shard = _bulk_shard(db, agency_id=agency_id)
+        room = max(STATUS_LIST_FILL_LIMIT - shard.allocated, 1)
+        part = to_sign[position : position + room]
+        slots = _bulk_slots(db, shard, len(part))
+        status_uri = status_list_url(settings, shard.id)
+        rows: list[dict[str, Any]] = []
+        for (item, cnic, claims), index in zip(part, slots, strict=True):
+            signed = issue_sd_jwt(
+                private_key=key.private_key,
+                kid=key.kid,
+                issuer=issuer,
+                vct=document_type.vct,
+                claims=claims,
+                disclosable=disclosable,
+                status_uri=status_uri,
+                status_index=index,
+                issued_at=issued_at,
+                expires_at=expires_at,
+            )
+            rows.append(
+                {
+                    "id": item.document_id,
+                    "agency_id": agency_id,
+                    "document_type": document_type.id,
+                    "citizen_id": None,
+                    "holder_cnic": cnic,
+                    "application_id": None,
+                    "claims": claims,
+                    "status": DocumentStatus.VALID,
+                    "status_list_id": shard.id,
+                    "status_index": index,
+                    "kid": key.kid,
+                    "sd_jwt": signed,
+                    "qr_text": encode_compact_qr(
+                        private_key=key.private_key,
+                        issuer=issuer,
+                        document_type=document_type.vct,
+                        claims={name: claims[name] for name in in_qr},
+                        status_uri=status_uri,
+                        status_index=index,
+                        issued_at=issued_at,
+                        expires_at=expires_at,
+                    ),
+                    "issue_idempotency_key": None,
+                    "issued_at": issued_at,
+                    "expires_at": expires_at,
+                }
+            )
+            results[item.document_id] = BulkIssued(item.document_id, signed)
+        # One multi-row insert (Core, not one ORM object per document): the slow part left
+        # is signing.
+        db.execute(insert(Document), rows)
+        db.execute(
+            update(StatusList)
+            .where(StatusList.id == shard.id)
+            .values(allocated=StatusList.allocated + len(part), updated_at=utcnow())
+        )
+        shard.allocated += len(part)
+        position += len(part)
+    return [
+        entry if isinstance(entry, DarwazaError) else results[entry[0].document_id]
+        for entry in resolved
+    ]
+
+
+def change_statuses_in_bulk(
+    db: Session, *, document_ids: Sequence[str], agency_id: str, action: str, reason: str
+) -> int:
+    """Suspend, reinstate or revoke many documents of one agency in one step.
+
+    Documents not in a state the action applies to are left as they are. Each touched
+    shard's version goes up once, so verifiers see every change at their next fetch. The
+    caller records the audit event (one for the whole set). Returns how many changed.
+    """
+    sources, target = _STATUS_CHANGES[action]
+    text = reason.strip()
+    if not text:
+        raise InvalidInput(fields={"reason": Message(N_("Give a reason."))})
+    now = utcnow()
+    changed = 0
+    shards: set[str] = set()
+    for start in range(0, len(document_ids), 500):
+        part = document_ids[start : start + 500]
+        condition = (
+            Document.id.in_(part),
+            Document.agency_id == agency_id,
+            Document.status.in_(sorted(sources)),
+        )
+        shards |= set(db.scalars(select(Document.status_list_id).where(*condition).distinct()))
+        result = db.execute(
+            update(Document)
+            .where(*condition)
+            .values(status=DocumentStatus(target), status_reason=text[:2000], status_changed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        changed += int(getattr(result, "rowcount", 0) or 0)
+    for shard_id in sorted(shards):
+        db.execute(
+            update(StatusList)
+            .where(StatusList.id == shard_id)
+            .values(version=StatusList.version + 1, updated_at=now)
+        )
+    return changed
 
 
 _STATUS_CHANGES: dict[str, tuple[frozenset[str], str]] = {
