@@ -20,7 +20,7 @@ from tests.journeys import ClientFactory, csrf_of, staff_browser
 
 
 def _run_worker(settings: Settings) -> None:
-    registry = job_registry()
+    registry = job_registry(settings)
     while run_due_jobs(settings, registry, limit=50):
         pass
 

@@ -69,7 +69,7 @@ def approve(settings: Settings, batch_id: str, actor: Actor = APPROVER) -> None:
 
 
 def run_worker(settings: Settings, db: Session | None = None) -> None:
-    registry = job_registry()
+    registry = job_registry(settings)
     while run_due_jobs(settings, registry, limit=50):
         pass
     if db is not None:

@@ -27,7 +27,7 @@ def inline_worker(settings: Settings) -> Iterator[None]:
     stop = threading.Event()
 
     def work() -> None:
-        registry = job_registry()
+        registry = job_registry(settings)
         while not stop.is_set():
             if not run_due_jobs(settings, registry, limit=20):
                 stop.wait(0.2)
