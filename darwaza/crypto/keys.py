@@ -194,10 +194,13 @@ def thumbprints_match(key: VerifyingKey | Mapping[str, Any], pinned: str) -> boo
     return hmac.compare_digest(actual.encode("ascii"), pinned.encode("utf-8"))
 
 
+_ECDSA_SHA256: Final = ec.ECDSA(hashes.SHA256())
+
+
 def sign_es256(private_key: SigningKey, message: bytes) -> bytes:
     """Sign ``message`` with ES256 and return the 64-byte ``r || s`` form JWS and COSE use."""
     _require_p256(private_key)
-    der = private_key.sign(message, ec.ECDSA(hashes.SHA256()))
+    der = private_key.sign(message, _ECDSA_SHA256)
     r, s = decode_dss_signature(der)
     return r.to_bytes(COORDINATE_LENGTH, "big") + s.to_bytes(COORDINATE_LENGTH, "big")
 
@@ -209,7 +212,7 @@ def verify_es256(public_key: VerifyingKey, message: bytes, signature: bytes) -> 
     r = int.from_bytes(signature[:COORDINATE_LENGTH], "big")
     s = int.from_bytes(signature[COORDINATE_LENGTH:], "big")
     try:
-        public_key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
+        public_key.verify(encode_dss_signature(r, s), message, _ECDSA_SHA256)
     except (InvalidSignature, ValueError):
         return False
     return True

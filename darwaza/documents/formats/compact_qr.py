@@ -31,7 +31,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import base45
 import cbor2
 import segno
 
@@ -44,6 +43,7 @@ from darwaza.crypto.keys import (
     sign_es256,
     verify_es256,
 )
+from darwaza.documents.formats.base45 import ALPHABET, Base45Error, b45decode, b45encode
 
 PREFIX: Final = "DZ1:"
 COSE_SIGN1_TAG: Final = 18
@@ -62,7 +62,7 @@ DOCUMENT_TYPE_KEY: Final = "t"
 DOCUMENT_CLAIMS_KEY: Final = "c"
 DOCUMENT_STATUS_KEY: Final = "s"
 
-BASE45_ALPHABET: Final = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:")
+BASE45_ALPHABET: Final = frozenset(ALPHABET)
 MAX_TEXT_LENGTH: Final = 8 * 1024
 MAX_INFLATED_BYTES: Final = 64 * 1024
 # At least medium error correction; segno raises it to quartile when that needs no
@@ -70,6 +70,12 @@ MAX_INFLATED_BYTES: Final = 64 * 1024
 QR_ERROR_CORRECTION: Final = "m"
 
 _PROTECTED_HEADER: Final = cbor2.dumps({COSE_HEADER_ALG: COSE_ALG_ES256})
+# The Sig_structure's fixed start: an array of four, the text "Signature1".
+_SIG_STRUCTURE_START: Final = cbor2.dumps(["Signature1", b"", b"", b""])[:-3]
+# Every QR the platform issues has this protected header: decoding it is skipped.
+_KNOWN_PROTECTED_HEADERS: Final = {_PROTECTED_HEADER: {COSE_HEADER_ALG: COSE_ALG_ES256}}
+_KID_TEXTS: dict[bytes, str] = {}
+_MAX_KID_TEXTS: Final = 4096
 _MAX_CLAIM_NESTING: Final = 16
 
 
@@ -98,7 +104,12 @@ class CompactQrContents:
     @property
     def kid_text(self) -> str:
         """The ``kid`` as the JOSE string the issuer's JWKS uses for the same key."""
-        return b64url_encode(self.kid)
+        text = _KID_TEXTS.get(self.kid)
+        if text is None:
+            text = b64url_encode(self.kid)
+            if len(_KID_TEXTS) < _MAX_KID_TEXTS:  # a few agencies' keys, not forgers' kids
+                _KID_TEXTS[self.kid] = text
+        return text
 
     @property
     def signed_bytes(self) -> bytes:
@@ -106,8 +117,26 @@ class CompactQrContents:
         return _sig_structure(self.protected_header, self.payload)
 
 
+def _cbor_byte_string(data: bytes) -> bytes:
+    """``data`` as a CBOR byte string (major type 2), in its shortest head."""
+    length = len(data)
+    if length < 24:
+        return bytes((0x40 | length,)) + data
+    if length < 0x100:
+        return bytes((0x58, length)) + data
+    if length < 0x10000:
+        return b"\x59" + length.to_bytes(2, "big") + data
+    return b"\x5a" + length.to_bytes(4, "big") + data
+
+
 def _sig_structure(protected_header: bytes, payload: bytes) -> bytes:
-    return cbor2.dumps(["Signature1", protected_header, b"", payload])
+    """``cbor2.dumps(["Signature1", protected_header, b"", payload])``, without the encoder."""
+    return (
+        _SIG_STRUCTURE_START
+        + _cbor_byte_string(protected_header)
+        + b"\x40"
+        + _cbor_byte_string(payload)
+    )
 
 
 def encode_compact_qr(
@@ -147,8 +176,7 @@ def encode_compact_qr(
             COSE_SIGN1_TAG, [_PROTECTED_HEADER, {COSE_HEADER_KID: kid}, payload, signature]
         )
     )
-    encoded: bytes = base45.b45encode(zlib.compress(cose, 9))
-    return PREFIX + encoded.decode("ascii")
+    return PREFIX + b45encode(zlib.compress(cose, 9))
 
 
 def _cbor_loads_exactly(data: bytes) -> Any:
@@ -189,6 +217,8 @@ def _fromnumeric_date(value: object) -> datetime | None:
 
 
 def _is_plain_data(value: object, depth: int = 0) -> bool:
+    if type(value) is str or type(value) is int:  # the common case, answered first
+        return True
     if depth > _MAX_CLAIM_NESTING:
         return False
     if value is None or isinstance(value, str | bool | int):
@@ -209,12 +239,12 @@ def decode_compact_qr(text: str) -> CompactQrContents:
     if not isinstance(text, str) or not text.startswith(PREFIX) or len(text) > MAX_TEXT_LENGTH:
         raise MalformedCompactQr("not a Darwaza compact QR")
     body = text[len(PREFIX) :]
-    # The base45 package forgives a trailing newline; a signed text must be exact.
-    if not body or not set(body) <= BASE45_ALPHABET:
+    if not body:
         raise MalformedCompactQr("not Base45")
     try:
-        compressed = base45.b45decode(body)
-    except ValueError as error:
+        # Strict: the alphabet only (no trailing newline), and canonical groups.
+        compressed = b45decode(body)
+    except Base45Error as error:
         raise MalformedCompactQr("not Base45") from error
     cose = _cbor_loads_exactly(_inflate(compressed))
     if not isinstance(cose, cbor2.CBORTag) or cose.tag != COSE_SIGN1_TAG:
@@ -226,7 +256,9 @@ def decode_compact_qr(text: str) -> CompactQrContents:
         raise MalformedCompactQr("not a COSE_Sign1")
     if not isinstance(signature, bytes) or not isinstance(unprotected, dict):
         raise MalformedCompactQr("not a COSE_Sign1")
-    protected = _cbor_loads_exactly(protected_header) if protected_header else {}
+    protected = _KNOWN_PROTECTED_HEADERS.get(protected_header)
+    if protected is None:
+        protected = _cbor_loads_exactly(protected_header) if protected_header else {}
     if not isinstance(protected, dict):
         raise MalformedCompactQr("the protected header is not a map")
     algorithm = protected.get(COSE_HEADER_ALG)
