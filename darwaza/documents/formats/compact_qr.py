@@ -216,21 +216,41 @@ def _fromnumeric_date(value: object) -> datetime | None:
         raise MalformedCompactQr("a time is out of range") from error
 
 
+_PLAIN_SCALARS: Final = frozenset({str, int, bool, type(None)})
+
+
 def _is_plain_data(value: object, depth: int = 0) -> bool:
-    if type(value) is str or type(value) is int:  # the common case, answered first
-        return True
+    """True for JSON-like data only: text, whole numbers, booleans, null, finite floats,
+    lists, and maps with text keys, nested at most ``_MAX_CLAIM_NESTING`` deep.
+
+    Exact types are compared, not ``isinstance``: the CBOR decoder makes only these, and
+    anything else it makes (dates, sets, big numbers from tags) is what must be refused.
+    """
     if depth > _MAX_CLAIM_NESTING:
         return False
-    if value is None or isinstance(value, str | bool | int):
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
         return True
-    if isinstance(value, float):
-        return math.isfinite(value)
-    if isinstance(value, list):
-        return all(_is_plain_data(item, depth + 1) for item in value)
-    if isinstance(value, dict):
-        return all(
-            isinstance(key, str) and _is_plain_data(item, depth + 1) for key, item in value.items()
-        )
+    # A scalar member is answered here, without a call, when its depth is allowed.
+    scalar_allowed = depth < _MAX_CLAIM_NESTING
+    if kind is dict:
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if type(key) is not str:
+                return False
+            if not (scalar_allowed and type(item) in _PLAIN_SCALARS) and not _is_plain_data(
+                item, depth + 1
+            ):
+                return False
+        return True
+    if kind is list:
+        for item in value:  # type: ignore[attr-defined]
+            if not (scalar_allowed and type(item) in _PLAIN_SCALARS) and not _is_plain_data(
+                item, depth + 1
+            ):
+                return False
+        return True
+    if kind is float:
+        return math.isfinite(value)  # type: ignore[arg-type]
     return False
 
 
@@ -278,10 +298,11 @@ def decode_compact_qr(text: str) -> CompactQrContents:
     claims = _cbor_loads_exactly(payload)
     if not isinstance(claims, dict):
         raise MalformedCompactQr("the claims are not a map")
-    if not all(isinstance(key, int | str) and _is_plain_data(v) for key, v in claims.items()):
-        # CBOR tags can decode to dates, sets or bignums; we only ever sign JSON-like data,
-        # and pages and APIs must be able to show whatever a valid QR holds.
-        raise MalformedCompactQr("the claims hold values other than plain data")
+    for key, value in claims.items():
+        if (type(key) is not int and type(key) is not str) or not _is_plain_data(value):
+            # CBOR tags can decode to dates, sets or bignums; we only ever sign JSON-like
+            # data, and pages and APIs must be able to show whatever a valid QR holds.
+            raise MalformedCompactQr("the claims hold values other than plain data")
     issuer = claims.get(CWT_ISS)
     document = claims.get(CWT_DOCUMENT)
     if not isinstance(issuer, str) or not isinstance(document, dict):
