@@ -6,6 +6,7 @@ from sqlalchemy.orm import Session
 
 from darwaza.catalogue import Catalogue
 from darwaza.clock import utcnow
+from darwaza.metrics import VERIFICATIONS
 from darwaza.settings import Settings
 from darwaza.verification.offline import (
     FOREIGN_LINK,
@@ -41,5 +42,9 @@ def verify_text(
         share = wallet.live_share(db, token=token)
         result = verify_credential(share.presentation, trust=trust, now=utcnow())
         wallet.record_opening(db, share=share, verdict=result.verdict.value, user_agent=user_agent)
-        return result
-    return verify_credential(candidate, trust=trust, now=utcnow())
+    else:
+        result = verify_credential(candidate, trust=trust, now=utcnow())
+    VERIFICATIONS.labels(
+        result.verdict.value, result.format.value if result.format else "unknown"
+    ).inc()
+    return result
