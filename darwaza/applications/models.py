@@ -21,6 +21,15 @@ class Application(Base):
     __table_args__ = (
         UniqueConstraint("citizen_id", "submit_idempotency_key", name="uq_applications_submit_key"),
         Index("ix_applications_queue", "agency_id", "state", "due_at"),
+        # The queue filtered by service (0014).
+        Index(
+            "ix_applications_queue_by_service",
+            "agency_id",
+            "service_id",
+            "state",
+            "due_at",
+            "submitted_at",
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_public_id)

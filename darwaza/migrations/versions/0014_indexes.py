@@ -1,0 +1,51 @@
+"""indexes for ten million: the audit page, the citizen's wallet, the filtered officer queue
+
+Revision ID: 0014
+Revises: 0010
+Create Date: 2026-12-01 06:30:00.000000
+
+Found with bench/seed_scale.py (10 million citizens and documents, 1 million
+applications): each read below sorted or filtered rows after fetching them by a
+one-column index. A composite index in the read's own order lets PostgreSQL stop
+after the first page.
+
+- The audit page and the "who looked" view read the newest events of one action, one
+  object, one subject or one actor: ``(column, id)``.
+- The wallet lists a citizen's documents newest first, by account or by CNIC:
+  ``(citizen_id, issued_at)`` and ``(holder_cnic, issued_at)``.
+- The officer queue filtered by service: ``(agency_id, service_id, state, due_at,
+  submitted_at)``; unfiltered, ``ix_applications_queue`` already serves it.
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "0014"
+down_revision: str | None = "0010"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("ix_audit_events_action_newest", "audit_events", ("action", "id")),
+    ("ix_audit_events_object_newest", "audit_events", ("object_id", "id")),
+    ("ix_audit_events_subject_newest", "audit_events", ("subject_id", "id")),
+    ("ix_audit_events_actor_newest", "audit_events", ("actor_id", "id")),
+    ("ix_documents_citizen_newest", "documents", ("citizen_id", "issued_at")),
+    ("ix_documents_holder_cnic_newest", "documents", ("holder_cnic", "issued_at")),
+    (
+        "ix_applications_queue_by_service",
+        "applications",
+        ("agency_id", "service_id", "state", "due_at", "submitted_at"),
+    ),
+)
+
+
+def upgrade() -> None:
+    for name, table, columns in INDEXES:
+        op.create_index(name, table, list(columns))
+
+
+def downgrade() -> None:
+    for name, table, _columns in reversed(INDEXES):
+        op.drop_index(name, table_name=table)
