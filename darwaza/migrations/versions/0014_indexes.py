@@ -13,12 +13,16 @@ after the first page.
   object, one subject or one actor: ``(column, id)``.
 - The wallet lists a citizen's documents newest first, by account or by CNIC:
   ``(citizen_id, issued_at)`` and ``(holder_cnic, issued_at)``.
-- The officer queue filtered by service: ``(agency_id, service_id, state, due_at,
-  submitted_at)``; unfiltered, ``ix_applications_queue`` already serves it.
+- The officer queue shows open applications (four states) due soonest first: with
+  ``ix_applications_queue`` PostgreSQL fetched every open application of the agency
+  and sorted them. Partial indexes over the open states, in the queue's own order
+  ``(due_at, submitted_at, id)``, with and without the service filter, give a page
+  (and the next page, by keyset) straight from the index.
 """
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014"
@@ -33,10 +37,14 @@ INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("ix_audit_events_actor_newest", "audit_events", ("actor_id", "id")),
     ("ix_documents_citizen_newest", "documents", ("citizen_id", "issued_at")),
     ("ix_documents_holder_cnic_newest", "documents", ("holder_cnic", "issued_at")),
+)
+OPEN_STATES = "state IN ('submitted', 'in_review', 'info_requested', 'resubmitted')"
+PARTIAL_INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("ix_applications_open_queue", "applications", ("agency_id", "due_at", "submitted_at", "id")),
     (
-        "ix_applications_queue_by_service",
+        "ix_applications_open_queue_by_service",
         "applications",
-        ("agency_id", "service_id", "state", "due_at", "submitted_at"),
+        ("agency_id", "service_id", "due_at", "submitted_at", "id"),
     ),
 )
 
@@ -44,8 +52,16 @@ INDEXES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 def upgrade() -> None:
     for name, table, columns in INDEXES:
         op.create_index(name, table, list(columns))
+    for name, table, columns in PARTIAL_INDEXES:
+        op.create_index(
+            name,
+            table,
+            list(columns),
+            postgresql_where=sa.text(OPEN_STATES),
+            sqlite_where=sa.text(OPEN_STATES),
+        )
 
 
 def downgrade() -> None:
-    for name, table, _columns in reversed(INDEXES):
+    for name, table, _columns in reversed(PARTIAL_INDEXES + INDEXES):
         op.drop_index(name, table_name=table)
