@@ -1,6 +1,9 @@
 """Darwaza over HTTP beside a bare FastAPI app, with wrk, in one run.
 
-.venv/bin/python bench/http.py [--duration 10] [--connections 64] [--database-url URL]
+(Not ``bench/http.py``: run as a script, a file of that name in this folder would hide the
+standard library's ``http`` package from every script here.)
+
+.venv/bin/python bench/http_load.py [--duration 10] [--connections 64] [--database-url URL]
 
 Starts ``darwaza serve --workers 2`` on a fresh database (SQLite in a temporary data
 directory, or the PostgreSQL database given, which must be empty or Darwaza's own) and
@@ -20,12 +23,6 @@ so read the ratios; absolute figures move from run to run.
 
 from __future__ import annotations
 
-import sys
-
-# Run as a script, this file's folder comes first on the path, and this file's name
-# would hide the standard library's http package from urllib: take the folder out.
-sys.path = [entry for entry in sys.path if not entry.endswith("bench")]
-
 import argparse
 import json
 import os
@@ -33,6 +30,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import textwrap
 import time
