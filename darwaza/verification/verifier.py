@@ -21,9 +21,8 @@ expired tokens, any ``typ`` and disclosures that no digest refers to.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from darwaza.crypto.claims import RESERVED_CLAIM_NAMES
 from darwaza.crypto.jws import ES256
@@ -121,8 +120,7 @@ class _Refused(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class _Validity:
+class _Validity(NamedTuple):
     issued_at: datetime | None
     not_before: datetime | None
     expires_at: datetime | None

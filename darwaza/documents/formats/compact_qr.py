@@ -27,9 +27,8 @@ import io
 import math
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import cbor2
 import segno
@@ -83,9 +82,12 @@ class MalformedCompactQr(ValueError):
     """The text is not a well-formed Darwaza compact QR."""
 
 
-@dataclass(frozen=True)
-class CompactQrContents:
-    """What a compact QR says, read without checking the signature."""
+class CompactQrContents(NamedTuple):
+    """What a compact QR says, read without checking the signature.
+
+    A named tuple, not a frozen dataclass: as immutable, and made in a third of the time
+    on a path that runs for every QR checked.
+    """
 
     kid: bytes
     algorithm: int | None
