@@ -100,15 +100,22 @@ def decode_json_object_part(part: str) -> dict[str, Any]:
 
 
 def sign_compact_jws(
-    header: Mapping[str, Any], payload: Mapping[str, Any], private_key: SigningKey
+    header: Mapping[str, Any],
+    payload: Mapping[str, Any],
+    private_key: SigningKey,
+    *,
+    deterministic: bool = False,
 ) -> str:
-    """Sign ``payload`` with ES256 under ``header`` (whose ``alg`` must be ES256)."""
+    """Sign ``payload`` with ES256 under ``header`` (whose ``alg`` must be ES256).
+
+    ``deterministic``: the same header and payload always give the same token (RFC 6979).
+    """
     if header.get("alg") != ES256:
         raise ValueError("only ES256 is signed on this platform")
     signing_input = (
         b64url_encode(compact_json(dict(header))) + "." + b64url_encode(compact_json(dict(payload)))
     )
-    signature = sign_es256(private_key, signing_input.encode("ascii"))
+    signature = sign_es256(private_key, signing_input.encode("ascii"), deterministic=deterministic)
     return signing_input + "." + b64url_encode(signature)
 
 

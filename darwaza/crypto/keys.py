@@ -202,16 +202,21 @@ def thumbprints_match(key: VerifyingKey | Mapping[str, Any], pinned: str) -> boo
 
 
 _ECDSA_SHA256: Final = ec.ECDSA(hashes.SHA256())
-# RFC 6979: the nonce comes from the key and the message, so no weak random number can
-# leak the key, and one message signed twice gives the same bytes: every server process
-# publishes byte-identical status lists and trust bundles, and one strong ETag fits all.
+# RFC 6979: the nonce comes from the key and the message, so one message signed twice
+# gives the same bytes: every server process publishes byte-identical status lists and
+# trust bundles, and one strong ETag fits all.
 _DETERMINISTIC_ECDSA_SHA256: Final = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
 
 
-def sign_es256(private_key: SigningKey, message: bytes) -> bytes:
-    """Sign ``message`` with ES256 and return the 64-byte ``r || s`` form JWS and COSE use."""
+def sign_es256(private_key: SigningKey, message: bytes, *, deterministic: bool = False) -> bytes:
+    """Sign ``message`` with ES256 and return the 64-byte ``r || s`` form JWS and COSE use.
+
+    ``deterministic`` (RFC 6979) makes the same message give the same signature, for what
+    is published and cached by its bytes; documents keep OpenSSL's random nonce, which
+    costs less.
+    """
     _require_p256(private_key)
-    der = private_key.sign(message, _DETERMINISTIC_ECDSA_SHA256)
+    der = private_key.sign(message, _DETERMINISTIC_ECDSA_SHA256 if deterministic else _ECDSA_SHA256)
     r, s = decode_dss_signature(der)
     return r.to_bytes(COORDINATE_LENGTH, "big") + s.to_bytes(COORDINATE_LENGTH, "big")
 

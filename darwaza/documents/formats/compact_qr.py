@@ -141,6 +141,20 @@ def _sig_structure(protected_header: bytes, payload: bytes) -> bytes:
     )
 
 
+_KIDS_OF_KEYS: dict[SigningKey, bytes] = {}
+
+
+def _kid_bytes_of(private_key: SigningKey) -> bytes:
+    """The key's ``kid``, remembered per key object (opened keys are cached and reused)."""
+    kid = _KIDS_OF_KEYS.get(private_key)
+    if kid is None:
+        kid = kid_bytes_for_public_key(private_key.public_key())
+        if len(_KIDS_OF_KEYS) >= _MAX_KID_TEXTS:
+            _KIDS_OF_KEYS.clear()
+        _KIDS_OF_KEYS[private_key] = kid
+    return kid
+
+
 def encode_compact_qr(
     *,
     private_key: SigningKey,
@@ -172,7 +186,7 @@ def encode_compact_qr(
     }
     payload = cbor2.dumps(cwt_claims)
     signature = sign_es256(private_key, _sig_structure(_PROTECTED_HEADER, payload))
-    kid = kid_bytes_for_public_key(private_key.public_key())
+    kid = _kid_bytes_of(private_key)
     cose = cbor2.dumps(
         cbor2.CBORTag(
             COSE_SIGN1_TAG, [_PROTECTED_HEADER, {COSE_HEADER_KID: kid}, payload, signature]
