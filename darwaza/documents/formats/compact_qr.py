@@ -300,12 +300,12 @@ def decode_compact_qr(text: str) -> CompactQrContents:
     algorithm = protected.get(COSE_HEADER_ALG)
     if algorithm is not None and (isinstance(algorithm, bool) or not isinstance(algorithm, int)):
         raise MalformedCompactQr("the algorithm is not a number")
-    if set(protected) & set(unprotected):
+    if any(name in unprotected for name in protected):
         raise MalformedCompactQr("a header parameter appears twice")
     kid = unprotected.get(COSE_HEADER_KID)
     if not isinstance(kid, bytes) or not kid:
         raise MalformedCompactQr("the key identifier is missing")
-    if set(unprotected) != {COSE_HEADER_KID}:
+    if len(unprotected) != 1:  # the kid is there (checked above), so nothing else is
         # Unprotected parameters are not signed: allow only the one we write.
         raise MalformedCompactQr("unexpected unprotected header parameters")
     if COSE_HEADER_CRIT in protected:
