@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import logging
-from collections.abc import AsyncIterator, Callable
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import anyio
-from fastapi import APIRouter, Depends, FastAPI, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Metric, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -28,6 +35,7 @@ from darwaza.catalogue.loading import load_catalogue
 from darwaza.database import engine_for, transaction
 from darwaza.documents import api as documents_api
 from darwaza.documents import console as documents_console
+from darwaza.errors import NotFound
 from darwaza.identity import account as identity_account
 from darwaza.identity import admin as identity_admin
 from darwaza.identity import api as identity_api
@@ -35,6 +43,8 @@ from darwaza.identity import inbox as identity_inbox
 from darwaza.identity import passkey_routes
 from darwaza.identity import views as identity_views
 from darwaza.identity.dependencies import get_principal
+from darwaza.jobs.queue import queue_stats
+from darwaza.metrics import default_registry
 from darwaza.notifications.templates import load_templates
 from darwaza.settings import Settings, get_settings
 from darwaza.verification import api as verification_api
@@ -137,14 +147,119 @@ def _add_platform_routes(app: FastAPI, settings: Settings) -> None:
 
     @app.get("/readyz", include_in_schema=False)
     def readyz() -> Response:
-        """The database answers."""
+        """Each dependency answers: the database, and whatever else registered a check."""
+        checks: dict[str, str] = {}
+        for name, check in READINESS_CHECKS.items():
+            try:
+                check(settings)
+                checks[name] = "ok"
+            except Exception:  # any failure means not ready; the reason goes to the log only
+                log.exception("readiness check %s failed", name)
+                checks[name] = "unavailable"
+        ready = all(state == "ok" for state in checks.values())
+        return JSONResponse(
+            {"status": "ok" if ready else "unavailable", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics(request: Request) -> Response:
+        """Prometheus metrics, for the scrapers ``DARWAZA_METRICS_ALLOW`` or ``_TOKEN`` admit."""
+        if not may_scrape(request, settings):
+            raise NotFound()
+        registry = scrape_registry()
+        registry.register(PlatformGauges(settings))
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _database_answers(settings: Settings) -> None:
+    with engine_for(settings.resolved_database_url).connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+# Readiness checks by name; object storage adds its own here when it is configured.
+READINESS_CHECKS: dict[str, Callable[[Settings], None]] = {"database": _database_answers}
+
+
+def may_scrape(request: Request, settings: Settings) -> bool:
+    """True for a scraper whose address ``metrics_allow`` lists or that shows ``metrics_token``.
+
+    The address is the peer's (or the trusted proxy's report of it, as for throttling).
+    """
+    if settings.metrics_token:
+        offered = request.headers.get("authorization", "")
+        expected = f"Bearer {settings.metrics_token}"
+        if hmac.compare_digest(offered.encode(), expected.encode()):
+            return True
+    if settings.metrics_allow and request.client is not None:
         try:
-            with engine_for(settings.resolved_database_url).connect() as connection:
-                connection.execute(text("SELECT 1"))
-        except Exception:  # any failure means not ready; the reason goes to the log only
-            log.exception("readiness check failed")
-            return JSONResponse({"status": "unavailable"}, status_code=503)
-        return JSONResponse({"status": "ok"})
+            address = ipaddress.ip_address(request.client.host)
+        except ValueError:
+            return False
+        for entry in settings.metrics_allow.split(","):
+            if entry.strip() and address in ipaddress.ip_network(entry.strip(), strict=False):
+                return True
+    return False
+
+
+def scrape_registry() -> CollectorRegistry:
+    """A registry for one scrape: every worker's figures in multiprocess mode, else ours."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped upstream
+        return registry
+    registry = CollectorRegistry()
+    registry.register(_Forward(default_registry()))
+    return registry
+
+
+class _Forward(Collector):
+    """The process registry's metrics, seen through a per-scrape registry."""
+
+    def __init__(self, source: CollectorRegistry) -> None:
+        self.source = source
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.source.collect()
+
+
+class PlatformGauges(Collector):
+    """Figures read at scrape time: the database pool and the job queue."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def collect(self) -> Iterator[Metric]:
+        pool = engine_for(self.settings.resolved_database_url).pool
+        in_use = GaugeMetricFamily(
+            "darwaza_db_pool_connections", "Database connections of this process.", labels=["state"]
+        )
+        checked_out = getattr(pool, "checkedout", None)
+        checked_in = getattr(pool, "checkedin", None)
+        size = getattr(pool, "size", None)
+        if callable(checked_out) and callable(checked_in):
+            in_use.add_metric(["in_use"], float(checked_out()))
+            in_use.add_metric(["idle"], float(checked_in()))
+        if callable(size):
+            in_use.add_metric(["pool_size"], float(size()))
+        yield in_use
+        depth = GaugeMetricFamily("darwaza_jobs", "Background jobs by status.", labels=["status"])
+        age = GaugeMetricFamily(
+            "darwaza_jobs_oldest_queued_age_seconds",
+            "How long the oldest due, queued job has waited (0 when none waits).",
+        )
+        try:
+            with transaction(self.settings) as session:
+                stats = queue_stats(session)
+        except SQLAlchemyError:
+            log.exception("could not read the job queue for metrics")
+            return
+        for status, count in stats.counts.items():
+            depth.add_metric([str(status)], float(count))
+        waited = stats.oldest_queued_age
+        age.add_metric([], waited.total_seconds() if waited is not None else 0.0)
+        yield depth
+        yield age
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

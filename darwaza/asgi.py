@@ -1,13 +1,9 @@
 """The ASGI entry point for servers: ``uvicorn darwaza.asgi:app``."""
 
-import logging
-
 from darwaza.app import create_app
+from darwaza.logs import configure_logging
 from darwaza.settings import get_settings
 
-logging.basicConfig(
-    level=get_settings().log_level.upper(),
-    format="%(asctime)s %(levelname)s %(name)s %(message)s",
-)
+configure_logging(get_settings().log_level, get_settings().log_format)
 
 app = create_app()

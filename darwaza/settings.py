@@ -89,6 +89,12 @@ class Settings(BaseSettings):
     audit_checkpoint_minutes: float = Field(default=60, ge=0)
     audit_sequence_seconds: float = Field(default=2, ge=0)
     log_level: str = "INFO"
+    # "json": one JSON object per line, for a log pipeline; "text" for people.
+    log_format: Literal["text", "json"] = "text"
+    # Who may read /metrics: scrapers' addresses or networks (comma-separated, e.g.
+    # "10.0.0.0/8,127.0.0.1"), or a bearer token. Neither set: /metrics answers 404.
+    metrics_allow: str = ""
+    metrics_token: str = ""
 
     @model_validator(mode="after")
     def refuse_default_secrets(self) -> Settings:

@@ -199,4 +199,4 @@ def test_openapi_documents_every_error_answer(app_client: TestClient) -> None:
 
 def test_health_and_readiness(app_client: TestClient) -> None:
     assert app_client.get("/healthz").json() == {"status": "ok"}
-    assert app_client.get("/readyz").json() == {"status": "ok"}
+    assert app_client.get("/readyz").json() == {"status": "ok", "checks": {"database": "ok"}}

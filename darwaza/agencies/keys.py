@@ -7,6 +7,7 @@ published while documents it signed may still be valid.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -87,10 +88,23 @@ def _current(db: Session, *, agency_id: str | None, purpose: str) -> SigningKeyR
     return db.scalar(query.order_by(SigningKeyRecord.created_at.desc()).limit(1))
 
 
+@functools.lru_cache(maxsize=256)
+def open_sealed_key(blob: bytes, sealing_secret: str, *, kid: str, owner: str) -> SigningKey:
+    """:func:`unseal_private_key`, remembered for the blob, secret, ``kid`` and owner.
+
+    Opening costs a key derivation, a decryption and a DER parse each time, more than the
+    two signatures of an issuance together. The cache is keyed by the sealed bytes
+    themselves, so a rotated or resealed key is a new entry, never a stale one; the
+    private keys it holds stay in this process's memory only, as they would while
+    signing.
+    """
+    return unseal_private_key(blob, sealing_secret, kid=kid, owner=owner)
+
+
 def _opened(record: SigningKeyRecord, settings: Settings) -> ActiveKey:
     """Open a row's sealed key; the blob is bound to the row's ``kid`` and agency."""
-    private_key = unseal_private_key(
-        record.sealed_private_key,
+    private_key = open_sealed_key(
+        bytes(record.sealed_private_key),
         settings.key_sealing_secret,
         kid=record.kid,
         owner=record.agency_id or "",

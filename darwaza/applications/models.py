@@ -5,13 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from darwaza.applications.workflow import Action, ApplicationState
 from darwaza.audit.actors import ActorKind
 from darwaza.clock import utcnow
 from darwaza.database import Base, StrEnumType, UTCDateTime, new_public_id
+
+# The states an officer's queue shows (workflow.OPEN_FOR_OFFICERS), as migration 0014 wrote them.
+OPEN_STATES_SQL = "state IN ('submitted', 'in_review', 'info_requested', 'resubmitted')"
 
 
 class Application(Base):
@@ -21,6 +24,26 @@ class Application(Base):
     __table_args__ = (
         UniqueConstraint("citizen_id", "submit_idempotency_key", name="uq_applications_submit_key"),
         Index("ix_applications_queue", "agency_id", "state", "due_at"),
+        # The queue: open applications due soonest first, a page at a time (0014).
+        Index(
+            "ix_applications_open_queue",
+            "agency_id",
+            "due_at",
+            "submitted_at",
+            "id",
+            postgresql_where=text(OPEN_STATES_SQL),
+            sqlite_where=text(OPEN_STATES_SQL),
+        ),
+        Index(
+            "ix_applications_open_queue_by_service",
+            "agency_id",
+            "service_id",
+            "due_at",
+            "submitted_at",
+            "id",
+            postgresql_where=text(OPEN_STATES_SQL),
+            sqlite_where=text(OPEN_STATES_SQL),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_public_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from darwaza.audit.actors import ActorKind
@@ -17,6 +17,13 @@ class AuditEvent(Base):
     """Who did what to which object, when, with the state before and after."""
 
     __tablename__ = "audit_events"
+    # The newest events of one action, object, subject or actor, a page at a time (0014).
+    __table_args__ = (
+        Index("ix_audit_events_action_newest", "action", "id"),
+        Index("ix_audit_events_object_newest", "object_id", "id"),
+        Index("ix_audit_events_subject_newest", "subject_id", "id"),
+        Index("ix_audit_events_actor_newest", "actor_id", "id"),
+    )
 
     # SQLite only auto-increments an INTEGER primary key; PostgreSQL gets a BIGINT.
     id: Mapped[int] = mapped_column(

@@ -65,18 +65,27 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+# One decoder for every call: json.loads with hooks would build a new one each time.
+_STRICT_DECODER: Final = json.JSONDecoder(
+    object_pairs_hook=_refuse_duplicate_members, parse_constant=_refuse_constant
+)
+
+
 def strict_json_loads(data: bytes | str) -> Any:
-    """Parse JSON, refusing duplicate object members and NaN/Infinity."""
-    return json.loads(
-        data,
-        object_pairs_hook=_refuse_duplicate_members,
-        parse_constant=_refuse_constant,
-    )
+    """Parse JSON, refusing duplicate object members and NaN/Infinity.
+
+    Bytes must be UTF-8 (RFC 8259 section 8.1), without a byte order mark.
+    """
+    text = data.decode("utf-8") if isinstance(data, bytes) else data
+    return _STRICT_DECODER.decode(text)
+
+
+_COMPACT_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
 def compact_json(value: Any) -> bytes:
     """JSON without insignificant whitespace, UTF-8 (Urdu text stays readable)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _COMPACT_ENCODER.encode(value).encode("utf-8")
 
 
 def decode_json_object_part(part: str) -> dict[str, Any]:
@@ -91,15 +100,22 @@ def decode_json_object_part(part: str) -> dict[str, Any]:
 
 
 def sign_compact_jws(
-    header: Mapping[str, Any], payload: Mapping[str, Any], private_key: SigningKey
+    header: Mapping[str, Any],
+    payload: Mapping[str, Any],
+    private_key: SigningKey,
+    *,
+    deterministic: bool = False,
 ) -> str:
-    """Sign ``payload`` with ES256 under ``header`` (whose ``alg`` must be ES256)."""
+    """Sign ``payload`` with ES256 under ``header`` (whose ``alg`` must be ES256).
+
+    ``deterministic``: the same header and payload always give the same token (RFC 6979).
+    """
     if header.get("alg") != ES256:
         raise ValueError("only ES256 is signed on this platform")
     signing_input = (
         b64url_encode(compact_json(dict(header))) + "." + b64url_encode(compact_json(dict(payload)))
     )
-    signature = sign_es256(private_key, signing_input.encode("ascii"))
+    signature = sign_es256(private_key, signing_input.encode("ascii"), deterministic=deterministic)
     return signing_input + "." + b64url_encode(signature)
 
 

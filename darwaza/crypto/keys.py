@@ -18,7 +18,6 @@ the canonical JSON of its required members, so two spellings of one key pin alik
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import hmac
@@ -63,9 +62,14 @@ class KeySealingError(KeyMaterialError):
     """A sealed key could not be opened: wrong secret, corrupted or unknown version."""
 
 
+_TO_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE: Final = bytes.maketrans(b"-_", b"+/")
+
+
 def b64url_encode(data: bytes) -> str:
     """Base64url without padding, as JOSE and SD-JWT write binary values."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    # binascii directly: the base64 module's wrappers cost more than the encoding itself.
+    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_TO_URLSAFE).decode()
 
 
 def b64url_decode(text: str) -> bytes:
@@ -80,7 +84,10 @@ def b64url_decode(text: str) -> bytes:
     if len(text) % 4 == 1:
         raise ValueError("not base64url")
     try:
-        data = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
+        data = binascii.a2b_base64(
+            (text + "=" * (-len(text) % 4)).encode("ascii").translate(_FROM_URLSAFE),
+            strict_mode=True,
+        )
     except (binascii.Error, ValueError) as error:
         raise ValueError("not base64url") from error
     if b64url_encode(data) != text:
@@ -194,10 +201,22 @@ def thumbprints_match(key: VerifyingKey | Mapping[str, Any], pinned: str) -> boo
     return hmac.compare_digest(actual.encode("ascii"), pinned.encode("utf-8"))
 
 
-def sign_es256(private_key: SigningKey, message: bytes) -> bytes:
-    """Sign ``message`` with ES256 and return the 64-byte ``r || s`` form JWS and COSE use."""
+_ECDSA_SHA256: Final = ec.ECDSA(hashes.SHA256())
+# RFC 6979: the nonce comes from the key and the message, so one message signed twice
+# gives the same bytes: every server process publishes byte-identical status lists and
+# trust bundles, and one strong ETag fits all.
+_DETERMINISTIC_ECDSA_SHA256: Final = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+
+
+def sign_es256(private_key: SigningKey, message: bytes, *, deterministic: bool = False) -> bytes:
+    """Sign ``message`` with ES256 and return the 64-byte ``r || s`` form JWS and COSE use.
+
+    ``deterministic`` (RFC 6979) makes the same message give the same signature, for what
+    is published and cached by its bytes; documents keep OpenSSL's random nonce, which
+    costs less.
+    """
     _require_p256(private_key)
-    der = private_key.sign(message, ec.ECDSA(hashes.SHA256()))
+    der = private_key.sign(message, _DETERMINISTIC_ECDSA_SHA256 if deterministic else _ECDSA_SHA256)
     r, s = decode_dss_signature(der)
     return r.to_bytes(COORDINATE_LENGTH, "big") + s.to_bytes(COORDINATE_LENGTH, "big")
 
@@ -209,7 +228,7 @@ def verify_es256(public_key: VerifyingKey, message: bytes, signature: bytes) -> 
     r = int.from_bytes(signature[:COORDINATE_LENGTH], "big")
     s = int.from_bytes(signature[COORDINATE_LENGTH:], "big")
     try:
-        public_key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
+        public_key.verify(encode_dss_signature(r, s), message, _ECDSA_SHA256)
     except (InvalidSignature, ValueError):
         return False
     return True

@@ -7,7 +7,7 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from darwaza.clock import utcnow
@@ -74,6 +74,9 @@ class Document(Base):
     __table_args__ = (
         UniqueConstraint("status_list_id", "status_index", name="uq_documents_status_slot"),
         UniqueConstraint("agency_id", "issue_idempotency_key", name="uq_documents_issue_key"),
+        # The wallet: a citizen's documents newest first, by account or by CNIC (0014).
+        Index("ix_documents_citizen_newest", "citizen_id", "issued_at"),
+        Index("ix_documents_holder_cnic_newest", "holder_cnic", "issued_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_public_id)

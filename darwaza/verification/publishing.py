@@ -7,8 +7,10 @@ those who cache it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, or_, select
@@ -23,7 +25,7 @@ from darwaza.agencies.keys import (
 from darwaza.agencies.models import SigningKeyRecord
 from darwaza.catalogue import Catalogue
 from darwaza.clock import utcnow
-from darwaza.crypto.keys import jwk_thumbprint, public_key_from_jwk
+from darwaza.crypto.keys import VerifyingKey, b64url_encode, jwk_thumbprint, public_key_from_jwk
 from darwaza.documents.formats.status_list import sign_status_list_token
 from darwaza.documents.models import Document, DocumentStatus, StatusList
 from darwaza.documents.service import issuer_url, status_code_at, status_list_url, statuses_of
@@ -34,10 +36,31 @@ from darwaza.verification.verdicts import IssuerInfo
 
 STATUS_LIST_TTL_SECONDS = 300
 STATUS_LIST_LIFETIME = timedelta(days=1)
+TRUST_BUNDLE_TTL_SECONDS = 300
 TRUST_BUNDLE_LIFETIME = timedelta(days=7)
+# Tokens are dated to the start of the hour: every process signing the same list in the
+# same hour writes the same bytes (signatures are deterministic), so caches and phones
+# holding a copy get 304 from any server until the list changes or the hour turns.
+SIGNING_PERIOD = timedelta(hours=1)
 
-_token_cache: dict[tuple[str, str, int], str] = {}
+_token_cache: dict[tuple[str, str, int, datetime], str] = {}
 _token_cache_lock = threading.Lock()
+_bundle_cache: dict[tuple[str, str], str] = {}
+# Public keys by (database, agency, kid): a kid names one key for good, so this never
+# goes stale; keys not found are not remembered, so a new key is seen at once.
+_public_keys: dict[tuple[str, str, str], VerifyingKey] = {}
+_MAX_CACHED = 1024
+
+
+def signing_period_start(moment: datetime) -> datetime:
+    """The start of the signing period (the hour, UTC) that ``moment`` falls in."""
+    return moment.replace(minute=0, second=0, microsecond=0)
+
+
+def entity_tag(body: str) -> str:
+    """A strong ETag for a published token: a digest of its exact bytes."""
+    digest = hashlib.sha256(body.encode("utf-8")).digest()[:16]
+    return f'"{b64url_encode(digest)}"'
 
 
 def published_jwks(db: Session, *, agency_id: str) -> dict[str, list[dict[str, Any]]]:
@@ -64,7 +87,8 @@ def status_list_token(db: Session, *, settings: Settings, status_list_id: str) -
     shard = db.get(StatusList, status_list_id)
     if shard is None:
         raise NotFound()
-    cache_key = (settings.resolved_database_url, shard.id, shard.version)
+    now = signing_period_start(utcnow())
+    cache_key = (settings.resolved_database_url, shard.id, shard.version, now)
     with _token_cache_lock:
         cached = _token_cache.get(cache_key)
     if cached is not None:
@@ -73,7 +97,6 @@ def status_list_token(db: Session, *, settings: Settings, status_list_id: str) -
     for index, status in statuses_of(db, status_list_id=shard.id):
         statuses[index] = DocumentStatus(status).code
     key = signing_key_for(db, settings=settings, agency_id=shard.agency_id)
-    now = utcnow().replace(microsecond=0)
     token = sign_status_list_token(
         private_key=key.private_key,
         kid=key.kid,
@@ -85,7 +108,7 @@ def status_list_token(db: Session, *, settings: Settings, status_list_id: str) -
         expires_at=now + STATUS_LIST_LIFETIME,
     )
     with _token_cache_lock:
-        if len(_token_cache) > 1024:
+        if len(_token_cache) > _MAX_CACHED:
             _token_cache.clear()
         _token_cache[cache_key] = token
     return token
@@ -129,16 +152,34 @@ def trusted_issuers(
 
 
 def trust_bundle_token(db: Session, *, settings: Settings, catalogue: Catalogue) -> str:
-    """The trust bundle: every issuer's keys and status lists, signed by the root key."""
-    now = utcnow().replace(microsecond=0)
+    """The trust bundle: every issuer's keys and status lists, signed by the root key.
+
+    Signed again only when what it lists changes or the signing period turns, so its
+    bytes (and ETag) stay the same meanwhile, in every process.
+    """
+    now = signing_period_start(utcnow())
     key = root_key(db, settings=settings)
-    return sign_trust_bundle(
+    issuers = trusted_issuers(db, settings=settings, catalogue=catalogue)
+    listed = json.dumps(
+        [key.kid, now.isoformat(), *(issuer.to_json() for issuer in issuers)], sort_keys=True
+    )
+    cache_key = (settings.resolved_database_url, hashlib.sha256(listed.encode()).hexdigest())
+    with _token_cache_lock:
+        cached = _bundle_cache.get(cache_key)
+    if cached is not None:
+        return cached
+    token = sign_trust_bundle(
         root_private_key=key.private_key,
         platform_url=settings.base_url.rstrip("/"),
-        issuers=trusted_issuers(db, settings=settings, catalogue=catalogue),
+        issuers=issuers,
         issued_at=now,
         expires_at=now + TRUST_BUNDLE_LIFETIME,
     )
+    with _token_cache_lock:
+        if len(_bundle_cache) > _MAX_CACHED:
+            _bundle_cache.clear()
+        _bundle_cache[cache_key] = token
+    return token
 
 
 def root_key_thumbprint(db: Session, *, settings: Settings) -> str:
@@ -176,13 +217,18 @@ class DatabaseTrustSource:
         self._agency_prefix = issuer_url(settings, "")
         self._status_prefix = status_list_url(settings, "")
 
-    def issuer_key(self, issuer: str, kid: str) -> tuple[Any, IssuerInfo] | None:
+    def issuer_key(self, issuer: str, kid: str) -> tuple[VerifyingKey, IssuerInfo] | None:
         """A key of one of the platform's agencies, current or retired."""
         if not issuer.startswith(self._agency_prefix):
             return None
         agency = self.catalogue.agencies.get(issuer.removeprefix(self._agency_prefix))
         if agency is None:
             return None
+        info = IssuerInfo(issuer=issuer, name_en=agency.name.en, name_ur=agency.name.ur)
+        cache_key = (self.settings.resolved_database_url, agency.id, kid)
+        public_key = _public_keys.get(cache_key)
+        if public_key is not None:
+            return public_key, info
         record = self.db.scalar(
             select(SigningKeyRecord).where(
                 SigningKeyRecord.kid == kid, SigningKeyRecord.agency_id == agency.id
@@ -190,8 +236,10 @@ class DatabaseTrustSource:
         )
         if record is None:
             return None
-        info = IssuerInfo(issuer=issuer, name_en=agency.name.en, name_ur=agency.name.ur)
-        return public_key_from_jwk(record.public_jwk), info
+        public_key = public_key_from_jwk(record.public_jwk)
+        if len(_public_keys) < _MAX_CACHED:
+            _public_keys[cache_key] = public_key
+        return public_key, info
 
     def status_of(self, uri: str, index: int) -> int | None:
         """The current status at a slot of one of the platform's status lists."""

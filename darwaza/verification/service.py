@@ -6,6 +6,8 @@ from sqlalchemy.orm import Session
 
 from darwaza.catalogue import Catalogue
 from darwaza.clock import utcnow
+from darwaza.database import session_factory
+from darwaza.metrics import VERIFICATIONS
 from darwaza.settings import Settings
 from darwaza.verification.offline import (
     FOREIGN_LINK,
@@ -42,10 +44,23 @@ def verify_text(
         if not on_platform(candidate, settings.base_url):
             return VerificationResult(verdict=Verdict.UNKNOWN_ISSUER, reasons=[FOREIGN_LINK])
         token = share_token_of(candidate, settings.base_url)
-    trust = DatabaseTrustSource(db, settings=settings, catalogue=catalogue)
     if token is not None:
+        trust = DatabaseTrustSource(db, settings=settings, catalogue=catalogue)
         share = wallet.live_share(db, token=token)
         result = verify_credential(share.presentation, trust=trust, now=utcnow())
         wallet.record_opening(db, share=share, verdict=result.verdict.value, user_agent=user_agent)
-        return result
-    return verify_credential(candidate, trust=trust, now=utcnow())
+    else:
+        # A document checked as text changes nothing: its keys and status are read in a
+        # read-only transaction of their own, which on SQLite takes no write lock, so
+        # checks never queue behind each other or behind a write, and ``db`` is not used.
+        reader = session_factory(settings, immediate=False)()
+        try:
+            trust = DatabaseTrustSource(reader, settings=settings, catalogue=catalogue)
+            result = verify_credential(candidate, trust=trust, now=utcnow())
+        finally:
+            reader.rollback()
+            reader.close()
+    VERIFICATIONS.labels(
+        result.verdict.value, result.format.value if result.format else "unknown"
+    ).inc()
+    return result

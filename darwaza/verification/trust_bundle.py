@@ -184,7 +184,8 @@ def sign_trust_bundle(
         "issuers": [entry.to_json() for entry in issuers],
     }
     header = {"alg": ES256, "typ": TRUST_BUNDLE_TYP, "kid": kid}
-    return sign_compact_jws(header, payload, root_private_key)
+    # Deterministic: the same bundle signed in any process is the same bytes (one ETag).
+    return sign_compact_jws(header, payload, root_private_key, deterministic=True)
 
 
 def unverified_root_jwk(token: str) -> dict[str, Any]:

@@ -21,9 +21,8 @@ expired tokens, any ``typ`` and disclosures that no digest refers to.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 from darwaza.crypto.claims import RESERVED_CLAIM_NAMES
 from darwaza.crypto.jws import ES256
@@ -79,6 +78,8 @@ class BundleTrustSource:
         self, bundle: TrustBundle, status_list_tokens: Mapping[str, str], now: datetime
     ) -> None:
         self.bundle = bundle
+        # By URL, for the look-up every check makes (the bundle keeps them in a list).
+        self._issuers = {entry.issuer: entry for entry in reversed(bundle.issuers)}
         self._status_lists: dict[str, VerifiedStatusList] = {}
         self.status_list_problems: dict[str, str] = {}
         for uri, token in status_list_tokens.items():
@@ -95,7 +96,7 @@ class BundleTrustSource:
 
     def issuer_key(self, issuer: str, kid: str) -> tuple[VerifyingKey, IssuerInfo] | None:
         """The key ``kid`` of ``issuer`` from the bundle."""
-        trusted = self.bundle.issuer(issuer)
+        trusted = self._issuers.get(issuer)
         if trusted is None:
             return None
         key = trusted.key_for(kid)
@@ -121,8 +122,7 @@ class _Refused(Exception):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class _Validity:
+class _Validity(NamedTuple):
     issued_at: datetime | None
     not_before: datetime | None
     expires_at: datetime | None
@@ -199,7 +199,8 @@ def _verify_compact_qr(text: str, *, trust: TrustSource, now: datetime) -> Verif
         contents = compact_qr.decode_compact_qr(text)
     except compact_qr.MalformedCompactQr:
         raise _malformed(N_("The QR code does not hold a readable Darwaza document.")) from None
-    public_key, issuer = _look_up_issuer(trust, contents.issuer, contents.kid_text)
+    kid = contents.kid_text
+    public_key, issuer = _look_up_issuer(trust, contents.issuer, kid)
     if contents.algorithm != compact_qr.COSE_ALG_ES256:
         raise _forged(N_("The document is not signed with ES256, the only algorithm accepted."))
     if not compact_qr.verify_compact_qr_signature(contents, public_key):
@@ -213,7 +214,7 @@ def _verify_compact_qr(text: str, *, trust: TrustSource, now: datetime) -> Verif
         status_reference=StatusReference(uri=contents.status_uri, index=contents.status_index),
         issued_at=contents.issued_at,
         expires_at=contents.expires_at,
-        kid=contents.kid_text,
+        kid=kid,
     )
     validity = _Validity(contents.issued_at, contents.not_before, contents.expires_at)
     return _judge_dates_and_status(result, validity, trust=trust, now=now)
@@ -411,11 +412,12 @@ def _judge_dates_and_status(
     result: VerificationResult, validity: _Validity, *, trust: TrustSource, now: datetime
 ) -> VerificationResult:
     """Steps 4 and 5, shared by both formats, once the signatures have verified."""
-    if validity.not_before is not None and validity.not_before > now + CLOCK_SKEW:
+    latest_accepted = now + CLOCK_SKEW
+    if validity.not_before is not None and validity.not_before > latest_accepted:
         result.verdict = Verdict.NOT_YET_VALID
         result.reasons.append(N_("The document is not valid yet."))
         return result
-    if validity.issued_at is not None and validity.issued_at > now + CLOCK_SKEW:
+    if validity.issued_at is not None and validity.issued_at > latest_accepted:
         result.verdict = Verdict.NOT_YET_VALID
         result.reasons.append(N_("The document is dated in the future."))
         return result

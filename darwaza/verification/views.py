@@ -23,6 +23,8 @@ from darwaza.verification.images import (
 )
 from darwaza.verification.publishing import (
     STATUS_LIST_TTL_SECONDS,
+    TRUST_BUNDLE_TTL_SECONDS,
+    entity_tag,
     issuer_metadata,
     root_key_thumbprint,
     status_list_token,
@@ -145,12 +147,19 @@ def agency_jwks(
     response_class=Response,
     responses=error_responses(404) | {200: {"content": {"application/statuslist+jwt": {}}}},
 )
-def status_list(status_list_id: str, db: ReadDbDep, settings: SettingsDep) -> Response:
-    """A signed status list token (draft-ietf-oauth-status-list), 2 bits per document."""
-    return Response(
+def status_list(
+    status_list_id: str, request: Request, db: ReadDbDep, settings: SettingsDep
+) -> Response:
+    """A signed status list token (draft-ietf-oauth-status-list), 2 bits per document.
+
+    Sent with a strong ETag and kept for the token's ``ttl``; a copy still current gets
+    ``304 Not Modified``.
+    """
+    return _cacheable(
+        request,
         status_list_token(db, settings=settings, status_list_id=status_list_id),
         media_type="application/statuslist+jwt",
-        headers={"Cache-Control": f"public, max-age={STATUS_LIST_TTL_SECONDS}"},
+        max_age=STATUS_LIST_TTL_SECONDS,
     )
 
 
@@ -159,10 +168,28 @@ def status_list(status_list_id: str, db: ReadDbDep, settings: SettingsDep) -> Re
     response_class=Response,
     responses=error_responses() | {200: {"content": {"application/jwt": {}}}},
 )
-def trust_bundle(db: ReadDbDep, settings: SettingsDep, catalogue: CatalogueDep) -> Response:
-    """Every trusted issuer's keys and status lists, signed by the platform's root key."""
-    return Response(
+def trust_bundle(
+    request: Request, db: ReadDbDep, settings: SettingsDep, catalogue: CatalogueDep
+) -> Response:
+    """Every trusted issuer's keys and status lists, signed by the platform's root key.
+
+    Sent with a strong ETag; a copy still current gets ``304 Not Modified``.
+    """
+    return _cacheable(
+        request,
         trust_bundle_token(db, settings=settings, catalogue=catalogue),
         media_type="application/jwt",
-        headers={"Cache-Control": "public, max-age=300"},
+        max_age=TRUST_BUNDLE_TTL_SECONDS,
     )
+
+
+def _cacheable(request: Request, body: str, *, media_type: str, max_age: int) -> Response:
+    """``body`` with a strong ETag, or 304 when ``If-None-Match`` names it (RFC 9110 13.1.2)."""
+    tag = entity_tag(body)
+    headers = {"ETag": tag, "Cache-Control": f"public, max-age={max_age}"}
+    asked = request.headers.get("if-none-match", "")
+    # If-None-Match compares weakly: W/"x" matches "x"; "*" matches any current copy.
+    named = {candidate.strip().removeprefix("W/") for candidate in asked.split(",")}
+    if "*" in named or tag in named:
+        return Response(status_code=304, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)

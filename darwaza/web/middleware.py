@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterable
 
@@ -15,10 +16,14 @@ from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from darwaza.logs import REQUEST_ID
+from darwaza.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
 access_logger = logging.getLogger("darwaza.access")
 
 # Share links carry their secret in the path; logs keep only the route.
 SHARE_TOKEN_IN_PATH = re.compile(r"(/s/|/api/v1/shares/)[^/]+")
+REQUEST_ID_FORM = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -29,7 +34,13 @@ NO_STORE_PREFIXES = ("/applications", "/console", "/api/v1")
 
 
 class AccessLogMiddleware:
-    """One line per request, with share-link secrets taken out of the path."""
+    """One line per request, with share-link secrets taken out of the path.
+
+    It also gives the request its id (``X-Request-ID`` from the caller when it is a
+    plain token, a new one otherwise), sent back on the answer and carried by every log
+    line written meanwhile, and counts the request by route template, not by path, so
+    identifiers in paths never become metric labels.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -40,23 +51,44 @@ class AccessLogMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        request_id = _request_id(scope)
+        token = REQUEST_ID.set(request_id)
 
         async def send_logged(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                request_id_header = (b"x-request-id", request_id.encode("ascii"))
+                message["headers"] = [*message.get("headers", ()), request_id_header]
             await send(message)
 
         try:
             await self.app(scope, receive, send_logged)
         finally:
+            elapsed = time.perf_counter() - started
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            HTTP_REQUESTS.labels(template, scope["method"], str(status)).inc()
+            HTTP_LATENCY.labels(template, scope["method"]).observe(elapsed)
             access_logger.info(
                 "%s %s %s %.1fms",
                 scope["method"],
                 SHARE_TOKEN_IN_PATH.sub(r"\1…", scope["path"]),
                 status,
-                (time.perf_counter() - started) * 1000,
+                elapsed * 1000,
             )
+            REQUEST_ID.reset(token)
+
+
+def _request_id(scope: Scope) -> str:
+    """The caller's ``X-Request-ID`` if it is a plain token of at most 128 characters."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            given: bytes = value
+            if REQUEST_ID_FORM.fullmatch(given):
+                return given.decode("ascii")
+            break
+    return secrets.token_hex(16)
 
 
 class BodyTooLarge(Exception):

@@ -14,6 +14,7 @@ twice, a reserved claim name, or a claim both plain and disclosed all refuse the
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections.abc import Iterable, Mapping
@@ -52,6 +53,7 @@ SEPARATOR: Final = "~"
 MIN_DECOYS: Final = 2
 MAX_DECOYS: Final = 5
 SALT_BYTES: Final = 16  # 128 bits, as RFC 9901 recommends
+DIGEST_BYTES: Final = 32  # SHA-256
 MAX_DISCLOSURES: Final = 1000
 MAX_NESTING: Final = 32
 
@@ -76,7 +78,7 @@ class Disclosure:
     name: str | None
     value: Any
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
         """The digest that refers to this disclosure from the signed payload."""
         return disclosure_digest(self.encoded)
@@ -122,14 +124,15 @@ def presentation_hash(text_without_key_binding: str) -> str:
     return _sha256_b64url(text_without_key_binding)
 
 
-def _make_disclosure(name: str, value: Any) -> Disclosure:
-    salt = b64url_encode(secrets.token_bytes(SALT_BYTES))
+def _make_disclosure(name: str, value: Any, random: bytes) -> Disclosure:
+    salt = b64url_encode(random)
     encoded = b64url_encode(compact_json([salt, name, value]))
     return Disclosure(encoded=encoded, salt=salt, name=name, value=value)
 
 
-def _decoy_digest() -> str:
-    return b64url_encode(hashlib.sha256(secrets.token_bytes(32)).digest())
+def _decoy_digest(random: bytes) -> str:
+    # A digest of random bytes is itself 32 random bytes: hashing would add nothing.
+    return b64url_encode(random)
 
 
 def issue_sd_jwt(
@@ -175,15 +178,21 @@ def issue_sd_jwt(
         holder_key = public_key_from_jwk(holder_jwk)
         payload["cnf"] = {"jwk": public_jwk(holder_key, kid_for_public_key(holder_key))}
 
-    disclosures = []
+    decoys = MIN_DECOYS + secrets.randbelow(MAX_DECOYS - MIN_DECOYS + 1)
+    # One read of the system's randomness for every salt and decoy, not one each.
+    random = secrets.token_bytes(SALT_BYTES * len(hidden) + DIGEST_BYTES * decoys)
+    disclosures: list[Disclosure] = []
     for name, value in claims.items():
         if name in hidden:
-            disclosures.append(_make_disclosure(name, value))
+            offset = SALT_BYTES * len(disclosures)
+            disclosures.append(_make_disclosure(name, value, random[offset : offset + SALT_BYTES]))
         else:
             payload[name] = value
     digests = [d.digest for d in disclosures]
+    start = SALT_BYTES * len(hidden)
     digests.extend(
-        _decoy_digest() for _ in range(MIN_DECOYS + secrets.randbelow(MAX_DECOYS - MIN_DECOYS + 1))
+        _decoy_digest(random[start + DIGEST_BYTES * i : start + DIGEST_BYTES * (i + 1)])
+        for i in range(decoys)
     )
     # Sorted digests hide which positions are decoys and in what order claims were given.
     payload["_sd"] = sorted(digests)

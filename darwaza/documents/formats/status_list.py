@@ -151,8 +151,12 @@ def sign_status_list_token(
         "ttl": ttl_seconds,
         "status_list": {"bits": bits, "lst": encode_status_list(statuses, bits)},
     }
+    # Deterministic: the same list signed in any process is the same bytes (one ETag).
     return sign_compact_jws(
-        {"alg": ES256, "typ": STATUS_LIST_TYP, "kid": kid}, payload, private_key
+        {"alg": ES256, "typ": STATUS_LIST_TYP, "kid": kid},
+        payload,
+        private_key,
+        deterministic=True,
     )
 
 

@@ -1,0 +1,108 @@
+"""Base45 (RFC 9285), decoded strictly and fast: the first step of every QR check.
+
+The ``base45`` package decodes in a Python loop, one character and one ``divmod`` at a
+time, and was the slowest step of a QR verification (more than half of it). Here no
+Python code runs per character: the characters become digit values in one
+``bytes.translate`` call, and every group of three is combined at once by arithmetic on
+big integers whose 32-bit slots hold one group each (see :func:`b45decode`). The same
+answer, about ten times faster, with no native dependency.
+
+Every canonical-form rule is kept, since each broken rule would be a second spelling of
+the same bytes: only the 45 characters of the alphabet (no trailing newline, no lower
+case), a length that is not 1 more than a multiple of 3, no group of three worth more
+than 65535 and no final pair worth more than 255.
+"""
+
+from __future__ import annotations
+
+import array
+import functools
+import struct
+import sys
+from typing import Final
+
+ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+_INVALID: Final = 0xFF
+# Byte value of a character -> its digit (0-44), or 0xFF for anything outside the alphabet.
+_DIGITS: Final = bytes(
+    ALPHABET.index(chr(code)) if chr(code) in ALPHABET else _INVALID for code in range(256)
+)
+_PAIRS: Final = tuple(ALPHABET[value % 45] + ALPHABET[value // 45] for value in range(45 * 45))
+
+
+class Base45Error(ValueError):
+    """The text is not Base45 in its one canonical spelling."""
+
+
+def b45decode(text: str) -> bytes:
+    """The bytes ``text`` spells in Base45; raises :class:`Base45Error`."""
+    if not isinstance(text, str) or not text.isascii():
+        raise Base45Error("not Base45")
+    length = len(text)
+    if length % 3 == 1:
+        raise Base45Error("not Base45: a length of 3n+1 characters")
+    digits = text.encode("ascii").translate(_DIGITS)
+    if _INVALID in digits:
+        raise Base45Error("not Base45: a character outside the alphabet")
+    whole = length - length % 3
+    groups = whole // 3
+    # Each group's three digits go into their own 32-bit slot of three big integers, so
+    # one addition of those integers combines every group at once: a group is worth at
+    # most 44 * (1 + 45 + 2025) = 91124, which fits its slot, so no slot carries.
+    slots = 4 * groups
+    low, middle, high = bytearray(slots), bytearray(slots), bytearray(slots)
+    low[3::4] = digits[0:whole:3]
+    middle[3::4] = digits[1:whole:3]
+    high[3::4] = digits[2:whole:3]
+    combined = (
+        int.from_bytes(low, "big")
+        + 45 * int.from_bytes(middle, "big")
+        + 2025 * int.from_bytes(high, "big")
+    ).to_bytes(slots, "big")
+    if any(combined[1::4]):
+        raise Base45Error("not Base45: a group is worth more than two bytes")
+    out = bytearray(2 * groups)
+    out[0::2] = combined[2::4]
+    out[1::2] = combined[3::4]
+    decoded = bytes(out)
+    if whole != length:
+        last = digits[whole] + 45 * digits[whole + 1]
+        if last > 0xFF:
+            raise Base45Error("not Base45: the last pair is worth more than one byte")
+        decoded += bytes((last,))
+    return decoded
+
+
+@functools.cache
+def _triples() -> array.array[int]:
+    """Every 16-bit value's three characters, one per byte of a 32-bit item (256 KiB).
+
+    Built on first use only: verifiers never encode.
+    """
+    alphabet = ALPHABET.encode("ascii")
+    return array.array(
+        "I",
+        (
+            alphabet[value % 45] | alphabet[value // 45 % 45] << 8 | alphabet[value // 2025] << 16
+            for value in range(0x10000)
+        ),
+    )
+
+
+def b45encode(data: bytes) -> str:
+    """``data`` in Base45, two bytes to three characters (a last odd byte to two)."""
+    whole = len(data) - len(data) % 2
+    values = struct.unpack(f">{whole // 2}H", data[:whole])
+    # One table look-up per group, in C; then the fourth (padding) byte of each is dropped.
+    items = array.array("I", map(_triples().__getitem__, values))
+    if sys.byteorder == "big":  # pragma: no cover - the characters must be the low bytes
+        items.byteswap()
+    looked_up = items.tobytes()
+    characters = bytearray(3 * len(values))
+    characters[0::3] = looked_up[0::4]
+    characters[1::3] = looked_up[1::4]
+    characters[2::3] = looked_up[2::4]
+    text = characters.decode("ascii")
+    if whole != len(data):
+        text += _PAIRS[data[-1]]
+    return text

@@ -1,0 +1,119 @@
+"""What operators see: /metrics for allowed scrapers only, request ids, JSON logs, /readyz."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from darwaza.app import READINESS_CHECKS, create_app
+from darwaza.logs import REQUEST_ID, JsonFormatter, RequestIdFilter
+from darwaza.settings import Settings
+
+SCRAPER_TOKEN = "scrape-me-0123456789abcdef0123456789"
+
+
+@pytest.fixture
+def observed(settings: Settings) -> Iterator[TestClient]:
+    configured = settings.model_copy(
+        update={"metrics_allow": "10.9.0.0/16, 192.0.2.7", "metrics_token": SCRAPER_TOKEN}
+    )
+    with TestClient(create_app(configured), base_url="http://127.0.0.1:8000") as client:
+        yield client
+
+
+def test_metrics_are_not_public_by_default(app_client: TestClient) -> None:
+    assert app_client.get("/metrics").status_code == 404
+    assert (
+        app_client.get("/metrics", headers={"Authorization": "Bearer anything"}).status_code == 404
+    )
+
+
+def test_a_scraper_with_the_token_reads_requests_verdicts_pool_and_queue(
+    observed: TestClient,
+) -> None:
+    assert observed.get("/healthz").status_code == 200
+    observed.post("/api/v1/verify", json={"credential": "DZ1:not-a-document"})
+    assert observed.get("/metrics").status_code == 404  # no token, address not listed
+    wrong = observed.get("/metrics", headers={"Authorization": "Bearer wrong"})
+    assert wrong.status_code == 404
+    scraped = observed.get("/metrics", headers={"Authorization": f"Bearer {SCRAPER_TOKEN}"})
+    assert scraped.status_code == 200
+    assert scraped.headers["content-type"].startswith("text/plain")
+    text = scraped.text
+    assert 'darwaza_http_requests_total{method="GET",route="/healthz",status="200"}' in text
+    assert (
+        'darwaza_http_request_duration_seconds_bucket{le="0.02",method="GET",route="/healthz"}'
+        in text
+    )
+    assert 'darwaza_verifications_total{format="compact_qr",verdict="malformed"}' in text
+    assert 'darwaza_db_pool_connections{state="in_use"}' in text
+    assert 'darwaza_jobs{status="queued"}' in text
+    assert "darwaza_jobs_oldest_queued_age_seconds" in text
+
+
+def test_routes_are_counted_by_template_not_by_path(observed: TestClient) -> None:
+    observed.get("/status-lists/some-unguessable-id")
+    scraped = observed.get("/metrics", headers={"Authorization": f"Bearer {SCRAPER_TOKEN}"}).text
+    assert 'route="/status-lists/{status_list_id}"' in scraped
+    assert "some-unguessable-id" not in scraped
+
+
+def test_a_scraper_on_an_allowed_address_needs_no_token(settings: Settings) -> None:
+    configured = settings.model_copy(update={"metrics_allow": "10.9.0.0/16"})
+    app = create_app(configured)
+    with TestClient(app, client=("10.9.4.2", 40000)) as inside:
+        assert inside.get("/metrics").status_code == 200
+    with TestClient(app, client=("10.10.4.2", 40000)) as outside:
+        assert outside.get("/metrics").status_code == 404
+
+
+def test_a_request_id_is_carried_in_and_out(app_client: TestClient) -> None:
+    given = app_client.get("/healthz", headers={"X-Request-ID": "lb-7f3a.42"})
+    assert given.headers["x-request-id"] == "lb-7f3a.42"
+    made = app_client.get("/healthz").headers["x-request-id"]
+    assert len(made) == 32
+    # Anything but a plain token is replaced, so logs cannot be forged through it.
+    forged = app_client.get("/healthz", headers={"X-Request-ID": "x\ny"}).headers["x-request-id"]
+    assert forged != "x\ny" and len(forged) == 32
+
+
+def test_json_logs_carry_the_request_id() -> None:
+    record = logging.LogRecord("darwaza.access", logging.INFO, __file__, 1, "GET %s", ("/",), None)
+    token = REQUEST_ID.set("abc123")
+    try:
+        RequestIdFilter().filter(record)
+    finally:
+        REQUEST_ID.reset(token)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "GET /"
+    assert line["request_id"] == "abc123"
+    assert line["level"] == "INFO"
+    assert line["logger"] == "darwaza.access"
+
+
+def test_log_format_setting_accepts_text_and_json_only(settings: Settings) -> None:
+    assert settings.log_format == "text"
+    assert Settings(env="development", log_format="json").log_format == "json"
+    with pytest.raises(ValueError):
+        Settings(env="development", log_format="xml")  # type: ignore[arg-type]
+
+
+def test_readiness_reports_each_check_and_fails_when_one_fails(
+    app_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert app_client.get("/readyz").json() == {"status": "ok", "checks": {"database": "ok"}}
+
+    def storage_down(settings: Settings) -> None:
+        raise OSError("bucket unreachable")
+
+    monkeypatch.setitem(READINESS_CHECKS, "storage", storage_down)
+    answer = app_client.get("/readyz")
+    assert answer.status_code == 503
+    assert answer.json() == {
+        "status": "unavailable",
+        "checks": {"database": "ok", "storage": "unavailable"},
+    }
