@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from darwaza.audit.actors import Actor
+from darwaza.catalogue import load_catalogue
 from darwaza.documents.service import change_document_status
 from darwaza.settings import Settings
 from tests.factories import create_document
@@ -48,6 +49,8 @@ def test_a_status_list_answers_304_until_a_status_changes(
 
     change_document_status(
         db,
+        settings=settings,
+        catalogue=load_catalogue(settings.catalogue_dir),
         document=document,
         action="revoke",
         reason="Issued in error",
