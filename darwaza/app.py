@@ -34,6 +34,8 @@ from darwaza.identity import api as identity_api
 from darwaza.identity import passkey_routes
 from darwaza.identity import views as identity_views
 from darwaza.identity.dependencies import get_principal
+from darwaza.payments import api as payments_api
+from darwaza.payments import views as payments_views
 from darwaza.settings import Settings, get_settings
 from darwaza.verification import api as verification_api
 from darwaza.verification import views as verification_views
@@ -60,6 +62,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     wallet_api.router,
     verification_views.public,
     audit_api.router,
+    payments_api.router,
 )
 # Pages show who is signed in, in the header, in their language: each page learns its
 # viewer, whether or not the route itself needs the person.
@@ -74,6 +77,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     applications_console.router,
     wallet_views.router,
     verification_views.router,
+    payments_views.router,
 )
 
 

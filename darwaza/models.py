@@ -14,6 +14,7 @@ from darwaza.identity.models import (
     UserSession,
 )
 from darwaza.jobs.models import Job
+from darwaza.payments.models import Payment, PaymentCredit, PaymentRefund, PaymentWebhookEvent
 from darwaza.wallet.models import Share, ShareOpening
 
 __all__ = [
@@ -30,6 +31,10 @@ __all__ = [
     "Document",
     "Job",
     "Passkey",
+    "Payment",
+    "PaymentCredit",
+    "PaymentRefund",
+    "PaymentWebhookEvent",
     "Share",
     "ShareOpening",
     "SignInChallenge",

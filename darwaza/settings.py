@@ -61,6 +61,20 @@ class Settings(BaseSettings):
     audit_checkpoint_minutes: float = Field(default=60, ge=0)
     audit_sequence_seconds: float = Field(default=2, ge=0)
     log_level: str = "INFO"
+    # Payments (docs/payments.md). A PSID challan is valid this many days.
+    psid_valid_days: int = Field(default=7, ge=1, le=90)
+    # 1Bill channels allowed to call the biller API: {"username": "password"} as JSON.
+    onebill_channels: dict[str, str] = Field(default_factory=lambda: {"sandbox": "sandbox-1bill"})
+    # Addresses (networks) 1Bill calls from, comma-separated; "*" allows any.
+    onebill_allowed_networks: str = "127.0.0.0/8,::1/128"
+    # The online payment service provider: "sandbox" is the local sandbox PSP.
+    psp_base_url: str = "http://127.0.0.1:8100"
+    psp_webhook_secret: str = "development-only-psp-webhook-secret"  # noqa: S105
+    psp_api_key: str = "development-only-psp-api-key"
+    # A payment pending longer than this is asked about by the reconciliation job.
+    psp_pending_minutes: int = Field(default=15, ge=1)
+    # Where the sandbox bank finds Darwaza's biller API.
+    sandbox_darwaza_url: str = "http://127.0.0.1:8000"
 
     @model_validator(mode="after")
     def refuse_default_secrets(self) -> Settings:

@@ -17,6 +17,7 @@ from darwaza.documents.service import documents_of
 from darwaza.errors import DarwazaError, IllegalTransition, Message
 from darwaza.identity.dependencies import CitizenDep
 from darwaza.identity.models import Citizen
+from darwaza.payments import service as payments
 from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
 from darwaza.web.pages import FormDep, errors_of, form_file, form_text, redirect
 from darwaza.web.templating import render
@@ -100,6 +101,7 @@ def _page(
         can_withdraw="withdraw"
         in workflow.allowed_actions(application.state, workflow.Party.CITIZEN),
         just_submitted=request.query_params.get("submitted") == "1",
+        payment=payments.latest_payment(db, application_id=application.id),
     )
     return render(request, "applications/detail.html", context, status_code=status_code)
 
@@ -188,6 +190,17 @@ async def save_or_submit(
                 )
             except DarwazaError as error:
                 errors.update(errors_of(error))
+    if definition.fee_tiers and form_text(form, "fee_tier"):
+        try:
+            service.choose_fee_tier(
+                db,
+                citizen=citizen,
+                application=application,
+                service=definition,
+                tier_id=form_text(form, "fee_tier"),
+            )
+        except DarwazaError as error:
+            errors.update(errors_of(error))
     if removal:
         attachment = service.attachment_of(db, application=application, attachment_id=removal)
         service.remove_attachment(
@@ -213,6 +226,7 @@ async def save_or_submit(
             citizen=citizen,
             application=application,
             service=definition,
+            settings=settings,
             idempotency_key=form_text(form, "idempotency_key") or None,
         )
     except DarwazaError as error:
@@ -272,12 +286,21 @@ async def respond(
 
 @router.post("/applications/{application_id}/withdraw")
 async def withdraw(
-    request: Request, form: FormDep, application_id: str, db: DbDep, citizen: CitizenDep
+    request: Request,
+    form: FormDep,
+    application_id: str,
+    db: DbDep,
+    citizen: CitizenDep,
+    catalogue: CatalogueDep,
 ) -> Response:
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
     was_draft = application.state == workflow.ApplicationState.DRAFT
     service.withdraw_application(
-        db, citizen=citizen, application=application, reason=form_text(form, "reason")
+        db,
+        citizen=citizen,
+        application=application,
+        reason=form_text(form, "reason"),
+        service=catalogue.service(application.service_id),
     )
     return redirect("/applications" if was_draft else f"/applications/{application.id}")
 
