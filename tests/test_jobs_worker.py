@@ -84,7 +84,10 @@ def _sent_ids(settings: Settings) -> list[str]:
 
 def _counts(settings: Settings) -> Counter[JobStatus]:
     with session_factory(settings, immediate=False)() as db:
-        rows = db.execute(select(Job.status, func.count()).group_by(Job.status)).all()
+        # Only the texts: the clock's scheduled jobs (payments reconciliation) run beside them.
+        rows = db.execute(
+            select(Job.status, func.count()).where(Job.kind == "sms.send").group_by(Job.status)
+        ).all()
     return Counter({JobStatus(status): count for status, count in rows})
 
 

@@ -19,6 +19,7 @@ from darwaza.audit.trail import record_event
 from darwaza.payments import biller, service
 from darwaza.payments.models import Payment, PaymentWebhookEvent
 from darwaza.payments.providers import SIGNATURE_HEADER, signature_matches
+from darwaza.web.api import error_responses
 from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep, client_address
 
 router = APIRouter(prefix="/api/v1", tags=["payments"], dependencies=CSRF_PROTECTED)
@@ -26,7 +27,11 @@ router = APIRouter(prefix="/api/v1", tags=["payments"], dependencies=CSRF_PROTEC
 MAX_WEBHOOK_BYTES = 64 * 1024
 
 
-@router.post("/onebill/bill-inquiry", response_model=biller.BillInquiryResponse)
+@router.post(
+    "/onebill/bill-inquiry",
+    response_model=biller.BillInquiryResponse,
+    responses=error_responses(),
+)
 def bill_inquiry(
     body: biller.BillInquiryRequest, request: Request, db: DbDep, settings: SettingsDep
 ) -> biller.BillInquiryResponse:
@@ -34,7 +39,11 @@ def bill_inquiry(
     return biller.bill_inquiry(db, settings=settings, request=body, address=client_address(request))
 
 
-@router.post("/onebill/bill-payment", response_model=biller.BillPaymentResponse)
+@router.post(
+    "/onebill/bill-payment",
+    response_model=biller.BillPaymentResponse,
+    responses=error_responses(),
+)
 def bill_payment(
     body: biller.BillPaymentRequest, request: Request, db: DbDep, settings: SettingsDep
 ) -> biller.BillPaymentResponse:
@@ -46,7 +55,7 @@ def _refuse(reason: str, status_code: int) -> Response:
     return JSONResponse({"error": {"code": reason, "message": reason}}, status_code=status_code)
 
 
-@router.post("/payments/webhooks/psp", status_code=204)
+@router.post("/payments/webhooks/psp", status_code=204, responses=error_responses(401, 413))
 async def psp_webhook(request: Request, db: DbDep, settings: SettingsDep) -> Response:
     """The PSP's signed notice that a payment changed. HMAC-SHA256 over the raw body,
     checked in constant time; a repeated event id changes nothing; events may arrive in
