@@ -119,6 +119,7 @@ def test_citizen_chooses_urgent_pays_at_a_bank_and_the_application_moves_on(
     psid, amount = psid_of(citizen, application_id)
     assert amount == 400000 and is_well_formed_psid(psid)
     payment_id = db.scalar(select(Payment.id).where(Payment.psid == psid))
+    db.commit()  # end the read: the app under test writes meanwhile
     challan_page = citizen.get(f"/payments/{payment_id}")
     assert psid in challan_page.text and "How to pay" in challan_page.text
     for language in ("en", "ur"):
@@ -427,6 +428,7 @@ def test_reconciliation_reports_each_day_and_its_csv_is_formula_safe(
     )
     db.commit()
     reports = reconcile(db, read_settlement(settlement))
+    db.commit()
     assert len(reports) == 1
     day = reports[0]
     assert day.matched == 1 and len(day.amount_mismatches) == 1 and len(day.missing_here) == 1
