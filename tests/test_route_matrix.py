@@ -24,6 +24,9 @@ from darwaza.documents.models import Document
 from darwaza.identity import account, admin, passkey_routes
 from darwaza.identity.models import ApiToken, StaffMember, UserSession
 from darwaza.identity.tokens import create_api_token
+from darwaza.payments import api as payments_api
+from darwaza.payments import views as payments_views
+from darwaza.payments.models import Payment
 from darwaza.settings import Settings
 from darwaza.wallet import api as wallet_api
 from darwaza.wallet import views as wallet_views
@@ -86,6 +89,11 @@ ROUTES: list[tuple[str, str]] = [
     ("POST", "/account/sessions/{session_id}/end"),
     ("POST", "/admin/staff/{staff_id}/{action}"),
     ("POST", "/admin/tokens/{token_id}/revoke"),
+    ("GET", "/payments/{payment_id}"),
+    ("GET", "/payments/{payment_id}/challan.pdf"),
+    ("POST", "/payments/{payment_id}/renew"),
+    ("POST", "/payments/{payment_id}/online"),
+    ("GET", "/payments/{payment_id}/return"),
 ]
 
 ROUTERS = [
@@ -99,6 +107,8 @@ ROUTERS = [
     account.router,
     admin.router,
     passkey_routes.router,
+    payments_views.router,
+    payments_api.router,
 ]
 
 
@@ -142,6 +152,8 @@ def test_nobody_else_reaches_a_citizens_objects(
         lifetime=timedelta(days=1),
         actor=Actor.operator(),
     )
+    payment_id = db.scalar(select(Payment.id).where(Payment.application_id == application.id))
+    assert payment_id is not None
     db.commit()  # end this snapshot before anyone else writes
     ids = {
         "application_id": application.id,
@@ -151,6 +163,7 @@ def test_nobody_else_reaches_a_citizens_objects(
         "session_id": session.id,
         "staff_id": hec_staff_id,
         "token_id": api_token.record.id,
+        "payment_id": payment_id,
         "action": "approve",
     }
 
@@ -208,3 +221,6 @@ def test_nobody_else_reaches_a_citizens_objects(
     kept = db.get(ApiToken, api_token.record.id)
     assert kept is not None and kept.revoked_at is None
     assert owner.get(f"/wallet/{document.id}").status_code == 200
+    paid = db.get(Payment, payment_id)
+    assert paid is not None and paid.state == "paid"
+    assert owner.get(f"/payments/{payment_id}").status_code == 200
