@@ -476,3 +476,45 @@ def test_reconciliation_reports_each_day_and_its_csv_is_formula_safe(
     )
     assert shown.status_code == 200 and shown.headers["content-type"].startswith("text/csv")
     assert "'=HYPERLINK" in shown.text
+
+
+# --- the sandbox bank -------------------------------------------------------------------
+
+
+def test_citizen_pays_at_the_sandbox_bank_and_each_failure_path_shows(
+    make_client: ClientFactory, settings: Settings, db: Session
+) -> None:
+    from darwaza.payments.sandbox import create_sandbox_app
+
+    citizen = make_client()
+    sign_up(citizen, settings, cnic="35202-8899001-3", full_name="Amna", mobile="03008899001")
+    darwaza = bank_client(citizen)
+    bank = TestClient(create_sandbox_app(settings, transport=darwaza._transport))
+    assert "PSID" in bank.get("/").text
+
+    def apply() -> tuple[str, str, int]:
+        application_id = start_degree_application(citizen)
+        _submit(citizen, application_id)
+        return (application_id, *psid_of(citizen, application_id))
+
+    application_id, psid, amount = apply()
+    found = bank.post("/inquire", data={"psid": psid})
+    assert "Rs 1,000.00" in found.text and "Amna" in found.text
+    declined = bank.post("/pay", data={"psid": psid, "amount": amount, "scenario": "decline"})
+    assert "Declined" in declined.text
+    wrong = bank.post("/pay", data={"psid": psid, "amount": amount, "scenario": "wrong_amount"})
+    assert "answered 06" in wrong.text
+    retried = bank.post("/pay", data={"psid": psid, "amount": amount, "scenario": "timeout"})
+    assert "answered 00, 07" in retried.text
+    assert "already paid" in bank.post("/inquire", data={"psid": psid}).text
+
+    _, twice_psid, _ = apply()
+    twice = bank.post("/pay", data={"psid": twice_psid, "amount": amount, "scenario": "twice"})
+    assert "answered 00, 08" in twice.text
+    assert "answered 01" in bank.post("/inquire", data={"psid": new_psid()}).text
+
+    run_jobs(settings)
+    db.commit()
+    application = db.get(Application, application_id)
+    assert application is not None and application.state == "submitted"
+    assert db.scalar(select(func.count()).select_from(PaymentCredit)) == 2
