@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # demo works at once. Anything else refuses to start with these (`refuse_default_secrets`).
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"  # noqa: S105 (refused in production)
 DEVELOPMENT_KEY_SEALING_SECRET = "development-only-key-sealing-secret-change-me"  # noqa: S105
+DEVELOPMENT_PSP_WEBHOOK_SECRET = "development-only-psp-webhook-secret"  # noqa: S105
+DEVELOPMENT_ONEBILL_CHANNELS: dict[str, str] = {"sandbox": "sandbox-1bill"}
 
 PACKAGE_DIR = Path(__file__).parent
 
@@ -64,12 +66,14 @@ class Settings(BaseSettings):
     # Payments (docs/payments.md). A PSID challan is valid this many days.
     psid_valid_days: int = Field(default=7, ge=1, le=90)
     # 1Bill channels allowed to call the biller API: {"username": "password"} as JSON.
-    onebill_channels: dict[str, str] = Field(default_factory=lambda: {"sandbox": "sandbox-1bill"})
+    onebill_channels: dict[str, str] = Field(
+        default_factory=lambda: dict(DEVELOPMENT_ONEBILL_CHANNELS)
+    )
     # Addresses (networks) 1Bill calls from, comma-separated; "*" allows any.
     onebill_allowed_networks: str = "127.0.0.0/8,::1/128"
     # The online payment service provider: "sandbox" is the local sandbox PSP.
     psp_base_url: str = "http://127.0.0.1:8100"
-    psp_webhook_secret: str = "development-only-psp-webhook-secret"  # noqa: S105
+    psp_webhook_secret: str = DEVELOPMENT_PSP_WEBHOOK_SECRET
     psp_api_key: str = "development-only-psp-api-key"
     # A payment pending longer than this is asked about by the reconciliation job.
     psp_pending_minutes: int = Field(default=15, ge=1)
@@ -88,6 +92,12 @@ class Settings(BaseSettings):
                 or len(self.key_sealing_secret) < 32
             ):
                 weak.append("DARWAZA_KEY_SEALING_SECRET")
+            if self.env == "production":
+                # The payment channels' defaults are public: a real gateway needs its own.
+                if self.psp_webhook_secret == DEVELOPMENT_PSP_WEBHOOK_SECRET:
+                    weak.append("DARWAZA_PSP_WEBHOOK_SECRET")
+                if self.onebill_channels == DEVELOPMENT_ONEBILL_CHANNELS:
+                    weak.append("DARWAZA_ONEBILL_CHANNELS")
             if weak:
                 raise InsecureSettings(
                     f"Refusing to start in {self.env} with a default or short secret: "
