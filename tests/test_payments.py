@@ -518,3 +518,18 @@ def test_citizen_pays_at_the_sandbox_bank_and_each_failure_path_shows(
     application = db.get(Application, application_id)
     assert application is not None and application.state == "submitted"
     assert db.scalar(select(func.count()).select_from(PaymentCredit)) == 2
+
+
+def test_production_refuses_payments_on_the_development_channel_secrets() -> None:
+    production = Settings(env="production", secret_key="s" * 40, key_sealing_secret="k" * 40)
+    assert production.payment_secrets_are_defaults
+    assert not biller.channel_allowed(
+        production, username="sandbox", password="sandbox-1bill", address="127.0.0.1"
+    )
+    onboarded = production.model_copy(
+        update={"onebill_channels": {"1link": "x" * 32}, "psp_webhook_secret": "y" * 32}
+    )
+    assert not onboarded.payment_secrets_are_defaults
+    assert biller.channel_allowed(
+        onboarded, username="1link", password="x" * 32, address="127.0.0.1"
+    )

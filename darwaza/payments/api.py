@@ -64,7 +64,9 @@ async def psp_webhook(request: Request, db: DbDep, settings: SettingsDep) -> Res
     if len(body) > MAX_WEBHOOK_BYTES:
         return _refuse("too_large", 413)
     signature = request.headers.get(SIGNATURE_HEADER, "")
-    if not signature_matches(settings.psp_webhook_secret, body, signature):
+    if settings.payment_secrets_are_defaults or not signature_matches(
+        settings.psp_webhook_secret, body, signature
+    ):
         record_event(
             db,
             actor=Actor.public(),
