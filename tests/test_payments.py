@@ -533,3 +533,61 @@ def test_production_refuses_payments_on_the_development_channel_secrets() -> Non
     assert biller.channel_allowed(
         onboarded, username="1link", password="x" * 32, address="127.0.0.1"
     )
+
+
+def test_citizen_pays_online_and_the_return_page_shows_the_servers_truth(
+    make_client: ClientFactory, settings: Settings, db: Session
+) -> None:
+    from darwaza.payments.providers import SandboxPsp
+    from darwaza.payments.sandbox import create_sandbox_app
+
+    citizen = make_client()
+    sign_up(citizen, settings, cnic="35202-9900112-4", full_name="Kiran", mobile="03009900112")
+    application_id = start_degree_application(citizen)
+    _submit(citizen, application_id)
+    psid, amount = psid_of(citizen, application_id)
+    db.commit()
+    challan_id = db.scalar(select(Payment.id).where(Payment.psid == psid))
+    db.commit()
+    darwaza = TestClient(citizen.app, base_url="http://127.0.0.1:8000")
+    psp = TestClient(
+        create_sandbox_app(settings, transport=darwaza._transport), base_url="http://psp.test"
+    )
+    citizen.app.state.payment_provider = SandboxPsp(settings, transport=psp._transport)
+
+    # The return address alone proves nothing: before paying, the page still says unpaid.
+    started = post_form(
+        citizen,
+        f"/payments/{challan_id}/online",
+        {"idempotency_key": "k1"},
+        page=f"/payments/{challan_id}",
+    )
+    assert started.status_code == 303
+    assert started.headers["location"].startswith(settings.psp_base_url + "/psp/pay/")
+    psp_page = started.headers["location"].removeprefix(settings.psp_base_url)
+    db.commit()
+    online = db.scalar(select(Payment).where(Payment.provider == "psp"))
+    assert online is not None and online.state == "pending"
+    online_id = online.id
+    db.commit()
+    early = citizen.get(f"/payments/{online_id}/return")
+    assert "Unpaid" in early.text
+
+    # Paying sends a signed webhook to Darwaza, then the citizen comes back.
+    assert "Pay by card" in psp.get(psp_page).text
+    back = psp.post(psp_page, data={"outcome": "success"}, follow_redirects=False)
+    assert back.status_code == 303 and back.headers["location"].endswith(f"/{online_id}/return")
+    shown = citizen.get(f"/payments/{online_id}/return")
+    assert "Paid" in shown.text
+    again = post_form(
+        citizen,
+        f"/payments/{challan_id}/online",
+        {"idempotency_key": "k1"},
+        page=f"/payments/{challan_id}",
+    )
+    assert again.headers["location"] == f"/payments/{online_id}/return"  # same key, same payment
+    run_jobs(settings)
+    db.commit()
+    application = db.get(Application, application_id)
+    assert application is not None and application.state == "submitted"
+    assert bill_payment(bank_client(citizen), psid, amount)["Response_Code"] == "02"

@@ -26,6 +26,7 @@ from darwaza.payments.reconciliation import (
     report_csv,
 )
 from darwaza.payments.workflow import PaymentState
+from darwaza.settings import Settings
 from darwaza.web.context import CSRF_PROTECTED, DbDep, LanguageDep, SettingsDep
 from darwaza.web.pages import FormDep, form_file, redirect
 from darwaza.web.templating import render
@@ -34,6 +35,13 @@ router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
 
 PRIVATE = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
 MAX_SETTLEMENT_BYTES = 5 * 1024 * 1024
+
+
+def online_provider(request: Request, settings: Settings) -> SandboxPsp:
+    """The PSP: the one the app was built with (``app.state.payment_provider``), else the
+    sandbox PSP at ``DARWAZA_PSP_BASE_URL``."""
+    provider = getattr(request.app.state, "payment_provider", None)
+    return provider if isinstance(provider, SandboxPsp) else SandboxPsp(settings)
 
 
 def citizen_payment(db: DbDep, *, citizen: Citizen, payment_id: str) -> Payment:
@@ -143,7 +151,7 @@ def pay_online(
     if online.provider_reference is None:
         definition = catalogue.service(online.service_id)
         try:
-            created = SandboxPsp(settings).create(
+            created = online_provider(request, settings).create(
                 payment=online,
                 return_url=f"{settings.base_url.rstrip('/')}/payments/{online.id}/return",
                 idempotency_key=online.idempotency_key or online.id,
@@ -178,7 +186,7 @@ def returned(
     payment = citizen_payment(db, citizen=citizen, payment_id=payment_id)
     if payment.state in (PaymentState.CREATED, PaymentState.PENDING):
         try:
-            truth = SandboxPsp(settings).status(payment=payment)
+            truth = online_provider(request, settings).status(payment=payment)
         except ProviderUnavailable:
             truth = None
         if truth is not None:
