@@ -202,7 +202,7 @@ def test_bad_biller_calls_get_their_code_and_change_nothing(
     db.commit()
     assert bill_payment(bank, psid, amount)["Response_Code"] == "05"
     renewed = post_form(
-        citizen, f"/payments/{payment.id}/renew", {}, page=f"/payments/{payment.id}"
+        citizen, f"/applications/{application_id}/challan", {}, page=f"/payments/{payment.id}"
     )
     assert renewed.status_code == 303
     new, _ = psid_of(citizen, application_id)

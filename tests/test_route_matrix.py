@@ -91,7 +91,7 @@ ROUTES: list[tuple[str, str]] = [
     ("POST", "/admin/tokens/{token_id}/revoke"),
     ("GET", "/payments/{payment_id}"),
     ("GET", "/payments/{payment_id}/challan.pdf"),
-    ("POST", "/payments/{payment_id}/renew"),
+    ("POST", "/applications/{application_id}/challan"),
     ("POST", "/payments/{payment_id}/online"),
     ("GET", "/payments/{payment_id}/return"),
 ]

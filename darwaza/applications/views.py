@@ -15,6 +15,7 @@ from darwaza.catalogue import ServiceDefinition
 from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.documents.service import documents_of
 from darwaza.errors import DarwazaError, IllegalTransition, Message
+from darwaza.i18n import N_
 from darwaza.identity.dependencies import CitizenDep
 from darwaza.identity.models import Citizen
 from darwaza.payments import service as payments
@@ -303,6 +304,19 @@ async def withdraw(
         service=catalogue.service(application.service_id),
     )
     return redirect("/applications" if was_draft else f"/applications/{application.id}")
+
+
+@router.post("/applications/{application_id}/challan")
+def new_challan(
+    application_id: str, db: DbDep, settings: SettingsDep, citizen: CitizenDep
+) -> Response:
+    """A new PSID once the last one expired unpaid (the old one stays dead)."""
+    application = service.citizen_application(db, citizen=citizen, application_id=application_id)
+    latest = payments.latest_payment(db, application_id=application.id)
+    if latest is None or not payments.expire_if_due(db, payment=latest):
+        raise IllegalTransition(N_("This challan can still be paid, or the fee is no longer due."))
+    fresh = service.issue_challan(db, settings=settings, citizen=citizen, application=application)
+    return redirect(f"/payments/{fresh.id}")
 
 
 @router.get("/applications/{application_id}/attachments/{attachment_id}")

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from darwaza.audit.actors import Actor
 from darwaza.catalogue.dependencies import CatalogueDep
-from darwaza.errors import Conflict, InvalidInput, NotFound
+from darwaza.errors import InvalidInput, NotFound
 from darwaza.i18n import N_
 from darwaza.identity.dependencies import CitizenDep, OfficerDep
 from darwaza.identity.models import Citizen, Role
@@ -102,30 +102,6 @@ def challan(
         media_type="application/pdf",
         headers=PRIVATE | {"Content-Disposition": f'inline; filename="challan-{payment.psid}.pdf"'},
     )
-
-
-@router.post("/payments/{payment_id}/renew")
-def renew(payment_id: str, db: DbDep, settings: SettingsDep, citizen: CitizenDep) -> Response:
-    """A new PSID after the old one expired (the old one stays dead)."""
-    payment = citizen_payment(db, citizen=citizen, payment_id=payment_id)
-    service.expire_if_due(db, payment=payment)
-    latest = service.latest_payment(db, application_id=payment.application_id)
-    if payment.state != PaymentState.EXPIRED or latest is None or latest.id != payment.id:
-        raise Conflict(N_("This challan can still be paid, or the fee is no longer due."))
-    fresh = service.issue_challan(
-        db,
-        settings=settings,
-        application_id=payment.application_id,
-        citizen_id=citizen.id,
-        payer_name=payment.payer_name,
-        agency_id=payment.agency_id,
-        service_id=payment.service_id,
-        tracking_number=payment.tracking_number,
-        fee_tier=payment.fee_tier,
-        amount_paisa=payment.amount_paisa,
-        actor=Actor.citizen(citizen.id),
-    )
-    return redirect(f"/payments/{fresh.id}")
 
 
 @router.post("/payments/{payment_id}/online")
