@@ -24,13 +24,15 @@ $(VENV)/.test-deps: $(BIN)/darwaza
 
 install: $(BIN)/darwaza ## Create the virtual environment and install Darwaza
 
-run: install ## Migrate, load demo data, start a worker and serve on http://localhost:8000
+run: install ## Migrate, load demo data; serve on :8000 with a worker and the sandbox bank on :8100
 	$(BIN)/darwaza db upgrade
 	$(BIN)/darwaza demo
 	@echo ""
-	@echo "Darwaza is starting on http://localhost:8000 with a worker beside it (Ctrl-C stops both)"
+	@echo "Darwaza is starting on http://localhost:8000, the worker beside it, and the"
+	@echo "sandbox bank on http://localhost:8100 (Ctrl-C stops them all)"
 	@$(BIN)/darwaza worker --concurrency 2 & worker=$$!; \
-	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	$(BIN)/darwaza sandbox-bank --port 8100 & bank=$$!; \
+	trap 'kill $$worker $$bank 2>/dev/null; wait' EXIT INT TERM; \
 	$(BIN)/darwaza serve --host 127.0.0.1 --port 8000
 
 test: $(VENV)/.test-deps ## Install test dependencies and run the whole suite (lint, types, tests)

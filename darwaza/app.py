@@ -46,6 +46,8 @@ from darwaza.identity.dependencies import get_principal
 from darwaza.jobs.queue import queue_stats
 from darwaza.metrics import default_registry
 from darwaza.notifications.templates import load_templates
+from darwaza.payments import api as payments_api
+from darwaza.payments import views as payments_views
 from darwaza.settings import Settings, get_settings
 from darwaza.verification import api as verification_api
 from darwaza.verification import views as verification_views
@@ -75,6 +77,7 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     wallet_api.router,
     verification_views.public,
     audit_api.router,
+    payments_api.router,
 )
 # Pages show who is signed in, in the header, in their language: each page learns its
 # viewer, whether or not the route itself needs the person.
@@ -91,6 +94,7 @@ PAGE_ROUTERS: tuple[APIRouter, ...] = (
     applications_console.router,
     wallet_views.router,
     verification_views.router,
+    payments_views.router,
 )
 
 

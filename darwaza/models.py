@@ -16,6 +16,7 @@ from darwaza.identity.models import (
 )
 from darwaza.jobs.models import Job
 from darwaza.notifications.models import Notification, Suppression
+from darwaza.payments.models import Payment, PaymentCredit, PaymentRefund, PaymentWebhookEvent
 from darwaza.wallet.models import Share, ShareOpening
 
 __all__ = [
@@ -36,6 +37,10 @@ __all__ = [
     "Job",
     "Notification",
     "Passkey",
+    "Payment",
+    "PaymentCredit",
+    "PaymentRefund",
+    "PaymentWebhookEvent",
     "Share",
     "ShareOpening",
     "SignInChallenge",

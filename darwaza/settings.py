@@ -13,6 +13,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # demo works at once. Anything else refuses to start with these (`refuse_default_secrets`).
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me"  # noqa: S105 (refused in production)
 DEVELOPMENT_KEY_SEALING_SECRET = "development-only-key-sealing-secret-change-me"  # noqa: S105
+DEVELOPMENT_PSP_WEBHOOK_SECRET = "development-only-psp-webhook-secret"  # noqa: S105
+DEVELOPMENT_ONEBILL_CHANNELS: dict[str, str] = {"sandbox": "sandbox-1bill"}
 
 PACKAGE_DIR = Path(__file__).parent
 
@@ -95,6 +97,22 @@ class Settings(BaseSettings):
     # "10.0.0.0/8,127.0.0.1"), or a bearer token. Neither set: /metrics answers 404.
     metrics_allow: str = ""
     metrics_token: str = ""
+    # Payments (docs/payments.md). A PSID challan is valid this many days.
+    psid_valid_days: int = Field(default=7, ge=1, le=90)
+    # 1Bill channels allowed to call the biller API: {"username": "password"} as JSON.
+    onebill_channels: dict[str, str] = Field(
+        default_factory=lambda: dict(DEVELOPMENT_ONEBILL_CHANNELS)
+    )
+    # Addresses (networks) 1Bill calls from, comma-separated; "*" allows any.
+    onebill_allowed_networks: str = "127.0.0.0/8,::1/128"
+    # The online payment service provider: "sandbox" is the local sandbox PSP.
+    psp_base_url: str = "http://127.0.0.1:8100"
+    psp_webhook_secret: str = DEVELOPMENT_PSP_WEBHOOK_SECRET
+    psp_api_key: str = "development-only-psp-api-key"
+    # A payment pending longer than this is asked about by the reconciliation job.
+    psp_pending_minutes: int = Field(default=15, ge=1)
+    # Where the sandbox bank finds Darwaza's biller API.
+    sandbox_darwaza_url: str = "http://127.0.0.1:8000"
 
     @model_validator(mode="after")
     def refuse_default_secrets(self) -> Settings:
@@ -116,6 +134,15 @@ class Settings(BaseSettings):
                     " for a local demo)."
                 )
         return self
+
+    @property
+    def payment_secrets_are_defaults(self) -> bool:
+        """Production with the payment channels' public development secrets: payments are
+        refused (1Bill answers 04, webhooks 401) until real ones are set at onboarding."""
+        return self.env == "production" and (
+            self.psp_webhook_secret == DEVELOPMENT_PSP_WEBHOOK_SECRET
+            or self.onebill_channels == DEVELOPMENT_ONEBILL_CHANNELS
+        )
 
     @property
     def resolved_database_url(self) -> str:

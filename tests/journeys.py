@@ -218,8 +218,76 @@ def start_degree_application(client: TestClient) -> str:
     return application_id_from(response)
 
 
-def fill_and_submit(client: TestClient, application_id: str) -> str:
-    """Fill the whole form with both attachments and submit; returns the tracking number."""
+BANK_CHANNEL = {"Username": "sandbox", "Password": "sandbox-1bill"}
+
+
+def bank_client(client: TestClient) -> TestClient:
+    """1Bill calling the biller API from an allowed address (no cookies, no CSRF)."""
+    return TestClient(client.app, base_url="http://127.0.0.1:8000", client=("127.0.0.1", 40000))
+
+
+def psid_of(client: TestClient, application_id: str) -> tuple[str, int]:
+    """The PSID and amount of an application's newest challan, as the citizen sees them."""
+    response = client.get(f"/api/v1/applications/{application_id}")
+    assert response.status_code == 200, response.text
+    payment = response.json()["payment"]
+    assert payment is not None, "the application has no challan"
+    return payment["psid"], payment["amount_paisa"]
+
+
+def bill_payment(
+    bank: TestClient,
+    psid: str,
+    amount_paisa: int,
+    *,
+    tran_auth_id: str = "100001",
+    mnemonic: str = "HBL",
+    **overrides: str,
+) -> dict[str, str]:
+    """A BillPayment as 1Bill sends it; returns the JSON answer."""
+    body = {
+        **BANK_CHANNEL,
+        "Consumer_Number": psid,
+        "Bank_Mnemonic": mnemonic,
+        "Tran_Auth_Id": tran_auth_id,
+        "Transaction_Amount": f"+{amount_paisa:013d}",
+        "Tran_Date": "20261201",
+        "Tran_Time": "101500",
+        "Reserved": "",
+    } | overrides
+    response = bank.post("/api/v1/onebill/bill-payment", json=body)
+    assert response.status_code == 200, response.text
+    answer: dict[str, str] = response.json()
+    return answer
+
+
+def run_jobs(settings: Settings) -> int:
+    """Run the queued background work now, as the worker would."""
+    from darwaza.background_work import job_registry
+    from darwaza.jobs.worker import run_due_jobs
+
+    ran = 0
+    while batch := run_due_jobs(settings, job_registry()):
+        ran += batch
+    return ran
+
+
+def pay_fee(client: TestClient, settings: Settings, application_id: str) -> str:
+    """Pay the application's fee at a bank by its PSID and let the worker move it on."""
+    psid, amount = psid_of(client, application_id)
+    answer = bill_payment(bank_client(client), psid, amount)
+    assert answer["Response_Code"] == "00", answer
+    run_jobs(settings)
+    return psid
+
+
+def fill_and_submit(
+    client: TestClient, application_id: str, *, settings: Settings | None = None
+) -> str:
+    """Fill the whole form with both attachments and submit; returns the tracking number.
+
+    With ``settings``, the fee is then paid at a bank so the application reaches the queue.
+    """
     page = f"/applications/{application_id}"
     token = csrf_of(client.get(page))
     response = client.post(
@@ -238,6 +306,8 @@ def fill_and_submit(client: TestClient, application_id: str) -> str:
     assert "Application submitted" in shown.text
     tracking = shown.text.split('<strong dir="ltr">')[1].split("</strong>")[0]
     assert tracking.startswith("DZ-")
+    if settings is not None:
+        pay_fee(client, settings, application_id)
     return tracking
 
 
@@ -247,7 +317,7 @@ def approved_degree(
     citizen = make_client()
     sign_up(citizen, settings, cnic=cnic, full_name="Graduate Person", mobile=mobile)
     application_id = start_degree_application(citizen)
-    fill_and_submit(citizen, application_id)
+    fill_and_submit(citizen, application_id, settings=settings)
     officer_row = create_officer(
         db, username=f"hec.{mobile[-4:]}", agency_id="hec", mobile="0300" + mobile[-7:]
     )

@@ -144,7 +144,7 @@ def test_citizen_sees_which_officer_opened_their_application(
         citizen, settings, cnic="35202-8080808-8", full_name="Watched Person", mobile="0333 8080808"
     )
     application_id = start_degree_application(citizen)
-    fill_and_submit(citizen, application_id)
+    fill_and_submit(citizen, application_id, settings=settings)
     officer_row = create_officer(db, username="hec.looker", agency_id="hec", mobile="03009990099")
     officer = make_client()
     sign_in_officer(officer, settings, officer_row, "officer-pass-123")
@@ -237,7 +237,7 @@ def test_secrets_never_reach_the_logs(
         citizen, settings, cnic="35202-1357913-5", full_name="Private Person", mobile="0334 1357913"
     )
     application_id = start_degree_application(citizen)
-    fill_and_submit(citizen, application_id)
+    fill_and_submit(citizen, application_id, settings=settings)
     code = sms_messages(settings)[-1]["text"].split("code is ")[1][:6]
     session_token = citizen.cookies.get("dz_session") or ""
     logged = caplog.text + json.dumps([r.getMessage() for r in caplog.records])

@@ -8,7 +8,16 @@ from sqlalchemy.orm import Session
 
 from darwaza.audit.models import AuditEvent
 from darwaza.settings import Settings
-from tests.journeys import PDF_BYTES, PNG_BYTES, authenticator_code, create_officer, latest_code
+from tests.journeys import (
+    PDF_BYTES,
+    PNG_BYTES,
+    authenticator_code,
+    bank_client,
+    bill_payment,
+    create_officer,
+    latest_code,
+    run_jobs,
+)
 
 ANSWERS = {
     "full_name": "Fatima Khan",
@@ -117,7 +126,13 @@ def test_citizen_applies_through_the_api_and_a_retried_submit_counts_once(
     retry = app_client.post(f"/api/v1/applications/{application_id}/submit", headers=citizen | key)
     assert first.status_code == retry.status_code == 200
     assert first.json()["tracking_number"] == retry.json()["tracking_number"]
-    assert [s["kind"] for s in retry.json()["timeline"]].count("submit") == 1
+    assert [s["kind"] for s in retry.json()["timeline"]].count("submit_with_fee") == 1
+    # The fee comes first: a PSID, paid at a bank, and the worker moves the case on.
+    assert retry.json()["state"] == "awaiting_payment"
+    payment = retry.json()["payment"]
+    paid = bill_payment(bank_client(app_client), payment["psid"], payment["amount_paisa"])
+    assert paid["Response_Code"] == "00"
+    run_jobs(settings)
 
     officer = api_officer(app_client, settings, db, "hec.api", "hec", "03009990011")
     looks_before = db.scalar(

@@ -60,7 +60,7 @@ def test_citizen_signs_up_saves_a_draft_resumes_attaches_and_submits(
     resumed = citizen.get(page)
     assert 'value="Ali Raza"' in resumed.text and 'value="Physics"' in resumed.text
 
-    tracking = fill_and_submit(citizen, application_id)
+    tracking = fill_and_submit(citizen, application_id, settings=settings)
     row = db.get(Application, application_id)
     assert row is not None and row.state == "submitted" and row.tracking_number == tracking
     assert row.due_at is not None and row.due_at > row.submitted_at  # type: ignore[operator]
@@ -76,7 +76,7 @@ def test_officer_asks_for_information_citizen_answers_officer_approves(
         citizen, settings, cnic="35202-1111111-1", full_name="Sara Ahmed", mobile="0302 1111111"
     )
     application_id = start_degree_application(citizen)
-    tracking = fill_and_submit(citizen, application_id)
+    tracking = fill_and_submit(citizen, application_id, settings=settings)
 
     officer_row = create_officer(db, username="hec.reviewer", agency_id="hec", mobile="03009990001")
     officer = make_client()
@@ -129,7 +129,8 @@ def test_officer_asks_for_information_citizen_answers_officer_approves(
     ).all()
     assert {
         "application.created",
-        "application.submit",
+        "application.submit_with_fee",
+        "application.fee_paid",
         "application.claim",
         "application.request_info",
         "application.respond",
@@ -143,7 +144,7 @@ def test_officer_rejects_with_a_reason_the_citizen_reads(
     citizen = make_client()
     sign_up(citizen, settings, cnic="35202-2222222-2", full_name="Hamza Ali", mobile="0303 2222222")
     application_id = start_degree_application(citizen)
-    fill_and_submit(citizen, application_id)
+    fill_and_submit(citizen, application_id, settings=settings)
     officer_row = create_officer(db, username="hec.second", agency_id="hec", mobile="03009990002")
     officer = make_client()
     sign_in_officer(officer, settings, officer_row, "officer-pass-123")
@@ -170,7 +171,7 @@ def test_citizen_withdraws_before_the_decision(
         citizen, settings, cnic="35202-3333333-3", full_name="Zainab Noor", mobile="0304 3333333"
     )
     application_id = start_degree_application(citizen)
-    fill_and_submit(citizen, application_id)
+    fill_and_submit(citizen, application_id, settings=settings)
     page = f"/applications/{application_id}"
     response = post_form(citizen, f"{page}/withdraw", {"reason": "Applied by mistake"}, page=page)
     assert response.status_code == 303
@@ -188,7 +189,7 @@ def test_officer_cannot_decide_without_claiming_and_citizen_cannot_resubmit(
         citizen, settings, cnic="35202-4444444-4", full_name="Omar Farooq", mobile="0305 4444444"
     )
     application_id = start_degree_application(citizen)
-    fill_and_submit(citizen, application_id)
+    fill_and_submit(citizen, application_id, settings=settings)
     officer_row = create_officer(db, username="hec.third", agency_id="hec", mobile="03009990003")
     officer = make_client()
     sign_in_officer(officer, settings, officer_row, "officer-pass-123")
@@ -212,7 +213,7 @@ def test_other_citizens_and_other_agencies_get_404(
     owner = make_client()
     sign_up(owner, settings, cnic="35202-5555555-5", full_name="Ayesha Khan", mobile="0306 5555555")
     application_id = start_degree_application(owner)
-    fill_and_submit(owner, application_id)
+    fill_and_submit(owner, application_id, settings=settings)
     attachment_link = (
         owner.get(f"/applications/{application_id}")
         .text.split(f'href="/applications/{application_id}/attachments/')[1]

@@ -308,7 +308,12 @@ def test_the_wallet_and_sharing_work_through_the_api(
     ).json()
     bearer = {"Authorization": f"Bearer {session['session_token']}"}
     held = api.get("/api/v1/wallet/documents", headers=bearer).json()
-    assert [d["id"] for d in held] == [document.id]
+    # The degree and the e-receipt for its fee.
+    assert document.id in [d["id"] for d in held]
+    assert sorted(d["document_type"] for d in held) == [
+        "darwaza-payment-receipt",
+        "hec-degree-attestation",
+    ]
     created = api.post(
         f"/api/v1/wallet/documents/{document.id}/shares",
         headers=bearer,

@@ -25,7 +25,7 @@ def test_every_role_reaches_exactly_what_it_may(
         owner, settings, cnic="35202-4242424-2", full_name="Matrix Owner", mobile="0335 4242424"
     )
     application_id = start_degree_application(owner)
-    fill_and_submit(owner, application_id)
+    fill_and_submit(owner, application_id, settings=settings)
     other_citizen = make_client()
     sign_up(
         other_citizen,

@@ -31,6 +31,9 @@ from darwaza.identity import account, admin, inbox, passkey_routes
 from darwaza.identity.models import ApiToken, StaffMember, UserSession
 from darwaza.identity.tokens import create_api_token
 from darwaza.notifications.models import Channel, Notification
+from darwaza.payments import api as payments_api
+from darwaza.payments import views as payments_views
+from darwaza.payments.models import Payment
 from darwaza.settings import Settings
 from darwaza.wallet import api as wallet_api
 from darwaza.wallet import views as wallet_views
@@ -105,6 +108,11 @@ ROUTES: list[tuple[str, str]] = [
     ("GET", "/api/v1/batches/{batch_id}"),
     ("GET", "/api/v1/batches/{batch_id}/report.csv"),
     ("POST", "/api/v1/batches/{batch_id}/{action}"),
+    ("GET", "/payments/{payment_id}"),
+    ("GET", "/payments/{payment_id}/challan.pdf"),
+    ("POST", "/applications/{application_id}/challan"),
+    ("POST", "/payments/{payment_id}/online"),
+    ("GET", "/payments/{payment_id}/return"),
 ]
 
 ROUTERS = [
@@ -122,6 +130,8 @@ ROUTERS = [
     passkey_routes.router,
     inbox.pages,
     inbox.api,
+    payments_views.router,
+    payments_api.router,
 ]
 
 
@@ -182,6 +192,8 @@ def test_nobody_else_reaches_a_citizens_objects(
         file_name="graduates.csv",
         actor=Actor.staff(hec_staff_id or ""),
     )
+    payment_id = db.scalar(select(Payment.id).where(Payment.application_id == application.id))
+    assert payment_id is not None
     db.commit()  # end this snapshot before anyone else writes
     ids = {
         "notification_id": message.id,
@@ -193,6 +205,7 @@ def test_nobody_else_reaches_a_citizens_objects(
         "staff_id": hec_staff_id,
         "token_id": api_token.record.id,
         "batch_id": batch.id,
+        "payment_id": payment_id,
         "action": "approve",
     }
 
@@ -253,3 +266,6 @@ def test_nobody_else_reaches_a_citizens_objects(
     assert unread is not None and unread.read_at is None
     assert owner.get(f"/wallet/{document.id}").status_code == 200
     assert db.get(Batch, batch.id).state == "checked"  # type: ignore[union-attr]
+    paid = db.get(Payment, payment_id)
+    assert paid is not None and paid.state == "paid"
+    assert owner.get(f"/payments/{payment_id}").status_code == 200

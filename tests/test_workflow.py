@@ -39,7 +39,7 @@ def test_the_documented_path_from_draft_to_decision_is_allowed() -> None:
         for state, action, by in itertools.product(
             workflow.ApplicationState,
             workflow.TRANSITIONS,
-            (workflow.Party.CITIZEN, workflow.Party.OFFICER),
+            workflow.Party,
         )
         if (action, state, by) not in ALLOWED
     ],
@@ -47,6 +47,22 @@ def test_the_documented_path_from_draft_to_decision_is_allowed() -> None:
 def test_every_other_move_is_refused(state: str, action: str, by: str) -> None:
     with pytest.raises(IllegalTransition):
         workflow.next_state(current=state, action=action, by=by)
+
+
+def test_a_fee_holds_the_application_until_paid_or_waived() -> None:
+    waiting = workflow.next_state(
+        current="draft", action="submit_with_fee", by=workflow.Party.CITIZEN
+    )
+    assert waiting == workflow.ApplicationState.AWAITING_PAYMENT
+    assert not waiting.open_for_officers
+    assert workflow.allowed_actions(waiting, workflow.Party.OFFICER) == ["waive_fee"]
+    assert workflow.allowed_actions(waiting, workflow.Party.SYSTEM) == ["fee_paid"]
+    assert workflow.allowed_actions(waiting, workflow.Party.CITIZEN) == ["withdraw"]
+    for by in (workflow.Party.CITIZEN, workflow.Party.OFFICER):
+        with pytest.raises(IllegalTransition):
+            workflow.next_state(current=waiting, action="fee_paid", by=by)
+    paid = workflow.next_state(current=waiting, action="fee_paid", by=workflow.Party.SYSTEM)
+    assert paid == workflow.ApplicationState.SUBMITTED
 
 
 def test_no_move_leaves_a_decision() -> None:
@@ -57,6 +73,7 @@ def test_no_move_leaves_a_decision() -> None:
 
 def test_citizen_may_withdraw_until_the_decision() -> None:
     for state in (
+        workflow.ApplicationState.AWAITING_PAYMENT,
         workflow.ApplicationState.SUBMITTED,
         workflow.ApplicationState.IN_REVIEW,
         workflow.ApplicationState.INFO_REQUESTED,

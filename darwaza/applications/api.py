@@ -16,6 +16,7 @@ from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.errors import InvalidInput, Message
 from darwaza.i18n import N_, translate
 from darwaza.identity.dependencies import CitizenDep, OfficerDep
+from darwaza.payments import service as payments
 from darwaza.storage import file_store_for
 from darwaza.web.api import FieldProblem, error_responses
 from darwaza.web.context import CSRF_PROTECTED, DbDep, LanguageDep, SettingsDep
@@ -42,6 +43,15 @@ class AttachmentRead(BaseModel):
     uploaded_at: datetime
 
 
+class PaymentRead(BaseModel):
+    id: str
+    state: str
+    psid: str | None
+    amount_paisa: int
+    due_at: datetime
+    paid_at: datetime | None
+
+
 class ApplicationRead(BaseModel):
     id: str
     service_id: str
@@ -50,6 +60,8 @@ class ApplicationRead(BaseModel):
     tracking_number: str | None
     answers: dict[str, Any]
     fee_paisa: int
+    fee_tier: str | None = None
+    payment: PaymentRead | None = None
     created_at: datetime
     submitted_at: datetime | None
     due_at: datetime | None
@@ -105,6 +117,11 @@ def _problems(language: str, errors: dict[str, Message]) -> dict[str, FieldProbl
     }
 
 
+def _payment(db: DbDep, application: Application) -> PaymentRead | None:
+    latest = payments.latest_payment(db, application_id=application.id)
+    return PaymentRead.model_validate(latest, from_attributes=True) if latest else None
+
+
 def _read(
     db: DbDep,
     application: Application,
@@ -134,6 +151,8 @@ def _read(
         tracking_number=application.tracking_number,
         answers=application.answers or {},
         fee_paisa=application.fee_paisa,
+        fee_tier=application.fee_tier,
+        payment=_payment(db, application),
         created_at=application.created_at,
         submitted_at=application.submitted_at,
         due_at=application.due_at,
@@ -272,7 +291,9 @@ def submit_application(
     settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=100)] = None,
 ) -> ApplicationRead:
-    """Submit a complete draft. Send an ``Idempotency-Key``: a retry never submits twice."""
+    """Submit a complete draft. Send an ``Idempotency-Key``: a retry never submits twice.
+
+    A service with a fee answers ``awaiting_payment`` with a PSID in ``payment``."""
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
     definition = catalogue.service(application.service_id)
     application = service.submit_application(
@@ -288,11 +309,22 @@ def submit_application(
 
 @router.post("/applications/{application_id}/withdraw", responses=error_responses(401, 404, 409))
 def withdraw_application(
-    application_id: str, body: ReasonBody, db: DbDep, citizen: CitizenDep, language: LanguageDep
+    application_id: str,
+    body: ReasonBody,
+    db: DbDep,
+    citizen: CitizenDep,
+    language: LanguageDep,
+    catalogue: CatalogueDep,
 ) -> ApplicationRead:
-    """Withdraw before a decision."""
+    """Withdraw before a decision (a paid fee is refunded when the service says so)."""
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
-    service.withdraw_application(db, citizen=citizen, application=application, reason=body.reason)
+    service.withdraw_application(
+        db,
+        citizen=citizen,
+        application=application,
+        reason=body.reason,
+        service=catalogue.service(application.service_id),
+    )
     return _read(db, application, by=workflow.Party.CITIZEN, language=language)
 
 

@@ -15,6 +15,7 @@ from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.errors import DarwazaError, Message
 from darwaza.identity.dependencies import OfficerDep
 from darwaza.identity.models import Citizen, StaffMember
+from darwaza.payments import service as payments
 from darwaza.storage import file_store_for
 from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
 from darwaza.web.pages import FormDep, errors_of, form_text, redirect
@@ -42,13 +43,17 @@ def queue(
         mine_only=mine == "1",
     )
     agency_services = catalogue.services_of(officer.agency_id or "")
+    queue = officers.officer_queue(db, officer=officer, queue_filter=filters)
     return render(
         request,
         "console/queue.html",
         {
             "officer": officer,
             "agency": catalogue.agencies[officer.agency_id or ""],
-            "applications": officers.officer_queue(db, officer=officer, queue_filter=filters),
+            "applications": queue,
+            "fee_states": payments.payment_states_of(
+                db, application_ids=[application.id for application in queue]
+            ),
             "counts": officers.queue_counts(db, officer=officer),
             "filters": filters,
             "services": agency_services,
@@ -86,6 +91,7 @@ def _application_page(
         "actions": workflow.allowed_actions(application.state, workflow.Party.OFFICER),
         "assigned_to_me": application.assigned_officer_id == officer.id,
         "overdue": officers.is_overdue(application),
+        "payment": payments.latest_payment(db, application_id=application.id),
         "errors": errors or {},
     }
     return render(request, "console/application.html", context, status_code=status_code)
@@ -123,7 +129,7 @@ def act(
     catalogue: CatalogueDep,
     settings: SettingsDep,
 ) -> Response:
-    """Claim, release, request information, approve or reject."""
+    """Claim, release, request information, approve, reject or waive the fee."""
     application = officers.officer_application(db, officer=officer, application_id=application_id)
     text = form_text(form, "message") or form_text(form, "reason")
     try:

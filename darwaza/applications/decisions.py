@@ -141,7 +141,14 @@ def officer_acts(
             note=text or None,
         )
     elif action == Action.REJECT:
-        officers.reject_application(db, officer=officer, application=application, reason=text)
+        service = catalogue.service(application.service_id)
+        officers.reject_application(
+            db,
+            officer=officer,
+            application=application,
+            reason=text,
+            refund_fee="rejected" in service.refund_fee_on,
+        )
         _tell(
             db,
             settings=settings,
@@ -150,5 +157,7 @@ def officer_acts(
             event="application_rejected",
             values={"reason": text.strip()},
         )
+    elif action == Action.WAIVE_FEE:
+        officers.waive_fee(db, officer=officer, application=application, reason=text)
     else:
         raise NotFound()

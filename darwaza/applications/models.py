@@ -59,6 +59,10 @@ class Application(Base):
         JSON, default=dict, server_default="{}"
     )
     fee_paisa: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The fee tier the citizen chose (normal, urgent...) when the service offers tiers.
+    fee_tier: Mapped[str | None] = mapped_column(String(64))
+    # Why an officer waived the fee, if they did.
+    fee_waived_reason: Mapped[str | None] = mapped_column(Text)
     assigned_officer_id: Mapped[str | None] = mapped_column(ForeignKey("staff_members.id"))
     submit_idempotency_key: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

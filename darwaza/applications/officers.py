@@ -21,6 +21,7 @@ from darwaza.clock import utcnow
 from darwaza.errors import IllegalTransition, NotFound
 from darwaza.i18n import N_
 from darwaza.identity.models import StaffMember
+from darwaza.payments import service as payments
 
 
 def _require_officer(staff: StaffMember) -> str:
@@ -168,9 +169,15 @@ def approve_application(
 
 
 def reject_application(
-    db: Session, *, officer: StaffMember, application: Application, reason: str
+    db: Session,
+    *,
+    officer: StaffMember,
+    application: Application,
+    reason: str,
+    refund_fee: bool = False,
 ) -> None:
-    """Reject the application; the citizen sees the reason."""
+    """Reject the application; the citizen sees the reason. ``refund_fee`` (the service's
+    ``refund_fee_on`` names rejection) sends a paid fee back."""
     _require_assigned(officer, application)
     text = clean_message(reason, required=True, field="reason")
     move(
@@ -183,6 +190,32 @@ def reject_application(
     )
     application.decided_at = utcnow()
     application.decision_reason = text
+    if refund_fee:
+        payments.refund_fee(
+            db, application_id=application.id, reason="rejected", actor=Actor.staff(officer.id)
+        )
+
+
+def waive_fee(db: Session, *, officer: StaffMember, application: Application, reason: str) -> None:
+    """Waive an application's unpaid fee, with a reason: it joins the queue at once."""
+    agency_id = _require_officer(officer)
+    if application.agency_id != agency_id:
+        raise NotFound()
+    text = clean_message(reason, required=True, field="reason")
+    assert text is not None
+    actor = Actor.staff(officer.id)
+    move(
+        db,
+        application=application,
+        action=Action.WAIVE_FEE,
+        by=Party.OFFICER,
+        actor=actor,
+        message=text,
+    )
+    application.fee_waived_reason = text
+    for payment in payments.live_payments(db, application_id=application.id):
+        if not payment.state.settled:
+            payments.cancel_for_waiver(db, payment=payment, reason=text, actor=actor)
 
 
 def is_overdue(application: Application) -> bool:

@@ -32,6 +32,8 @@ from darwaza.errors import IllegalTransition, InvalidInput, Message, NotFound
 from darwaza.i18n import N_
 from darwaza.identity.contact import link, local_date, tell_citizen
 from darwaza.identity.models import Citizen
+from darwaza.payments import service as payments
+from darwaza.payments.models import Payment
 from darwaza.settings import Settings
 from darwaza.storage import FileStore
 
@@ -367,7 +369,9 @@ def submit_application(
 ) -> Application:
     """Submit a complete draft and tell the citizen its tracking number.
 
-    A retry with the same idempotency key changes nothing and sends nothing.
+    A service with a fee issues a PSID challan and waits in ``awaiting_payment`` until the
+    fee is paid (or waived); one without goes straight to the agency's queue. A retry
+    with the same idempotency key changes nothing and sends nothing.
     """
     if idempotency_key:
         earlier = db.scalar(
@@ -394,18 +398,30 @@ def submit_application(
             )
     if errors:
         raise InvalidInput(fields=errors)
+    tier = service.fee_tier(application.fee_tier) if application.fee_tier else None
+    if service.fee_tiers and tier is None:
+        tier = service.fee_tiers[0]  # the catalogue's first tier is the default choice
+    application.fee_tier = tier.id if tier else None
+    application.fee_paisa = tier.fee_paisa if tier else service.fee_paisa
     application.answers = dict(stored) | check.values
     application.tracking_number = new_tracking_number()
     application.submitted_at = utcnow()
-    application.due_at = add_working_days(application.submitted_at, service.service_level_days)
-    application.submit_idempotency_key = idempotency_key[:100] if idempotency_key else None
-    move(
-        db,
-        application=application,
-        action=Action.SUBMIT,
-        by=Party.CITIZEN,
-        actor=Actor.citizen(citizen.id),
+    application.due_at = add_working_days(
+        application.submitted_at, service.service_level_days_for(tier)
     )
+    application.submit_idempotency_key = idempotency_key[:100] if idempotency_key else None
+    actor = Actor.citizen(citizen.id)
+    if application.fee_paisa <= 0:
+        move(db, application=application, action=Action.SUBMIT, by=Party.CITIZEN, actor=actor)
+    else:
+        move(
+            db,
+            application=application,
+            action=Action.SUBMIT_WITH_FEE,
+            by=Party.CITIZEN,
+            actor=actor,
+        )
+        issue_challan(db, settings=settings, citizen=citizen, application=application)
     tell_applicant(
         db,
         settings=settings,
@@ -444,20 +460,78 @@ def tell_applicant(
     )
 
 
-def withdraw_application(
-    db: Session, *, citizen: Citizen, application: Application, reason: str | None
+def choose_fee_tier(
+    db: Session,
+    *,
+    citizen: Citizen,
+    application: Application,
+    service: ServiceDefinition,
+    tier_id: str,
 ) -> None:
-    """Withdraw before a decision."""
+    """Keep the fee tier the citizen chose (normal, urgent...) on their draft."""
+    if application.state != ApplicationState.DRAFT:
+        raise IllegalTransition(N_("This application can no longer be changed."))
+    tier = service.fee_tier(tier_id)
+    if tier is None:
+        raise InvalidInput(fields={"fee_tier": Message(N_("Choose one of the options."))})
+    if application.fee_tier != tier.id:
+        application.fee_tier = tier.id
+        application.fee_paisa = tier.fee_paisa
+        record_event(
+            db,
+            actor=Actor.citizen(citizen.id),
+            action="application.fee_tier_chosen",
+            object_type="application",
+            object_id=application.id,
+            after={"fee_tier": tier.id, "fee_paisa": tier.fee_paisa},
+        )
+
+
+def issue_challan(
+    db: Session, *, settings: Settings, citizen: Citizen, application: Application
+) -> Payment:
+    """A PSID challan for the application's fee; an earlier unpaid one dies."""
+    if application.state != ApplicationState.AWAITING_PAYMENT:
+        raise IllegalTransition(N_("There is no fee to pay."))
+    return payments.issue_challan(
+        db,
+        settings=settings,
+        application_id=application.id,
+        citizen_id=citizen.id,
+        payer_name=citizen.full_name or "",
+        agency_id=application.agency_id,
+        service_id=application.service_id,
+        tracking_number=application.tracking_number,
+        fee_tier=application.fee_tier,
+        amount_paisa=application.fee_paisa,
+        actor=Actor.citizen(citizen.id),
+    )
+
+
+def withdraw_application(
+    db: Session,
+    *,
+    citizen: Citizen,
+    application: Application,
+    reason: str | None,
+    service: ServiceDefinition | None = None,
+) -> None:
+    """Withdraw before a decision: an unpaid challan dies, and a paid fee is refunded when
+    the service's ``refund_fee_on`` says so."""
     message = clean_message(reason, required=False, field="reason")
+    actor = Actor.citizen(citizen.id)
     move(
         db,
         application=application,
         action=Action.WITHDRAW,
         by=Party.CITIZEN,
-        actor=Actor.citizen(citizen.id),
+        actor=actor,
         message=message,
     )
     application.assigned_officer_id = None
+    payments.cancel_unpaid(db, application_id=application.id, actor=actor)
+    if service is not None and "withdrawn" in service.refund_fee_on:
+        payments.refund_fee(db, application_id=application.id, reason="withdrawn", actor=actor)
 
 
 def respond_to_request(

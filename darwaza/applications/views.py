@@ -14,9 +14,11 @@ from darwaza.catalogue import ServiceDefinition
 from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.documents.service import documents_of
 from darwaza.errors import DarwazaError, IllegalTransition, Message
+from darwaza.i18n import N_
 from darwaza.identity.dependencies import CitizenDep
 from darwaza.identity.models import Citizen
 from darwaza.notifications.service import messages_about
+from darwaza.payments import service as payments
 from darwaza.storage import FileStore, file_store_for
 from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
 from darwaza.web.pages import FormDep, errors_of, form_file, form_text, redirect
@@ -104,6 +106,7 @@ def _page(
         can_withdraw="withdraw"
         in workflow.allowed_actions(application.state, workflow.Party.CITIZEN),
         just_submitted=request.query_params.get("submitted") == "1",
+        payment=payments.latest_payment(db, application_id=application.id),
     )
     return render(request, "applications/detail.html", context, status_code=status_code)
 
@@ -192,6 +195,17 @@ def save_or_submit(
                 )
             except DarwazaError as error:
                 errors.update(errors_of(error))
+    if definition.fee_tiers and form_text(form, "fee_tier"):
+        try:
+            service.choose_fee_tier(
+                db,
+                citizen=citizen,
+                application=application,
+                service=definition,
+                tier_id=form_text(form, "fee_tier"),
+            )
+        except DarwazaError as error:
+            errors.update(errors_of(error))
     if removal:
         attachment = service.attachment_of(db, application=application, attachment_id=removal)
         service.remove_attachment(
@@ -277,14 +291,36 @@ def respond(
 
 @router.post("/applications/{application_id}/withdraw")
 def withdraw(
-    request: Request, form: FormDep, application_id: str, db: DbDep, citizen: CitizenDep
+    request: Request,
+    form: FormDep,
+    application_id: str,
+    db: DbDep,
+    citizen: CitizenDep,
+    catalogue: CatalogueDep,
 ) -> Response:
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
     was_draft = application.state == workflow.ApplicationState.DRAFT
     service.withdraw_application(
-        db, citizen=citizen, application=application, reason=form_text(form, "reason")
+        db,
+        citizen=citizen,
+        application=application,
+        reason=form_text(form, "reason"),
+        service=catalogue.service(application.service_id),
     )
     return redirect("/applications" if was_draft else f"/applications/{application.id}")
+
+
+@router.post("/applications/{application_id}/challan")
+def new_challan(
+    application_id: str, db: DbDep, settings: SettingsDep, citizen: CitizenDep
+) -> Response:
+    """A new PSID once the last one expired unpaid (the old one stays dead)."""
+    application = service.citizen_application(db, citizen=citizen, application_id=application_id)
+    latest = payments.latest_payment(db, application_id=application.id)
+    if latest is None or not payments.expire_if_due(db, payment=latest):
+        raise IllegalTransition(N_("This challan can still be paid, or the fee is no longer due."))
+    fresh = service.issue_challan(db, settings=settings, citizen=citizen, application=application)
+    return redirect(f"/payments/{fresh.id}")
 
 
 @router.get("/applications/{application_id}/attachments/{attachment_id}")

@@ -1,15 +1,16 @@
 """The workflow of an application, as one explicit state machine.
 
     draft ──submit──▶ submitted ──claim──▶ in_review ──approve──▶ approved
-                         ▲   ◀──release──     │    ──reject───▶ rejected
-                         │                    │
-                         │            request_info
-                         │                    ▼
-        resubmitted ◀──respond── info_requested
-            └──claim──▶ in_review
+      │                 ▲        ◀──release──     │    ──reject───▶ rejected
+      │ submit_with_fee │ fee_paid (system)       │
+      ▼                 │ or waive_fee (officer)  request_info
+    awaiting_payment ───┘                         ▼
+                  resubmitted ◀──respond── info_requested
+                      └──claim──▶ in_review
 
-A citizen may withdraw at any point before a decision. Anything not in the table
-below is refused.
+A service with a fee waits in awaiting_payment, out of the officers' queue, until the
+payments domain reports the fee paid or an officer waives it. A citizen may withdraw at
+any point before a decision. Anything not in the table below is refused.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class ApplicationState(StrEnum):
     """Where an application stands."""
 
     DRAFT = "draft"
+    AWAITING_PAYMENT = "awaiting_payment"
     SUBMITTED = "submitted"
     IN_REVIEW = "in_review"
     INFO_REQUESTED = "info_requested"
@@ -50,6 +52,9 @@ class Action(StrEnum):
 
     START = "created"
     SUBMIT = "submit"
+    SUBMIT_WITH_FEE = "submit_with_fee"
+    FEE_PAID = "fee_paid"
+    WAIVE_FEE = "waive_fee"
     CLAIM = "claim"
     RELEASE = "release"
     REQUEST_INFO = "request_info"
@@ -69,6 +74,8 @@ class Party(StrEnum):
 
     CITIZEN = "citizen"
     OFFICER = "officer"
+    # The platform itself, acting on an outside event (a fee paid at a bank).
+    SYSTEM = "system"
 
 
 FINAL_STATES: Final = frozenset(
@@ -85,6 +92,7 @@ OPEN_FOR_OFFICERS: Final = frozenset(
 
 _STATE_LABELS: Final = {
     ApplicationState.DRAFT: N_("Draft"),
+    ApplicationState.AWAITING_PAYMENT: N_("Waiting for the fee"),
     ApplicationState.SUBMITTED: N_("Submitted"),
     ApplicationState.IN_REVIEW: N_("In review"),
     ApplicationState.INFO_REQUESTED: N_("Information requested"),
@@ -97,6 +105,9 @@ _STATE_LABELS: Final = {
 _ACTION_LABELS: Final = {
     Action.START: N_("Started"),
     Action.SUBMIT: N_("Submitted"),
+    Action.SUBMIT_WITH_FEE: N_("Submitted; the fee is due"),
+    Action.FEE_PAID: N_("The fee was paid"),
+    Action.WAIVE_FEE: N_("The agency waived the fee"),
     Action.CLAIM: N_("An officer started the review"),
     Action.RELEASE: N_("Returned to the queue"),
     Action.REQUEST_INFO: N_("The agency asked for information"),
@@ -123,6 +134,11 @@ TRANSITIONS: Final[dict[Action, Transition]] = {
     for t in (
         Transition(Action.SUBMIT, frozenset({_S.DRAFT}), _S.SUBMITTED, Party.CITIZEN),
         Transition(
+            Action.SUBMIT_WITH_FEE, frozenset({_S.DRAFT}), _S.AWAITING_PAYMENT, Party.CITIZEN
+        ),
+        Transition(Action.FEE_PAID, frozenset({_S.AWAITING_PAYMENT}), _S.SUBMITTED, Party.SYSTEM),
+        Transition(Action.WAIVE_FEE, frozenset({_S.AWAITING_PAYMENT}), _S.SUBMITTED, Party.OFFICER),
+        Transition(
             Action.CLAIM, frozenset({_S.SUBMITTED, _S.RESUBMITTED}), _S.IN_REVIEW, Party.OFFICER
         ),
         Transition(Action.RELEASE, frozenset({_S.IN_REVIEW}), _S.SUBMITTED, Party.OFFICER),
@@ -133,7 +149,10 @@ TRANSITIONS: Final[dict[Action, Transition]] = {
         Transition(Action.APPROVE, frozenset({_S.IN_REVIEW}), _S.APPROVED, Party.OFFICER),
         Transition(Action.REJECT, frozenset({_S.IN_REVIEW}), _S.REJECTED, Party.OFFICER),
         Transition(
-            Action.WITHDRAW, frozenset({_S.DRAFT, *OPEN_FOR_OFFICERS}), _S.WITHDRAWN, Party.CITIZEN
+            Action.WITHDRAW,
+            frozenset({_S.DRAFT, _S.AWAITING_PAYMENT, *OPEN_FOR_OFFICERS}),
+            _S.WITHDRAWN,
+            Party.CITIZEN,
         ),
     )
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 import darwaza.models  # noqa: F401 (every table known before any session is used)
-from darwaza.cli import audit, catalogue, documents, jobs, people, server, trust
+from darwaza.cli import audit, catalogue, documents, jobs, payments, people, server, trust
 
 
 @click.group()
@@ -17,6 +17,6 @@ def main() -> None:
     """Darwaza: one door to every public service."""
 
 
-for _module in (server, catalogue, audit, people, documents, trust, jobs):
+for _module in (server, catalogue, audit, people, documents, trust, jobs, payments):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -346,7 +346,9 @@ def _verify_sd_jwt(
     except sd_jwt.MalformedSdJwt as problem:
         raise _malformed(problem.reason) from None
     header, payload = parsed.header, parsed.payload
-    if header.get("typ") not in sd_jwt.ACCEPTED_TYPS:
+    typ = header.get("typ")
+    # A list or object is unhashable: check the type before looking it up in the set.
+    if not isinstance(typ, str) or typ not in sd_jwt.ACCEPTED_TYPS:
         raise _malformed(N_("The document header does not mark it as an SD-JWT credential."))
     if not isinstance(header.get("alg"), str):
         raise _malformed(N_("The document does not say how it is signed."))

@@ -1,7 +1,7 @@
 """batches: bulk issuance from registers, their rows and their check reports
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0012
 Create Date: 2026-12-01 06:10:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import darwaza.database
 
 revision: str = "0013"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
