@@ -21,6 +21,7 @@ from darwaza.errors import Message
 from darwaza.i18n import N_, babel_locale, localised, text_direction, translate
 from darwaza.numbers import format_cnic, mask_cnic
 from darwaza.web.context import CSRF_COOKIE, CSRF_FIELD, csrf_token_for, request_language
+from darwaza.web.static_files import static_url
 
 FILE_KINDS = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG"}
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -90,6 +91,7 @@ def render(
         "format_cnic": format_cnic,
         "mask_cnic": mask_cnic,
         "current_path": request.url.path,
+        "static_url": static_url,
         "file_kinds": lambda types: ", ".join(FILE_KINDS.get(t, t) for t in types),
     }
     values.update(context or {})
