@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FONTS = ROOT / "darwaza" / "web" / "static" / "fonts"
 CSS = ROOT / "darwaza" / "web" / "static" / "css" / "darwaza.css"
 SOURCES = [ROOT / "darwaza" / "translations" / "ur" / "LC_MESSAGES" / "messages.po"]
-SOURCES += sorted((ROOT / "darwaza" / "catalogue").rglob("*.yaml"))
+SOURCES += sorted((ROOT / "darwaza" / "demo" / "catalogue").rglob("*.yaml"))
 # ASCII, Urdu digits and punctuation, and the marks a name may carry, whatever the texts say.
 ALWAYS = (
     "".join(chr(c) for c in range(0x20, 0x7F))

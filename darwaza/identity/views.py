@@ -19,6 +19,7 @@ from darwaza.web.context import (
     LanguageDep,
     SettingsDep,
     client_address,
+    request_language,
 )
 from darwaza.web.pages import FormDep, errors_of, form_text, redirect, safe_next
 from darwaza.web.templating import render
@@ -169,6 +170,12 @@ async def _confirm(
         landing = {"auditor": "/audit", "platform_admin": "/admin"}
         response = redirect(landing.get(signed_in.staff_member.role, "/console"))
     else:
+        if signed_in.citizen is not None:
+            # The language of the pages they signed up or in with (the switch, else the
+            # phone's) becomes the account's, so Urdu stays Urdu after signing in.
+            service.set_preferred_language(
+                db, citizen=signed_in.citizen, language=request_language(request)
+            )
         response = redirect(safe_next(form_text(form, "next"), "/applications"))
     response.delete_cookie(SIGN_IN_COOKIE, path="/")
     set_session_cookie(response, issued.token, settings)
