@@ -225,7 +225,7 @@ async def save_or_submit(
             catalogue,
             errors=errors,
             status_code=error.status_code,
-            saved=True,
+            # A failed submit only says what needs attention; saving is said on save.
         )
     if errors:  # a file was refused even though the rest was complete
         return _page(

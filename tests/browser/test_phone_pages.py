@@ -11,7 +11,14 @@ import pytest
 from darwaza.settings import Settings
 from tests.journeys import latest_code
 
-PUBLIC_PAGES = ("/", "/services", "/services/hec-degree-attestation", "/sign-in", "/sign-up", "/verify")
+PUBLIC_PAGES = (
+    "/",
+    "/services",
+    "/services/hec-degree-attestation",
+    "/sign-in",
+    "/sign-up",
+    "/verify",
+)
 CITIZEN_PAGES = ("/applications", "/wallet", "/account", "/services/mci-birth-registration")
 FIRST_VISIT_LIMIT = 30 * 1024
 NEXT_PAGE_LIMIT = 15 * 1024

@@ -2,6 +2,10 @@
 (function () {
   "use strict";
 
+  // After a failed submit, take the reader (and the screen reader) to what needs attention.
+  var summary = document.getElementById("error-summary");
+  if (summary) summary.focus();
+
   // Keep wallet pages available offline once they have been seen.
   if ("serviceWorker" in navigator && document.body.dataset.offlineWallet === "1") {
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
