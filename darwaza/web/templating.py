@@ -10,13 +10,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
-from darwaza.clock import KARACHI
+from darwaza.clock import show_day, show_moment
 from darwaza.errors import Message
 from darwaza.i18n import N_, babel_locale, localised, text_direction, translate
 from darwaza.numbers import format_cnic, mask_cnic
@@ -42,18 +41,18 @@ environment = Environment(
 )
 
 
-def local_time(value: datetime | None, language: str, format_name: str = "medium") -> str:
-    """A UTC time shown in Pakistan's time, in the reader's language."""
-    if value is None:
-        return ""
-    return format_datetime(value, format_name, tzinfo=KARACHI, locale=babel_locale(language))
+def local_time(value: datetime | None, language: str, format_name: str = "") -> str:
+    """A UTC time shown in Pakistan's time, in the reader's language: one style for moments.
+
+    ``format_name`` is accepted for old templates and ignored: one style is the point.
+    """
+    del format_name
+    return show_moment(value, language)
 
 
 def local_day(value: datetime | None, language: str) -> str:
-    """The calendar day, in Pakistan, of a UTC time."""
-    if value is None:
-        return ""
-    return format_date(value.astimezone(KARACHI), "long", locale=babel_locale(language))
+    """The calendar day, in Pakistan, of a UTC time ("1 December 2026")."""
+    return show_day(value, language)
 
 
 def rupees(paisa: int, language: str) -> str:
@@ -83,7 +82,7 @@ def render(
         "csrf_token": csrf_token_for(request),
         "viewer": getattr(request.state, "viewer", None),
         "pick": lambda value: localised(value, language),
-        "when": lambda value, fmt="medium": local_time(value, language, fmt),
+        "when": lambda value, fmt="": local_time(value, language),
         "rupees": lambda paisa: rupees(paisa, language),
         "day": lambda value: local_day(value, language),
         "label": lambda value: translate(language, value.label),
