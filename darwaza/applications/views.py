@@ -59,6 +59,19 @@ def apply(service_id: str, db: DbDep, citizen: CitizenDep, catalogue: CatalogueD
     return redirect(f"/applications/{application.id}")
 
 
+@router.get("/services/{service_id}/apply")
+def apply_after_sign_in(
+    service_id: str, db: DbDep, citizen: CitizenDep, catalogue: CatalogueDep
+) -> Response:
+    """Where "Sign in to apply" comes back to: the citizen's open empty draft, or a new one.
+
+    Safe to repeat: starting reuses an empty draft, so a reload opens the same one.
+    """
+    definition = catalogue.service(service_id)
+    application = service.start_application(db, citizen=citizen, service=definition)
+    return redirect(f"/applications/{application.id}")
+
+
 def _page(
     request: Request,
     db: DbDep,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 from starlette.background import BackgroundTask
@@ -55,7 +57,21 @@ def set_session_cookie(response: Response, token: str, settings: SettingsDep) ->
 
 @router.get("/sign-up", response_class=HTMLResponse)
 def sign_up_page(request: Request) -> Response:
-    return render(request, "identity/sign_up.html", {"values": {}, "errors": {}})
+    return render(
+        request,
+        "identity/sign_up.html",
+        {"values": {}, "errors": {}, "next": _next_of(request.query_params.get("next"))},
+    )
+
+
+def _next_of(url: str | None) -> str:
+    """Where to go after signing in: a path on this site, or nothing."""
+    return safe_next(url, "")
+
+
+def _to_code_page(next_url: str) -> str:
+    """The code page, carrying where to go afterwards."""
+    return "/sign-in/code" + (f"?{urlencode({'next': next_url})}" if next_url else "")
 
 
 @router.post("/sign-up")
@@ -63,6 +79,7 @@ async def sign_up(
     request: Request, form: FormDep, db: DbDep, settings: SettingsDep, language: LanguageDep
 ) -> Response:
     values = {name: form_text(form, name) for name in ("cnic", "full_name", "mobile")}
+    next_url = _next_of(form_text(form, "next"))
     outgoing = MessagesAfterResponse(sms_gateway_for(settings))
     try:
         issued = service.start_citizen_sign_up(
@@ -79,10 +96,10 @@ async def sign_up(
         return render(
             request,
             "identity/sign_up.html",
-            {"values": values, "errors": errors_of(error)},
+            {"values": values, "errors": errors_of(error), "next": next_url},
             status_code=error.status_code,
         )
-    response = redirect("/sign-in/code")
+    response = redirect(_to_code_page(next_url))
     _set_challenge_cookie(response, issued.challenge_token, settings)
     response.background = BackgroundTask(outgoing.deliver)
     return response
@@ -90,7 +107,11 @@ async def sign_up(
 
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_page(request: Request) -> Response:
-    return render(request, "identity/sign_in.html", {"values": {}, "errors": {}})
+    return render(
+        request,
+        "identity/sign_in.html",
+        {"values": {}, "errors": {}, "next": _next_of(request.query_params.get("next"))},
+    )
 
 
 @router.post("/sign-in")
@@ -98,6 +119,7 @@ async def sign_in(
     request: Request, form: FormDep, db: DbDep, settings: SettingsDep, language: LanguageDep
 ) -> Response:
     values = {"cnic": form_text(form, "cnic")}
+    next_url = _next_of(form_text(form, "next"))
     outgoing = MessagesAfterResponse(sms_gateway_for(settings))
     try:
         issued = service.start_citizen_sign_in(
@@ -112,17 +134,22 @@ async def sign_in(
         return render(
             request,
             "identity/sign_in.html",
-            {"values": values, "errors": errors_of(error)},
+            {"values": values, "errors": errors_of(error), "next": next_url},
             status_code=error.status_code,
         )
-    response = redirect("/sign-in/code")
+    response = redirect(_to_code_page(next_url))
     _set_challenge_cookie(response, issued.challenge_token, settings)
     response.background = BackgroundTask(outgoing.deliver)
     return response
 
 
 def _code_page(
-    request: Request, *, staff: bool, errors: dict[str, Message], status: int = 200
+    request: Request,
+    *,
+    staff: bool,
+    errors: dict[str, Message],
+    status: int = 200,
+    next_url: str = "",
 ) -> Response:
     return render(
         request,
@@ -132,6 +159,7 @@ def _code_page(
             "errors": errors,
             "action": "/console/sign-in/code" if staff else "/sign-in/code",
             "restart": "/console/sign-in" if staff else "/sign-in",
+            "next": "" if staff else next_url,
         },
         status_code=status,
     )
@@ -139,7 +167,9 @@ def _code_page(
 
 @router.get("/sign-in/code", response_class=HTMLResponse)
 def code_page(request: Request) -> Response:
-    return _code_page(request, staff=False, errors={})
+    return _code_page(
+        request, staff=False, errors={}, next_url=_next_of(request.query_params.get("next"))
+    )
 
 
 async def _confirm(
@@ -159,7 +189,13 @@ async def _confirm(
     if signed_in is None:
         db.commit()  # keep the count of wrong tries
         failure = SignInFailed()
-        return _code_page(request, staff=staff, errors={"code": failure.message}, status=400)
+        return _code_page(
+            request,
+            staff=staff,
+            errors={"code": failure.message},
+            status=400,
+            next_url=_next_of(form_text(form, "next")),
+        )
     issued = sessions.start_session(
         db,
         settings=settings,
