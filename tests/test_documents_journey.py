@@ -46,6 +46,12 @@ def test_degree_attestation_from_approval_to_revocation(
     page = citizen.get(f"/wallet/{document.id}")
     assert "<svg" in page.text and "Bachelor of Science (Honours)" in page.text
     assert citizen.get(f"/wallet/{document.id}/qr.png").content[:4] == b"\x89PNG"
+    # Downloads carry names a person understands, and the PDF downloads.
+    pdf = citizen.get(f"/wallet/{document.id}/document.pdf")
+    assert re.fullmatch(
+        r'attachment; filename="degree-attestation-\d{4}-\d{2}-\d{2}-[0-9a-f-]{6}\.pdf"',
+        pdf.headers["content-disposition"],
+    )
 
     # Share only name, degree and university, for a day.
     token = csrf_of(page)

@@ -58,12 +58,19 @@ def result_context(catalogue: Catalogue, result: VerificationResult) -> dict[str
 
 @router.get("/verify", response_class=HTMLResponse)
 def verify_page(request: Request, db: DbDep, settings: SettingsDep) -> Response:
-    # The root key's thumbprint, for offline verifiers to pin and to compare with the one
-    # the operator publishes elsewhere (see docs/verification.md).
+    # The root key's thumbprint is pinned in the page for the verifier in the browser, which
+    # checks the trust bundle's signature against it (see docs/verification.md).
     thumbprint = root_key_thumbprint(db, settings=settings)
     return render(
         request, "verification/verify.html", {"errors": {}, "root_thumbprint": thumbprint}
     )
+
+
+@router.get("/verify/offline", response_class=HTMLResponse)
+def offline_verifiers_page(request: Request, db: DbDep, settings: SettingsDep) -> Response:
+    """For offline verifiers: the root key's thumbprint to pin and compare."""
+    thumbprint = root_key_thumbprint(db, settings=settings)
+    return render(request, "verification/offline.html", {"root_thumbprint": thumbprint})
 
 
 def _verify_form(request: Request, errors: dict[str, Message], status_code: int) -> Response:

@@ -18,6 +18,7 @@ PUBLIC_PAGES = (
     "/sign-in",
     "/sign-up",
     "/verify",
+    "/verify/offline",
 )
 CITIZEN_PAGES = ("/applications", "/wallet", "/account", "/services/mci-birth-registration")
 FIRST_VISIT_LIMIT = 30 * 1024
