@@ -47,7 +47,7 @@ from darwaza.web.middleware import (
     PageETagMiddleware,
     SecurityHeadersMiddleware,
 )
-from darwaza.web.static_files import HashedStaticFiles
+from darwaza.web.static_files import HashedStaticFiles, service_worker_source
 
 log = logging.getLogger("darwaza")
 
@@ -147,7 +147,7 @@ def _add_platform_routes(app: FastAPI, settings: Settings) -> None:
     def service_worker() -> Response:
         """The service worker, served from the root so it may keep wallet pages offline."""
         return Response(
-            (STATIC_DIR / "js" / "sw.js").read_bytes(),
+            service_worker_source(),
             media_type="text/javascript",
             headers={"Cache-Control": "no-cache", "Service-Worker-Allowed": "/"},
         )

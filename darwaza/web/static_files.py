@@ -10,6 +10,7 @@ the file's current one is answered 404, never with other content under an immuta
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from functools import lru_cache
@@ -80,3 +81,18 @@ class HashedStaticFiles(StaticFiles):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("directory", STATIC_DIR)
         super().__init__(**kwargs)
+
+
+# What the service worker keeps from the first visit: the look and the offline verifier.
+OFFLINE_STATIC = ("css/darwaza.css", "js/darwaza.js", "js/verifier.js")
+
+
+def service_worker_source() -> bytes:
+    """``sw.js`` with the hashed names of the files it keeps, and a release named by them."""
+    urls = [static_url(relative) for relative in OFFLINE_STATIC]
+    release = hashlib.sha256(
+        "".join(urls).encode() + (STATIC_DIR / "js" / "sw.js").read_bytes()
+    ).hexdigest()[:HASH_LENGTH]
+    source = (STATIC_DIR / "js" / "sw.js").read_text("utf-8")
+    source = source.replace("__STATIC_URLS__", json.dumps(urls))
+    return source.replace("__RELEASE__", json.dumps(release)).encode("utf-8")

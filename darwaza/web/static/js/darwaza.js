@@ -7,7 +7,9 @@
   if (summary) summary.focus();
 
   // Keep wallet pages available offline once they have been seen.
-  if ("serviceWorker" in navigator && document.body.dataset.offlineWallet === "1") {
+  // The check page too, so a checkpoint can verify QR codes without a signal.
+  var offlinePage = document.body.dataset.offlineWallet === "1" || document.getElementById("verify-form");
+  if ("serviceWorker" in navigator && offlinePage) {
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
   }
 
@@ -107,7 +109,8 @@
             if (codes.length > 0) {
               stream.getTracks().forEach(function (track) { track.stop(); });
               document.getElementById("field-credential").value = codes[0].rawValue;
-              document.getElementById("verify-form").submit();
+              var verifyForm = document.getElementById("verify-form");
+              if (verifyForm.requestSubmit) verifyForm.requestSubmit(); else verifyForm.submit();
             } else {
               window.requestAnimationFrame(look);
             }
