@@ -6,6 +6,30 @@
   var summary = document.getElementById("error-summary");
   if (summary) summary.focus();
 
+  // A new share link: land on it, with Copy and (where the phone has it) Share.
+  var newLink = document.getElementById("new-link");
+  if (newLink) {
+    newLink.scrollIntoView({ block: "start" });
+    newLink.focus({ preventScroll: true });
+    var linkField = document.getElementById("share-link");
+    var copyButton = document.getElementById("copy-link");
+    if (copyButton && navigator.clipboard && window.isSecureContext) {
+      copyButton.hidden = false;
+      copyButton.addEventListener("click", function () {
+        navigator.clipboard.writeText(linkField.value).then(function () {
+          copyButton.textContent = copyButton.dataset.copied;
+        }).catch(function () { linkField.select(); });
+      });
+    }
+    var shareButton = document.getElementById("share-link-button");
+    if (shareButton && navigator.share) {
+      shareButton.hidden = false;
+      shareButton.addEventListener("click", function () {
+        navigator.share({ title: shareButton.dataset.title, url: linkField.value }).catch(function () {});
+      });
+    }
+  }
+
   // Keep wallet pages available offline once they have been seen.
   // The check page too, so a checkpoint can verify QR codes without a signal.
   var offlinePage = document.body.dataset.offlineWallet === "1" || document.getElementById("verify-form");
