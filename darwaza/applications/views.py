@@ -42,14 +42,34 @@ def attachment_response(store: AttachmentStore, attachment: Attachment) -> Respo
 def my_applications(
     request: Request, db: DbDep, citizen: CitizenDep, catalogue: CatalogueDep
 ) -> Response:
+    # A discarded draft (withdrawn before it was ever sent) leaves the list.
+    shown = [
+        application
+        for application in service.citizen_applications(db, citizen=citizen)
+        if not (
+            application.state == workflow.ApplicationState.WITHDRAWN
+            and application.submitted_at is None
+        )
+    ]
     return render(
         request,
         "applications/list.html",
         {
-            "applications": service.citizen_applications(db, citizen=citizen),
+            "applications": shown,
             "services": catalogue.services,
+            "first_answers": {a.id: _first_answers(a) for a in shown if a.answers},
         },
     )
+
+
+def _first_answers(application: Application) -> str:
+    """The first two answers of a draft, to tell drafts apart (never a CNIC in full)."""
+    texts = [
+        str(value)
+        for value in application.answers.values()
+        if value not in (None, "") and not (isinstance(value, str) and value.isdigit())
+    ]
+    return " · ".join(text[:40] for text in texts[:2])
 
 
 @router.post("/services/{service_id}/apply")
@@ -113,6 +133,8 @@ def _page(
         can_withdraw="withdraw"
         in workflow.allowed_actions(application.state, workflow.Party.CITIZEN),
         just_submitted=request.query_params.get("submitted") == "1",
+        # The approved application leads to the document it brought.
+        issued_document=next((d for d in held if d.application_id == application.id), None),
     )
     return render(request, "applications/detail.html", context, status_code=status_code)
 
