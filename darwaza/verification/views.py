@@ -89,7 +89,8 @@ def offline_verifier_texts(language: str, catalogue: Catalogue) -> dict[str, Any
     claims: dict[str, str] = {}
     for document_type in catalogue.document_types.values():
         for claim in document_type.claims:
-            claims.setdefault(claim.name, claim.label.in_language(language))
+            if claim.in_qr:  # only these are in a QR code: the page stays light
+                claims.setdefault(claim.name, claim.label.in_language(language))
     return {
         "verdicts": {v.value: translate(language, v.label) for v in Verdict},
         "reasons": {reason: translate(language, reason) for reason in OFFLINE_REASONS},

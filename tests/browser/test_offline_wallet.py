@@ -11,7 +11,7 @@ from darwaza.audit.actors import Actor
 from darwaza.catalogue import load_catalogue
 from darwaza.documents.service import issue_document
 from darwaza.settings import Settings
-from tests.journeys import latest_code
+from tests.journeys import latest_code, register_sim
 
 
 def test_wallet_qr_still_shows_offline_after_one_visit(
@@ -19,6 +19,8 @@ def test_wallet_qr_still_shows_offline_after_one_visit(
 ) -> None:
     context = chromium.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
     page = context.new_page()
+    # The SIM is the holder's, so the account is proven and the document carries its name.
+    register_sim(settings, cnic="35202-2468013-5", mobile="0322 2468013")
     page.goto(live_server + "/sign-up")
     page.fill("#field-cnic", "35202-2468013-5")
     page.fill("#field-full_name", "Offline Holder")
