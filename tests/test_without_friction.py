@@ -9,6 +9,7 @@ from darwaza.settings import Settings
 from tests.journeys import (
     ClientFactory,
     approved_degree,
+    authenticator_code,
     create_officer,
     csrf_of,
     fill_and_submit,
@@ -71,3 +72,20 @@ def test_approve_and_reject_take_two_steps(
     refused = post_form(officer, f"{case}/reject", {"reason": ""}, page=case)
     assert refused.status_code >= 400
     assert '<details class="confirm" id="reject" open>' in refused.text
+
+
+def test_an_officer_signing_in_twice_in_a_minute_hears_about_the_authenticator(
+    make_client: ClientFactory, settings: Settings, db: Session
+) -> None:
+    officer_row = create_officer(db, username="hec.twice", agency_id="hec", mobile="03005151544")
+    officer = make_client()
+    sign_in_officer(officer, settings, officer_row, "officer-pass-123")
+    post_form(officer, "/sign-out", {}, page="/console")
+    again = make_client()
+    again.cookies.update(officer.cookies)  # the same browser
+    assert 'value="hec.twice"' in again.get("/console/sign-in").text  # the username stays
+    post_form(again, "/console/sign-in", {"username": "hec.twice", "password": "officer-pass-123"})
+    refused = post_form(again, "/console/sign-in/code", {"code": authenticator_code(officer_row)})
+    assert refused.status_code == 400
+    assert "authenticator app" in refused.text
+    assert "latest message" not in refused.text

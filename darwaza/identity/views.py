@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from starlette.background import BackgroundTask
 
 from darwaza.errors import DarwazaError, Message, SignInFailed
-from darwaza.i18n import LANGUAGES
+from darwaza.i18n import LANGUAGES, N_
 from darwaza.identity import service, sessions
 from darwaza.identity.dependencies import SIGN_IN_COOKIE, PrincipalDep
 from darwaza.notifications.sms import MessagesAfterResponse, sms_gateway_for
@@ -188,7 +188,8 @@ async def _confirm(
     )
     if signed_in is None:
         db.commit()  # keep the count of wrong tries
-        failure = SignInFailed()
+        # Staff get no SMS: tell them about their authenticator, not about a message.
+        failure = SignInFailed(STAFF_CODE_REFUSED) if staff else SignInFailed()
         return _code_page(
             request,
             staff=staff,
@@ -225,9 +226,21 @@ async def confirm_citizen_code(
     return await _confirm(request, form, db, settings, staff=False)
 
 
+STAFF_CODE_REFUSED = N_(
+    "That code is not right. No code is sent by SMS to staff: enter the code your "
+    "authenticator app shows now. Each code works once, so after signing in a moment ago "
+    "wait for the next one."
+)
+# The username, remembered for a few minutes so that starting again keeps it filled.
+STAFF_USERNAME_COOKIE = "dz_staff_username"
+
+
 @router.get("/console/sign-in", response_class=HTMLResponse)
 def staff_sign_in_page(request: Request) -> Response:
-    return render(request, "identity/staff_sign_in.html", {"values": {}, "errors": {}})
+    remembered = request.cookies.get(STAFF_USERNAME_COOKIE, "")[:150]
+    return render(
+        request, "identity/staff_sign_in.html", {"values": {"username": remembered}, "errors": {}}
+    )
 
 
 @router.post("/console/sign-in")
@@ -252,6 +265,15 @@ async def staff_sign_in(
         )
     response = redirect("/console/sign-in/code")
     _set_challenge_cookie(response, issued.challenge_token, settings)
+    response.set_cookie(
+        STAFF_USERNAME_COOKIE,
+        values["username"][:150],
+        max_age=600,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/console/sign-in",
+    )
     return response
 
 
