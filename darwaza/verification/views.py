@@ -59,6 +59,7 @@ def result_context(catalogue: Catalogue, result: VerificationResult) -> dict[str
         "verdict_label": result.verdict.label,
         "document_type": document_type,
         "claim_labels": labels,
+        "answer_labels": catalogue.answer_labels(),
     }
 
 

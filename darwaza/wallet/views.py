@@ -61,6 +61,7 @@ def _document_page(
             "document": document,
             "document_type": document_type,
             "agency": catalogue.agencies[document.agency_id],
+            "answer_labels": catalogue.answer_labels(),
             "qr": Markup(qr_svg(document.qr_text, scale=5)),  # noqa: S704 (segno's own SVG)
             "shares": shares,
             "openings": service.openings_of(db, share_ids=[s.id for s in shares]),
