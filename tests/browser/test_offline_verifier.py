@@ -17,7 +17,6 @@ from darwaza.catalogue import load_catalogue
 from darwaza.clock import utcnow
 from darwaza.documents.service import change_document_status, issue_document
 from darwaza.settings import Settings
-from darwaza.verification.publishing import root_key_thumbprint
 from darwaza.verification.trust_bundle import verify_pinned_trust_bundle
 from darwaza.verification.verifier import BundleTrustSource, verify_credential
 from tests.journeys import register_sim
@@ -45,8 +44,12 @@ def _python_verdicts(live_server: str, texts: list[str], thumbprint: str) -> lis
     now = utcnow()
     token = httpx.get(live_server + "/trust-bundle").text
     bundle = verify_pinned_trust_bundle(token, thumbprint, now)
+    # As the page does: only this server's lists (other tests' servers may be in the bundle).
     lists = {
-        uri: httpx.get(uri).text for issuer in bundle.issuers for uri in issuer.status_list_uris
+        uri: httpx.get(uri).text
+        for issuer in bundle.issuers
+        for uri in issuer.status_list_uris
+        if uri.startswith(live_server + "/")
     }
     trust = BundleTrustSource(bundle, lists, now)
     return [verify_credential(text, trust=trust, now=now).verdict.value for text in texts]
@@ -95,8 +98,10 @@ def test_the_browser_checks_qr_codes_offline_like_the_server(
         "hello",
         valid + "\n",
     ]
-    thumbprint = root_key_thumbprint(db, settings=served)
-    db.commit()  # let the server write (SQLite has one writer)
+    # The thumbprint the page pins (the server makes the root key if it has none yet).
+    pinned = re.search(r'data-root-thumbprint="([^"]+)"', httpx.get(live_server + "/verify").text)
+    assert pinned
+    thumbprint = pinned[1]
     expected = _python_verdicts(live_server, texts, thumbprint)
     forged = "invalid_signature"
     assert expected[:5] == ["valid", "revoked", "suspended", forged, forged]
