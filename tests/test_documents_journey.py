@@ -74,7 +74,7 @@ def test_degree_attestation_from_approval_to_revocation(
     assert seen.status_code == 200
     assert "Valid" in seen.text and "Higher Education Commission" in seen.text
     assert "Fatima Khan" in seen.text and "Bachelor of Science (Honours)" in seen.text
-    assert "1997-03-14" not in seen.text  # date of birth was not shared
+    assert "14 March 1997" not in seen.text  # date of birth was not shared
     assert "3141592" not in seen.text  # nor the CNIC
     assert "Times opened: 1" in citizen.get(f"/wallet/{document.id}").text
 

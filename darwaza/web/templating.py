@@ -6,7 +6,7 @@ translates into the reader's language, so one environment serves both languages.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,16 @@ def local_day(value: datetime | None, language: str) -> str:
     return show_day(value, language)
 
 
+def shown_value(value: Any, language: str) -> Any:
+    """A claim's value as people read it: an ISO date in the one date style, else as it is."""
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return show_day(date.fromisoformat(value), language)
+        except ValueError:
+            return value
+    return value
+
+
 def rupees(paisa: int, language: str) -> str:
     """An amount of money held in paisa, shown in rupees (Rs 1,000 / 1,000 روپے)."""
     amount = format_decimal(paisa / 100, format="#,##0.##", locale=babel_locale(language))
@@ -85,6 +95,7 @@ def render(
         "when": lambda value, fmt="": local_time(value, language),
         "rupees": lambda paisa: rupees(paisa, language),
         "day": lambda value: local_day(value, language),
+        "shown": lambda value: shown_value(value, language),
         "label": lambda value: translate(language, value.label),
         "message_text": message_text,
         "format_cnic": format_cnic,
