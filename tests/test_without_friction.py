@@ -89,3 +89,16 @@ def test_an_officer_signing_in_twice_in_a_minute_hears_about_the_authenticator(
     assert refused.status_code == 400
     assert "authenticator app" in refused.text
     assert "latest message" not in refused.text
+
+
+def test_after_approving_the_officer_is_told_and_led_to_the_document(
+    make_client: ClientFactory, settings: Settings, db: Session
+) -> None:
+    _citizen, officer, document = approved_degree(
+        make_client, settings, db, "35202-5151555-3", "0321 5151555"
+    )
+    page = officer.get(f"/console/applications/{document.application_id}?done=approve").text
+    assert "Approved. The applicant has the signed document" in page
+    assert f'href="/console/documents/{document.id}"' in page
+    assert "You approved" in page and "You started the review" in page
+    assert "The applicant submitted" in page

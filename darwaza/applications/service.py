@@ -328,6 +328,11 @@ def choose_wallet_document(
         )
 
 
+def issued_document_of(db: Session, *, application: Application) -> Document | None:
+    """The document an approved application brought, if any."""
+    return db.scalar(select(Document).where(Document.application_id == application.id))
+
+
 def wallet_documents_of(db: Session, *, application: Application) -> list[tuple[str, Document]]:
     """The wallet documents attached to an application, by requirement name."""
     attached = []
