@@ -47,6 +47,12 @@ def test_degree_attestation_from_approval_to_revocation(
     page = citizen.get(f"/wallet/{document.id}")
     assert "<svg" in page.text and "Bachelor of Science (Honours)" in page.text
     assert citizen.get(f"/wallet/{document.id}/qr.png").content[:4] == b"\x89PNG"
+    # Downloads carry names a person understands, and the PDF downloads.
+    pdf = citizen.get(f"/wallet/{document.id}/document.pdf")
+    assert re.fullmatch(
+        r'attachment; filename="degree-attestation-\d{4}-\d{2}-\d{2}-[0-9a-f-]{6}\.pdf"',
+        pdf.headers["content-disposition"],
+    )
 
     # Share only name, degree and university, for a day.
     token = csrf_of(page)
@@ -69,7 +75,7 @@ def test_degree_attestation_from_approval_to_revocation(
     assert seen.status_code == 200
     assert "Valid" in seen.text and "Higher Education Commission" in seen.text
     assert "Fatima Khan" in seen.text and "Bachelor of Science (Honours)" in seen.text
-    assert "1997-03-14" not in seen.text  # date of birth was not shared
+    assert "14 March 1997" not in seen.text  # date of birth was not shared
     assert "3141592" not in seen.text  # nor the CNIC
     assert "Times opened: 1" in citizen.get(f"/wallet/{document.id}").text
 

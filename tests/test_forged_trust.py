@@ -456,8 +456,10 @@ def test_online_checks_trust_only_the_pinned_root_and_the_configured_platform(
     forget_settings()
 
 
-def test_the_verify_page_publishes_the_thumbprint_to_pin(
+def test_the_offline_verifiers_page_publishes_the_thumbprint_to_pin(
     app_client: TestClient, platform: Platform
 ) -> None:
-    page = app_client.get("/verify").text
-    assert f'<code dir="ltr" id="root-thumbprint">{platform.root_thumbprint}</code>' in page
+    page = app_client.get("/verify/offline").text
+    assert f'id="root-thumbprint" class="thumbprint">{platform.root_thumbprint}</code>' in page
+    # The public check page does not talk about the command line.
+    assert "--root-key" not in app_client.get("/verify").text

@@ -90,6 +90,9 @@ def _application_page(
         "timeline": service.timeline_of(db, application=application),
         "actions": workflow.allowed_actions(application.state, workflow.Party.OFFICER),
         "assigned_to_me": application.assigned_officer_id == officer.id,
+        "officer_id": officer.id,
+        "issued_document": service.issued_document_of(db, application=application),
+        "just_done": request.query_params.get("done", ""),
         "overdue": officers.is_overdue(application),
         "payment": payments.latest_payment(db, application_id=application.id),
         "errors": errors or {},
@@ -158,4 +161,6 @@ def act(
         )
     if action == "release":
         return redirect("/console")
+    if action in ("approve", "reject"):
+        return redirect(f"/console/applications/{application.id}?done={action}")
     return redirect(f"/console/applications/{application.id}")

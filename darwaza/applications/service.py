@@ -120,7 +120,13 @@ def clean_message(text: str | None, *, required: bool, field: str) -> str | None
 
 
 def start_application(db: Session, *, citizen: Citizen, service: ServiceDefinition) -> Application:
-    """Open a draft application for ``service``."""
+    """Open a draft application for ``service``, or the citizen's open one nothing was put in.
+
+    Pressing "Start" twice, or coming back after signing in, gives one draft, not two.
+    """
+    empty = _empty_draft(db, citizen=citizen, service_id=service.id)
+    if empty is not None:
+        return empty
     application = Application(
         citizen_id=citizen.id,
         service_id=service.id,
@@ -150,6 +156,28 @@ def start_application(db: Session, *, citizen: Citizen, service: ServiceDefiniti
         after={"service_id": service.id, "state": ApplicationState.DRAFT},
     )
     return application
+
+
+def _empty_draft(db: Session, *, citizen: Citizen, service_id: str) -> Application | None:
+    """The citizen's newest draft of this service with no answer and nothing attached."""
+    drafts = db.scalars(
+        select(Application)
+        .where(
+            Application.citizen_id == citizen.id,
+            Application.service_id == service_id,
+            Application.state == ApplicationState.DRAFT,
+        )
+        .order_by(Application.created_at.desc())
+    )
+    for draft in drafts:
+        if draft.answers or draft.wallet_documents:
+            continue
+        attached = db.scalar(
+            select(Attachment.id).where(Attachment.application_id == draft.id).limit(1)
+        )
+        if attached is None:
+            return draft
+    return None
 
 
 def citizen_application(db: Session, *, citizen: Citizen, application_id: str) -> Application:
@@ -303,6 +331,11 @@ def choose_wallet_document(
             object_id=application.id,
             after={"requirement": requirement_name, "document_id": document_id},
         )
+
+
+def issued_document_of(db: Session, *, application: Application) -> Document | None:
+    """The document an approved application brought, if any."""
+    return db.scalar(select(Document).where(Document.application_id == application.id))
 
 
 def wallet_documents_of(db: Session, *, application: Application) -> list[tuple[str, Document]]:

@@ -45,18 +45,51 @@ def attachment_response(store: FileStore, attachment: Attachment) -> Response:
 def my_applications(
     request: Request, db: DbDep, citizen: CitizenDep, catalogue: CatalogueDep
 ) -> Response:
+    # A discarded draft (withdrawn before it was ever sent) leaves the list.
+    shown = [
+        application
+        for application in service.citizen_applications(db, citizen=citizen)
+        if not (
+            application.state == workflow.ApplicationState.WITHDRAWN
+            and application.submitted_at is None
+        )
+    ]
     return render(
         request,
         "applications/list.html",
         {
-            "applications": service.citizen_applications(db, citizen=citizen),
+            "applications": shown,
             "services": catalogue.services,
+            "first_answers": {a.id: _first_answers(a) for a in shown if a.answers},
         },
     )
 
 
+def _first_answers(application: Application) -> str:
+    """The first two answers of a draft, to tell drafts apart (never a CNIC in full)."""
+    texts = [
+        str(value)
+        for value in application.answers.values()
+        if value not in (None, "") and not (isinstance(value, str) and value.isdigit())
+    ]
+    return " · ".join(text[:40] for text in texts[:2])
+
+
 @router.post("/services/{service_id}/apply")
 def apply(service_id: str, db: DbDep, citizen: CitizenDep, catalogue: CatalogueDep) -> Response:
+    definition = catalogue.service(service_id)
+    application = service.start_application(db, citizen=citizen, service=definition)
+    return redirect(f"/applications/{application.id}")
+
+
+@router.get("/services/{service_id}/apply")
+def apply_after_sign_in(
+    service_id: str, db: DbDep, citizen: CitizenDep, catalogue: CatalogueDep
+) -> Response:
+    """Where "Sign in to apply" comes back to: the citizen's open empty draft, or a new one.
+
+    Safe to repeat: starting reuses an empty draft, so a reload opens the same one.
+    """
     definition = catalogue.service(service_id)
     application = service.start_application(db, citizen=citizen, service=definition)
     return redirect(f"/applications/{application.id}")
@@ -107,6 +140,8 @@ def _page(
         in workflow.allowed_actions(application.state, workflow.Party.CITIZEN),
         just_submitted=request.query_params.get("submitted") == "1",
         payment=payments.latest_payment(db, application_id=application.id),
+        # The approved application leads to the document it brought.
+        issued_document=next((d for d in held if d.application_id == application.id), None),
     )
     return render(request, "applications/detail.html", context, status_code=status_code)
 
@@ -244,7 +279,7 @@ def save_or_submit(
             catalogue,
             errors=errors,
             status_code=error.status_code,
-            saved=True,
+            # A failed submit only says what needs attention; saving is said on save.
         )
     if errors:  # a file was refused even though the rest was complete
         return _page(

@@ -130,6 +130,7 @@ def _batch_page(
         "batches/console_batch.html",
         {
             "batch": batch,
+            "uses_htmx": True,  # the progress updates itself
             "document_type": document_type,
             "progress": service.progress_of(batch),
             "problems": service.report_problems(db, batch_id=batch.id, limit=REPORT_LINES_SHOWN),

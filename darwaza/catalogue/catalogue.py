@@ -87,6 +87,19 @@ class Catalogue:
             raise NotFound()
         return agency
 
+    def answer_labels(self) -> dict[str, dict[str, str]]:
+        """Each choice's English label, as a document stores it, with its labels by language.
+
+        A document keeps a chosen answer (a university) in English; pages show it in the
+        reader's language from here.
+        """
+        labels: dict[str, dict[str, str]] = {}
+        for service in self.services.values():
+            for field in service.fields:
+                for option in field.options or ():
+                    labels.setdefault(option.label.en, option.label.model_dump())
+        return labels
+
     def service(self, service_id: str) -> ServiceDefinition:
         """The service with this id, or :class:`~darwaza.errors.NotFound`."""
         service = self.services.get(service_id)

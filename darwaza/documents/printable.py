@@ -10,15 +10,14 @@ import io
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_date
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from darwaza.catalogue import AgencyDefinition, DocumentTypeDefinition
-from darwaza.clock import KARACHI
+from darwaza.clock import show_day
 from darwaza.documents.formats.compact_qr import qr_png
 from darwaza.documents.models import Document, DocumentStatus
-from darwaza.i18n import N_, babel_locale, translate
+from darwaza.i18n import N_, translate
 
 FONTS = Path(__file__).parent / "fonts"
 GREEN = (1, 65, 28)
@@ -116,9 +115,7 @@ def printable_pdf(
         pdf.multi_cell(width, 7, str(value), align=align, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.set_y(max(pdf.get_y(), top + qr_size) + 8)
 
-    issued = format_date(
-        document.issued_at.astimezone(KARACHI), "long", locale=babel_locale(language)
-    )
+    issued = show_day(document.issued_at, language)
     pdf.set_font(family, "", 10)
     pdf.multi_cell(
         0,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from darwaza.errors import DarwazaError, Message, SignInFailed
-from darwaza.i18n import LANGUAGES
+from darwaza.i18n import LANGUAGES, N_
 from darwaza.identity import service, sessions
 from darwaza.identity.dependencies import SIGN_IN_COOKIE, PrincipalDep
 from darwaza.web.context import (
@@ -17,6 +19,7 @@ from darwaza.web.context import (
     LanguageDep,
     SettingsDep,
     client_address,
+    request_language,
 )
 from darwaza.web.pages import FormDep, errors_of, form_text, redirect, safe_next
 from darwaza.web.templating import render
@@ -52,7 +55,21 @@ def set_session_cookie(response: Response, token: str, settings: SettingsDep) ->
 
 @router.get("/sign-up", response_class=HTMLResponse)
 def sign_up_page(request: Request) -> Response:
-    return render(request, "identity/sign_up.html", {"values": {}, "errors": {}})
+    return render(
+        request,
+        "identity/sign_up.html",
+        {"values": {}, "errors": {}, "next": _next_of(request.query_params.get("next"))},
+    )
+
+
+def _next_of(url: str | None) -> str:
+    """Where to go after signing in: a path on this site, or nothing."""
+    return safe_next(url, "")
+
+
+def _to_code_page(next_url: str) -> str:
+    """The code page, carrying where to go afterwards."""
+    return "/sign-in/code" + (f"?{urlencode({'next': next_url})}" if next_url else "")
 
 
 @router.post("/sign-up")
@@ -60,6 +77,7 @@ def sign_up(
     request: Request, form: FormDep, db: DbDep, settings: SettingsDep, language: LanguageDep
 ) -> Response:
     values = {name: form_text(form, name) for name in ("cnic", "full_name", "mobile")}
+    next_url = _next_of(form_text(form, "next"))
     try:
         issued = service.start_citizen_sign_up(
             db,
@@ -74,17 +92,21 @@ def sign_up(
         return render(
             request,
             "identity/sign_up.html",
-            {"values": values, "errors": errors_of(error)},
+            {"values": values, "errors": errors_of(error), "next": next_url},
             status_code=error.status_code,
         )
-    response = redirect("/sign-in/code")
+    response = redirect(_to_code_page(next_url))
     _set_challenge_cookie(response, issued.challenge_token, settings)
     return response
 
 
 @router.get("/sign-in", response_class=HTMLResponse)
 def sign_in_page(request: Request) -> Response:
-    return render(request, "identity/sign_in.html", {"values": {}, "errors": {}})
+    return render(
+        request,
+        "identity/sign_in.html",
+        {"values": {}, "errors": {}, "next": _next_of(request.query_params.get("next"))},
+    )
 
 
 @router.post("/sign-in")
@@ -92,6 +114,7 @@ def sign_in(
     request: Request, form: FormDep, db: DbDep, settings: SettingsDep, language: LanguageDep
 ) -> Response:
     values = {"cnic": form_text(form, "cnic")}
+    next_url = _next_of(form_text(form, "next"))
     try:
         issued = service.start_citizen_sign_in(
             db,
@@ -104,16 +127,21 @@ def sign_in(
         return render(
             request,
             "identity/sign_in.html",
-            {"values": values, "errors": errors_of(error)},
+            {"values": values, "errors": errors_of(error), "next": next_url},
             status_code=error.status_code,
         )
-    response = redirect("/sign-in/code")
+    response = redirect(_to_code_page(next_url))
     _set_challenge_cookie(response, issued.challenge_token, settings)
     return response
 
 
 def _code_page(
-    request: Request, *, staff: bool, errors: dict[str, Message], status: int = 200
+    request: Request,
+    *,
+    staff: bool,
+    errors: dict[str, Message],
+    status: int = 200,
+    next_url: str = "",
 ) -> Response:
     return render(
         request,
@@ -123,6 +151,7 @@ def _code_page(
             "errors": errors,
             "action": "/console/sign-in/code" if staff else "/sign-in/code",
             "restart": "/console/sign-in" if staff else "/sign-in",
+            "next": "" if staff else next_url,
         },
         status_code=status,
     )
@@ -130,7 +159,9 @@ def _code_page(
 
 @router.get("/sign-in/code", response_class=HTMLResponse)
 def code_page(request: Request) -> Response:
-    return _code_page(request, staff=False, errors={})
+    return _code_page(
+        request, staff=False, errors={}, next_url=_next_of(request.query_params.get("next"))
+    )
 
 
 def _confirm(
@@ -149,8 +180,15 @@ def _confirm(
     )
     if signed_in is None:
         db.commit()  # keep the count of wrong tries
-        failure = SignInFailed()
-        return _code_page(request, staff=staff, errors={"code": failure.message}, status=400)
+        # Staff get no SMS: tell them about their authenticator, not about a message.
+        failure = SignInFailed(STAFF_CODE_REFUSED) if staff else SignInFailed()
+        return _code_page(
+            request,
+            staff=staff,
+            errors={"code": failure.message},
+            status=400,
+            next_url=_next_of(form_text(form, "next")),
+        )
     issued = sessions.start_session(
         db,
         settings=settings,
@@ -161,6 +199,12 @@ def _confirm(
         landing = {"auditor": "/audit", "platform_admin": "/admin"}
         response = redirect(landing.get(signed_in.staff_member.role, "/console"))
     else:
+        if signed_in.citizen is not None:
+            # The language of the pages they signed up or in with (the switch, else the
+            # phone's) becomes the account's, so Urdu stays Urdu after signing in.
+            service.set_preferred_language(
+                db, citizen=signed_in.citizen, language=request_language(request)
+            )
         response = redirect(safe_next(form_text(form, "next"), "/applications"))
     response.delete_cookie(SIGN_IN_COOKIE, path="/")
     set_session_cookie(response, issued.token, settings)
@@ -174,9 +218,21 @@ def confirm_citizen_code(
     return _confirm(request, form, db, settings, staff=False)
 
 
+STAFF_CODE_REFUSED = N_(
+    "That code is not right. No code is sent by SMS to staff: enter the code your "
+    "authenticator app shows now. Each code works once, so after signing in a moment ago "
+    "wait for the next one."
+)
+# The username, remembered for a few minutes so that starting again keeps it filled.
+STAFF_USERNAME_COOKIE = "dz_staff_username"
+
+
 @router.get("/console/sign-in", response_class=HTMLResponse)
 def staff_sign_in_page(request: Request) -> Response:
-    return render(request, "identity/staff_sign_in.html", {"values": {}, "errors": {}})
+    remembered = request.cookies.get(STAFF_USERNAME_COOKIE, "")[:150]
+    return render(
+        request, "identity/staff_sign_in.html", {"values": {"username": remembered}, "errors": {}}
+    )
 
 
 @router.post("/console/sign-in")
@@ -199,6 +255,15 @@ def staff_sign_in(request: Request, form: FormDep, db: DbDep, settings: Settings
         )
     response = redirect("/console/sign-in/code")
     _set_challenge_cookie(response, issued.challenge_token, settings)
+    response.set_cookie(
+        STAFF_USERNAME_COOKIE,
+        values["username"][:150],
+        max_age=600,
+        httponly=True,
+        samesite="lax",
+        secure=settings.secure_cookies,
+        path="/console/sign-in",
+    )
     return response
 
 

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from darwaza.catalogue import Catalogue
 from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.errors import DarwazaError, Message
-from darwaza.i18n import N_
+from darwaza.i18n import N_, translate
 from darwaza.verification.images import (
     MAX_IMAGE_BYTES,
     NO_QR_IN_PICTURE,
@@ -31,9 +31,16 @@ from darwaza.verification.publishing import (
     trust_bundle_token,
 )
 from darwaza.verification.service import verify_text
-from darwaza.verification.verdicts import VerificationResult
+from darwaza.verification.verdicts import Verdict, VerificationResult
 from darwaza.web.api import error_responses
-from darwaza.web.context import CSRF_PROTECTED, DbDep, ReadDbDep, SettingsDep, client_address
+from darwaza.web.context import (
+    CSRF_PROTECTED,
+    DbDep,
+    ReadDbDep,
+    SettingsDep,
+    client_address,
+    request_language,
+)
 from darwaza.web.pages import FormDep, form_file, form_text
 from darwaza.web.templating import render
 
@@ -55,17 +62,69 @@ def result_context(catalogue: Catalogue, result: VerificationResult) -> dict[str
         "verdict_label": result.verdict.label,
         "document_type": document_type,
         "claim_labels": labels,
+        "answer_labels": catalogue.answer_labels(),
+    }
+
+
+# What the verifier in the browser (static/js/verifier.js) may say, besides the verdicts.
+OFFLINE_REASONS = (
+    N_("This is not a document this service can read."),
+    N_("This is neither a Darwaza QR code nor an SD-JWT document."),
+    N_("The QR code does not hold a readable Darwaza document."),
+    N_("The issuer or its signing key is not in the trust list."),
+    N_("The document is not signed with ES256, the only algorithm accepted."),
+    N_("The signature does not match the issuer's key."),
+    N_("The document is not valid yet."),
+    N_("The document is dated in the future."),
+    N_("The document has expired."),
+    N_("The status of the document could not be checked; it may have been revoked."),
+    N_("The issuer has revoked this document."),
+    N_("The issuer has suspended this document."),
+    N_("The status list gives a value this verifier does not understand."),
+    N_("Only QR codes can be checked without a connection."),
+    N_("No trust list has been saved on this device yet."),
+    N_("The trust bundle is not signed by the pinned root key."),
+    N_("The trust bundle has expired; sync a fresh one."),
+)
+
+
+def offline_verifier_texts(language: str, catalogue: Catalogue) -> dict[str, Any]:
+    """The words the browser's offline verifier shows, in the reader's language."""
+    claims: dict[str, str] = {}
+    for document_type in catalogue.document_types.values():
+        for claim in document_type.claims:
+            if claim.in_qr:  # only these are in a QR code: the page stays light
+                claims.setdefault(claim.name, claim.label.in_language(language))
+    return {
+        "verdicts": {v.value: translate(language, v.label) for v in Verdict},
+        "reasons": {reason: translate(language, reason) for reason in OFFLINE_REASONS},
+        "claims": claims,
+        "issuedBy": translate(language, N_("Issued by {issuer}"), {"issuer": "{issuer}"}),
+        "refreshed": translate(language, N_("Lists last updated: {when}"), {"when": "{when}"}),
+        "offlineNote": translate(language, N_("Checked on this device, without a connection.")),
     }
 
 
 @router.get("/verify", response_class=HTMLResponse)
-def verify_page(request: Request, db: DbDep, settings: SettingsDep) -> Response:
-    # The root key's thumbprint, for offline verifiers to pin and to compare with the one
-    # the operator publishes elsewhere (see docs/verification.md).
+def verify_page(
+    request: Request, db: DbDep, settings: SettingsDep, catalogue: CatalogueDep
+) -> Response:
+    # The root key's thumbprint is pinned in the page for the verifier in the browser, which
+    # checks the trust bundle's signature against it (see docs/verification.md).
     thumbprint = root_key_thumbprint(db, settings=settings)
+    texts = offline_verifier_texts(request_language(request), catalogue)
     return render(
-        request, "verification/verify.html", {"errors": {}, "root_thumbprint": thumbprint}
+        request,
+        "verification/verify.html",
+        {"errors": {}, "root_thumbprint": thumbprint, "verifier_texts": texts},
     )
+
+
+@router.get("/verify/offline", response_class=HTMLResponse)
+def offline_verifiers_page(request: Request, db: DbDep, settings: SettingsDep) -> Response:
+    """For offline verifiers: the root key's thumbprint to pin and compare."""
+    thumbprint = root_key_thumbprint(db, settings=settings)
+    return render(request, "verification/offline.html", {"root_thumbprint": thumbprint})
 
 
 def _verify_form(request: Request, errors: dict[str, Message], status_code: int) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -10,6 +11,7 @@ from markupsafe import Markup
 
 from darwaza.catalogue import Catalogue
 from darwaza.catalogue.dependencies import CatalogueDep
+from darwaza.clock import KARACHI
 from darwaza.documents import service as documents
 from darwaza.documents.formats.compact_qr import qr_png, qr_svg
 from darwaza.documents.models import Document
@@ -59,6 +61,7 @@ def _document_page(
             "document": document,
             "document_type": document_type,
             "agency": catalogue.agencies[document.agency_id],
+            "answer_labels": catalogue.answer_labels(),
             "qr": Markup(qr_svg(document.qr_text, scale=5)),  # noqa: S704 (segno's own SVG)
             "shares": shares,
             "openings": service.openings_of(db, share_ids=[s.id for s in shares]),
@@ -79,22 +82,40 @@ def document_page(
     return _document_page(request, db, citizen, catalogue, document)
 
 
+def download_name(document: Document, catalogue: Catalogue, suffix: str) -> str:
+    """A file name a person understands: ``degree-attestation-2026-12-01-3f9a2c.pdf``."""
+    title = catalogue.document_type(document.document_type).title.en
+    slug = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "document"
+    day = document.issued_at.astimezone(KARACHI).date().isoformat()
+    return f"{slug}-{day}-{document.id[:6]}.{suffix}"
+
+
 @router.get("/wallet/{document_id}/document.sd-jwt")
-def download_sd_jwt(document_id: str, db: DbDep, citizen: CitizenDep) -> Response:
+def download_sd_jwt(
+    document_id: str, db: DbDep, citizen: CitizenDep, catalogue: CatalogueDep
+) -> Response:
     """The full SD-JWT VC, for another wallet."""
     document = documents.citizen_document(db, citizen=citizen, document_id=document_id)
+    name = download_name(document, catalogue, "sd-jwt")
     return Response(
         document.sd_jwt,
         media_type="application/dc+sd-jwt",
-        headers=PRIVATE | {"Content-Disposition": f'attachment; filename="{document.id}.sd-jwt"'},
+        headers=PRIVATE | {"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
 @router.get("/wallet/{document_id}/qr.png")
-def download_qr(document_id: str, db: DbDep, citizen: CitizenDep) -> Response:
+def download_qr(
+    document_id: str, db: DbDep, citizen: CitizenDep, catalogue: CatalogueDep
+) -> Response:
     """The compact QR as a picture, to print or keep."""
     document = documents.citizen_document(db, citizen=citizen, document_id=document_id)
-    return Response(qr_png(document.qr_text, scale=8), media_type="image/png", headers=PRIVATE)
+    name = download_name(document, catalogue, "png").replace(".png", "-qr.png")
+    return Response(
+        qr_png(document.qr_text, scale=8),
+        media_type="image/png",
+        headers=PRIVATE | {"Content-Disposition": f'inline; filename="{name}"'},
+    )
 
 
 @router.get("/wallet/{document_id}/document.pdf")
@@ -118,7 +139,12 @@ def download_pdf(
     return Response(
         pdf,
         media_type="application/pdf",
-        headers=PRIVATE | {"Content-Disposition": f'inline; filename="{document.id}.pdf"'},
+        headers=PRIVATE
+        | {
+            "Content-Disposition": (
+                f'attachment; filename="{download_name(document, catalogue, "pdf")}"'
+            )
+        },
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -80,9 +81,12 @@ def error_json(request: Request, error: DarwazaError) -> JSONResponse:
 def error_page(request: Request, error: DarwazaError) -> Response:
     if isinstance(error, NotSignedIn):
         staff = request.url.path.startswith(STAFF_PATHS)
-        return Response(
-            status_code=303, headers={"Location": "/console/sign-in" if staff else "/sign-in"}
-        )
+        location = "/console/sign-in" if staff else "/sign-in"
+        if not staff and request.method == "GET":
+            # Come back to the page asked for once signed in.
+            wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            location += "?" + urlencode({"next": wanted})
+        return Response(status_code=303, headers={"Location": location})
     language = request_language(request)
     title = PAGE_TITLES.get(error.status_code, N_("There is a problem"))
     return render(

@@ -6,6 +6,7 @@ be counted while it streams in, whether or not the client sent ``Content-Length`
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import secrets
@@ -238,3 +239,70 @@ class WriteAgainMiddleware:
                 raise
             access_logger.info("a read had to write; running %s again as a writer", scope["path"])
             await self.app({**scope, "state": fresh_state, WRITE_AGAIN: True}, receive, send)
+
+
+class PageETagMiddleware:
+    """A weak ETag on HTML pages, and 304 when the browser already holds the same page.
+
+    The page is still rendered, but a phone that comes back to an unchanged page (the home
+    page, a service's page) downloads a few hundred bytes of headers instead of the page.
+    Answers that must not be stored, or that set a cookie, are passed through untouched.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
+            await self.app(scope, receive, send)
+            return
+        start: Message | None = None
+        chunks: list[bytes] = []
+        passing = False
+
+        async def send_tagged(message: Message) -> None:
+            nonlocal start, passing
+            if passing:
+                await send(message)
+                return
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if (
+                    message["status"] != 200
+                    or not headers.get("content-type", "").startswith("text/html")
+                    or "no-store" in headers.get("cache-control", "")
+                    or "set-cookie" in headers
+                    or "etag" in headers
+                ):
+                    passing = True
+                    await send(message)
+                    return
+                start = message
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body", False):
+                return
+            assert start is not None
+            body = b"".join(chunks)
+            etag = 'W/"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+            headers = MutableHeaders(scope=start)
+            headers["ETag"] = etag
+            # Pages carry the reader's name and form tokens: this browser only, checked each time.
+            headers.setdefault("Cache-Control", "private, no-cache")
+            if etag in _if_none_match(scope):
+                del headers["content-length"]
+                start["status"] = 304
+                await send(start)
+                await send({"type": "http.response.body", "body": b""})
+                return
+            await send(start)
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, send_tagged)
+
+
+def _if_none_match(scope: Scope) -> list[str]:
+    for name, value in scope["headers"]:
+        if name == b"if-none-match":
+            return [tag.strip() for tag in value.decode("latin-1").split(",")]
+    return []

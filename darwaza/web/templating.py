@@ -6,21 +6,21 @@ translates into the reader's language, so one environment serves both languages.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
-from darwaza.clock import KARACHI
+from darwaza.clock import show_day, show_moment
 from darwaza.errors import Message
 from darwaza.i18n import N_, babel_locale, localised, text_direction, translate
 from darwaza.numbers import format_cnic, mask_cnic
 from darwaza.web.context import CSRF_COOKIE, CSRF_FIELD, csrf_token_for, request_language
+from darwaza.web.static_files import static_url
 
 FILE_KINDS = {"application/pdf": "PDF", "image/jpeg": "JPEG", "image/png": "PNG"}
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
@@ -41,18 +41,28 @@ environment = Environment(
 )
 
 
-def local_time(value: datetime | None, language: str, format_name: str = "medium") -> str:
-    """A UTC time shown in Pakistan's time, in the reader's language."""
-    if value is None:
-        return ""
-    return format_datetime(value, format_name, tzinfo=KARACHI, locale=babel_locale(language))
+def local_time(value: datetime | None, language: str, format_name: str = "") -> str:
+    """A UTC time shown in Pakistan's time, in the reader's language: one style for moments.
+
+    ``format_name`` is accepted for old templates and ignored: one style is the point.
+    """
+    del format_name
+    return show_moment(value, language)
 
 
 def local_day(value: datetime | None, language: str) -> str:
-    """The calendar day, in Pakistan, of a UTC time."""
-    if value is None:
-        return ""
-    return format_date(value.astimezone(KARACHI), "long", locale=babel_locale(language))
+    """The calendar day, in Pakistan, of a UTC time ("1 December 2026")."""
+    return show_day(value, language)
+
+
+def shown_value(value: Any, language: str) -> Any:
+    """A claim's value as people read it: an ISO date in the one date style, else as it is."""
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return show_day(date.fromisoformat(value), language)
+        except ValueError:
+            return value
+    return value
 
 
 def rupees(paisa: int, language: str) -> str:
@@ -82,14 +92,16 @@ def render(
         "csrf_token": csrf_token_for(request),
         "viewer": getattr(request.state, "viewer", None),
         "pick": lambda value: localised(value, language),
-        "when": lambda value, fmt="medium": local_time(value, language, fmt),
+        "when": lambda value, fmt="": local_time(value, language),
         "rupees": lambda paisa: rupees(paisa, language),
         "day": lambda value: local_day(value, language),
+        "shown": lambda value: shown_value(value, language),
         "label": lambda value: translate(language, value.label),
         "message_text": message_text,
         "format_cnic": format_cnic,
         "mask_cnic": mask_cnic,
         "current_path": request.url.path,
+        "static_url": static_url,
         "file_kinds": lambda types: ", ".join(FILE_KINDS.get(t, t) for t in types),
     }
     values.update(context or {})

@@ -2,8 +2,38 @@
 (function () {
   "use strict";
 
+  // After a failed submit, take the reader (and the screen reader) to what needs attention.
+  var summary = document.getElementById("error-summary");
+  if (summary) summary.focus();
+
+  // A new share link: land on it, with Copy and (where the phone has it) Share.
+  var newLink = document.getElementById("new-link");
+  if (newLink) {
+    newLink.scrollIntoView({ block: "start" });
+    newLink.focus({ preventScroll: true });
+    var linkField = document.getElementById("share-link");
+    var copyButton = document.getElementById("copy-link");
+    if (copyButton && navigator.clipboard && window.isSecureContext) {
+      copyButton.hidden = false;
+      copyButton.addEventListener("click", function () {
+        navigator.clipboard.writeText(linkField.value).then(function () {
+          copyButton.textContent = copyButton.dataset.copied;
+        }).catch(function () { linkField.select(); });
+      });
+    }
+    var shareButton = document.getElementById("share-link-button");
+    if (shareButton && navigator.share) {
+      shareButton.hidden = false;
+      shareButton.addEventListener("click", function () {
+        navigator.share({ title: shareButton.dataset.title, url: linkField.value }).catch(function () {});
+      });
+    }
+  }
+
   // Keep wallet pages available offline once they have been seen.
-  if ("serviceWorker" in navigator && document.body.dataset.offlineWallet === "1") {
+  // The check page too, so a checkpoint can verify QR codes without a signal.
+  var offlinePage = document.body.dataset.offlineWallet === "1" || document.getElementById("verify-form");
+  if ("serviceWorker" in navigator && offlinePage) {
     navigator.serviceWorker.register("/sw.js", { scope: "/" }).catch(function () {});
   }
 
@@ -103,7 +133,8 @@
             if (codes.length > 0) {
               stream.getTracks().forEach(function (track) { track.stop(); });
               document.getElementById("field-credential").value = codes[0].rawValue;
-              document.getElementById("verify-form").submit();
+              var verifyForm = document.getElementById("verify-form");
+              if (verifyForm.requestSubmit) verifyForm.requestSubmit(); else verifyForm.submit();
             } else {
               window.requestAnimationFrame(look);
             }
