@@ -60,7 +60,7 @@ def test_approve_and_reject_take_two_steps(
     citizen = make_client()
     sign_up(citizen, settings, cnic="35202-5151533-3", full_name="Sana", mobile="0321 5151533")
     application_id = start_degree_application(citizen)
-    fill_and_submit(citizen, application_id)
+    fill_and_submit(citizen, application_id, settings=settings)
     officer_row = create_officer(db, username="hec.two", agency_id="hec", mobile="03005151533")
     officer = make_client()
     sign_in_officer(officer, settings, officer_row, "officer-pass-123")
