@@ -79,12 +79,20 @@ def test_the_browser_checks_qr_codes_offline_like_the_server(
         )
         for name in ("Valid Holder", "Revoked Holder", "Suspended Holder")
     ]
-    change_document_status(
-        db, document=issued[1], action="revoke", reason="Issued in error", actor=Actor.operator()
-    )
-    change_document_status(
-        db, document=issued[2], action="suspend", reason="Under review", actor=Actor.operator()
-    )
+    catalogue = load_catalogue(settings.catalogue_dir)
+    for document, action, reason in (
+        (issued[1], "revoke", "Issued in error"),
+        (issued[2], "suspend", "Under review"),
+    ):
+        change_document_status(
+            db,
+            settings=settings,
+            catalogue=catalogue,
+            document=document,
+            action=action,
+            reason=reason,
+            actor=Actor.operator(),
+        )
     db.commit()
     valid, revoked, suspended = (document.qr_text for document in issued)
     texts = [
