@@ -17,6 +17,7 @@ from typing import Any, Final
 from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import Translations
 
 LANGUAGES: Final = ("en", "ur")
@@ -87,3 +88,9 @@ def babel_locale(language: str) -> Locale:
 def text_direction(language: str) -> str:
     """``rtl`` for Urdu, ``ltr`` otherwise."""
     return "rtl" if normalise_language(language) in RTL_LANGUAGES else "ltr"
+
+
+def rupees(paisa: int, language: str) -> str:
+    """An amount held in paisa, shown in rupees: ``Rs 1,000`` / ``1,000 روپے``."""
+    amount = format_decimal(paisa / 100, format="#,##0.##", locale=babel_locale(language))
+    return translate(language, N_("Rs {amount}"), {"amount": amount})

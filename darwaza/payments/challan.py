@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from babel.dates import format_date
-from babel.numbers import format_decimal
 from fpdf.enums import XPos, YPos
 
 from darwaza.catalogue import AgencyDefinition, ServiceDefinition
 from darwaza.clock import KARACHI
 from darwaza.documents.printable import GREEN, _pdf
-from darwaza.i18n import N_, babel_locale, translate
+from darwaza.i18n import N_, babel_locale, rupees, translate
 from darwaza.payments.models import Payment
 
 HOW_TO_PAY = (
@@ -23,12 +22,6 @@ HOW_TO_PAY = (
     N_("In Easypaisa or JazzCash, choose Bill Payment, then 1Bill, and type the PSID."),
     N_("Pay by the due date. After it this PSID stops working and you can get a new one."),
 )
-
-
-def money(paisa: int, language: str) -> str:
-    """Rs 1,000 / 1,000 روپے."""
-    amount = format_decimal(paisa / 100, format="#,##0.##", locale=babel_locale(language))
-    return translate(language, N_("Rs {amount}"), {"amount": amount})
 
 
 def challan_pdf(
@@ -71,7 +64,7 @@ def challan_pdf(
         (text(N_("Service")), service.title.ur if urdu else service.title.en),
         (text(N_("Tracking number")), payment.tracking_number or ""),
         (text(N_("Paid by")), payment.payer_name),
-        (text(N_("Amount")), money(payment.amount_paisa, language)),
+        (text(N_("Amount")), rupees(payment.amount_paisa, language)),
         (text(N_("Pay by")), due),
     ]
     for label, value in rows:

@@ -10,14 +10,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from babel.numbers import format_decimal
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 
 from darwaza.clock import show_day, show_moment
 from darwaza.errors import Message
-from darwaza.i18n import N_, babel_locale, localised, text_direction, translate
+from darwaza.i18n import localised, rupees, text_direction, translate
 from darwaza.numbers import format_cnic, mask_cnic
 from darwaza.web.context import CSRF_COOKIE, CSRF_FIELD, csrf_token_for, request_language
 from darwaza.web.static_files import static_url
@@ -63,12 +62,6 @@ def shown_value(value: Any, language: str) -> Any:
         except ValueError:
             return value
     return value
-
-
-def rupees(paisa: int, language: str) -> str:
-    """An amount of money held in paisa, shown in rupees (Rs 1,000 / 1,000 روپے)."""
-    amount = format_decimal(paisa / 100, format="#,##0.##", locale=babel_locale(language))
-    return translate(language, N_("Rs {amount}"), {"amount": amount})
 
 
 def render(
