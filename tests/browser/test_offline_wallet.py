@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from darwaza.audit.actors import Actor
 from darwaza.catalogue import load_catalogue
+from darwaza.database import transaction
 from darwaza.documents.service import issue_document
 from darwaza.settings import Settings
 from tests.journeys import latest_code, register_sim
@@ -32,16 +33,22 @@ def test_wallet_qr_still_shows_offline_after_one_visit(
 
     db.commit()  # a fresh snapshot that sees the new account
     served = settings.model_copy(update={"base_url": live_server})
-    document = issue_document(
-        db,
-        settings=served,
-        catalogue=load_catalogue(settings.catalogue_dir),
-        agency_id="nadra",
-        document_type_id="nadra-identity-card",
-        holder_cnic="3520224680135",
-        given_claims={"father_name": "Akram Holder", "gender": "F", "date_of_birth": "1992-02-02"},
-        actor=Actor.operator(),
-    )
+    # Its own transaction, which takes the write lock at once: the live server writes too.
+    with transaction(settings) as writer:
+        document = issue_document(
+            writer,
+            settings=served,
+            catalogue=load_catalogue(settings.catalogue_dir),
+            agency_id="nadra",
+            document_type_id="nadra-identity-card",
+            holder_cnic="3520224680135",
+            given_claims={
+                "father_name": "Akram Holder",
+                "gender": "F",
+                "date_of_birth": "1992-02-02",
+            },
+            actor=Actor.operator(),
+        )
     db.commit()
 
     page.goto(f"{live_server}/wallet/{document.id}")

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from darwaza.audit.actors import Actor
 from darwaza.catalogue import load_catalogue
+from darwaza.database import transaction
 from darwaza.documents.service import issue_document
 from darwaza.settings import Settings
 from tests.journeys import latest_code, register_sim
@@ -34,21 +35,23 @@ def test_a_new_share_link_is_focused_copied_and_opens(
     page.click("button[type=submit].button")
     page.wait_for_url(re.compile(r".*/applications$"))
     db.commit()
-    document = issue_document(
-        db,
-        settings=settings.model_copy(update={"base_url": live_server}),
-        catalogue=load_catalogue(settings.catalogue_dir),
-        agency_id="nadra",
-        document_type_id="nadra-identity-card",
-        holder_cnic="3520234343435",
-        given_claims={
-            "full_name": "Share Holder",
-            "father_name": "Akram Holder",
-            "gender": "F",
-            "date_of_birth": "1992-02-02",
-        },
-        actor=Actor.operator(),
-    )
+    # Its own transaction, which takes the write lock at once: the live server writes too.
+    with transaction(settings) as writer:
+        document = issue_document(
+            writer,
+            settings=settings.model_copy(update={"base_url": live_server}),
+            catalogue=load_catalogue(settings.catalogue_dir),
+            agency_id="nadra",
+            document_type_id="nadra-identity-card",
+            holder_cnic="3520234343435",
+            given_claims={
+                "full_name": "Share Holder",
+                "father_name": "Akram Holder",
+                "gender": "F",
+                "date_of_birth": "1992-02-02",
+            },
+            actor=Actor.operator(),
+        )
     db.commit()
 
     page.goto(f"{live_server}/wallet/{document.id}")
