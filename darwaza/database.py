@@ -143,8 +143,15 @@ def build_engine(url: str, *, immediate: bool = True, pool: PoolLimits = PoolLim
     never queue behind writers.
     """
     if url.startswith("sqlite"):
+        # A file database gets the same pool limits as PostgreSQL: a request that cannot
+        # get a connection in time is answered 503 (see ``PoolLimits``), never left waiting.
+        sized = (
+            {"pool_size": pool.size, "max_overflow": pool.overflow, "pool_timeout": pool.timeout}
+            if url.startswith("sqlite:///")
+            else {}
+        )
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 15}, pool_pre_ping=True
+            url, connect_args={"check_same_thread": False, "timeout": 15}, **sized
         )
         event.listen(engine, "connect", _configure_sqlite)
 
@@ -174,15 +181,15 @@ def build_engine(url: str, *, immediate: bool = True, pool: PoolLimits = PoolLim
 
 def engine_for(url: str, *, immediate: bool = True, pool: PoolLimits = PoolLimits()) -> Engine:
     """One engine per database URL, SQLite locking style and pool, per process."""
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    elif not url.startswith("sqlite"):
+    if not url.startswith("sqlite"):
         immediate = True  # PostgreSQL reads take no lock either way: one pool serves both
     return _engine(url, immediate, pool)
 
 
 @functools.cache
 def _engine(url: str, immediate: bool, pool: PoolLimits) -> Engine:
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     return build_engine(url, immediate=immediate, pool=pool)
 
 

@@ -154,7 +154,8 @@ class Settings(BaseSettings):
                 if url.startswith(prefix):
                     return "postgresql+psycopg://" + url[len(prefix) :]
             return url
-        return f"sqlite:///{(self.data_dir / 'darwaza.db').resolve()}"
+        data_dir = self.data_dir if self.data_dir.is_absolute() else Path.cwd() / self.data_dir
+        return _sqlite_url(data_dir)
 
     @property
     def resolved_replica_url(self) -> str:
@@ -174,6 +175,12 @@ class Settings(BaseSettings):
     def secure_cookies(self) -> bool:
         """Cookies carry the Secure flag whenever the platform is served over HTTPS."""
         return self.base_url.startswith("https://")
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_url(data_dir: Path) -> str:
+    # Resolving a path reads the file system; every request asks for the URL.
+    return f"sqlite:///{(data_dir / 'darwaza.db').resolve()}"
 
 
 @functools.cache

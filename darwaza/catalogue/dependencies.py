@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from darwaza.catalogue.catalogue import Catalogue
 
 
-def get_catalogue(request: Request) -> Catalogue:
+async def get_catalogue(request: Request) -> Catalogue:
     """The catalogue loaded (and checked) when the app was built."""
     catalogue: Catalogue = request.app.state.catalogue
     return catalogue

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy import ColumnElement, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -562,17 +562,24 @@ def statuses_of(db: Session, *, status_list_id: str) -> Sequence[tuple[int, str]
     ).all()
 
 
+_STATUS_AT = (
+    select(StatusList.capacity, Document.status)
+    .outerjoin(
+        Document,
+        (Document.status_list_id == StatusList.id) & (Document.status_index == bindparam("index")),
+    )
+    .where(StatusList.id == bindparam("shard"))
+)
+
+
 def status_code_at(db: Session, *, status_list_id: str, index: int) -> int | None:
     """The 2-bit status at one slot, or ``None`` if the shard does not exist."""
-    shard = db.get(StatusList, status_list_id)
-    if shard is None or not 0 <= index < shard.capacity:
+    # One indexed round trip through a statement built once: every verification online
+    # asks this, and building the query costs more than running it.
+    row = db.connection().execute(_STATUS_AT, {"shard": status_list_id, "index": index}).first()
+    if row is None or not 0 <= index < row.capacity:
         return None
-    status = db.scalar(
-        select(Document.status).where(
-            Document.status_list_id == status_list_id, Document.status_index == index
-        )
-    )
-    return (status or DocumentStatus.VALID).code
+    return (row.status or DocumentStatus.VALID).code
 
 
 def _held_by(citizen: Citizen) -> ColumnElement[bool]:

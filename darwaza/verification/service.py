@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from darwaza.catalogue import Catalogue
 from darwaza.clock import utcnow
-from darwaza.database import session_factory
+from darwaza.database import read_session_factory, session_factory, transaction
 from darwaza.metrics import VERIFICATIONS
 from darwaza.settings import Settings
 from darwaza.verification.offline import (
@@ -29,12 +29,20 @@ def names_a_share(text: str) -> bool:
 
 
 def verify_text(
-    db: Session, *, settings: Settings, catalogue: Catalogue, text: str, user_agent: str = ""
+    db: Session,
+    *,
+    settings: Settings,
+    catalogue: Catalogue,
+    text: str,
+    user_agent: str = "",
+    reader: Session | None = None,
 ) -> VerificationResult:
     """Verify a QR text, an SD-JWT, or a share link of this platform.
 
     Trust comes only from the platform's own database: a link naming another host is
-    refused, never followed, even when its token is one of this platform's.
+    refused, never followed, even when its token is one of this platform's. A document
+    checked as text is read through ``reader`` (a read-only session: the replica, or the
+    primary without a write lock) when one is given.
     """
     candidate = text.strip()
     token: str | None = None
@@ -53,14 +61,43 @@ def verify_text(
         # A document checked as text changes nothing: its keys and status are read in a
         # read-only transaction of their own, which on SQLite takes no write lock, so
         # checks never queue behind each other or behind a write, and ``db`` is not used.
-        reader = session_factory(settings, immediate=False)()
-        try:
+        if reader is not None:
             trust = DatabaseTrustSource(reader, settings=settings, catalogue=catalogue)
             result = verify_credential(candidate, trust=trust, now=utcnow())
-        finally:
-            reader.rollback()
-            reader.close()
+        else:
+            own_reader = session_factory(settings, immediate=False)()
+            try:
+                trust = DatabaseTrustSource(own_reader, settings=settings, catalogue=catalogue)
+                result = verify_credential(candidate, trust=trust, now=utcnow())
+            finally:
+                own_reader.rollback()
+                own_reader.close()
     VERIFICATIONS.labels(
         result.verdict.value, result.format.value if result.format else "unknown"
     ).inc()
     return result
+
+
+def check_text(
+    *, settings: Settings, catalogue: Catalogue, text: str, user_agent: str = ""
+) -> VerificationResult:
+    """Verify text in a transaction of its own: the primary for a share link (opening one
+    is recorded), a read-only session (the replica, or no write lock) for a document."""
+    if names_a_share(text):
+        with transaction(settings) as db:
+            return verify_text(
+                db, settings=settings, catalogue=catalogue, text=text, user_agent=user_agent
+            )
+    reader = read_session_factory(settings)()
+    try:
+        return verify_text(
+            reader,
+            settings=settings,
+            catalogue=catalogue,
+            text=text,
+            user_agent=user_agent,
+            reader=reader,
+        )
+    finally:
+        reader.rollback()
+        reader.close()

@@ -2,6 +2,11 @@
 
 The request boundary owns the transaction: it commits when the handler returns and
 rolls back when it raises.
+
+Dependencies that only read the request are ``async``: FastAPI runs a plain ``def``
+dependency in the thread pool, and each such hop costs more than the work. Database work
+(a commit, a rollback) never runs on the event loop: it goes to the thread pool, and
+only when the session has a transaction to end.
 """
 
 from __future__ import annotations
@@ -9,12 +14,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from darwaza.database import read_session_factory, session_factory
 from darwaza.errors import CsrfFailed
@@ -33,7 +41,7 @@ MAX_FORM_FILES = 20
 MAX_FORM_FIELD_BYTES = 64 * 1024
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -41,9 +49,29 @@ def get_settings_dep(request: Request) -> Settings:
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _one_transaction(session: Session) -> Iterator[Session]:
+async def _one_transaction(session: Session) -> AsyncIterator[Session]:
+    # Making a session does no I/O; ending one does only if it began a transaction.
     try:
         yield session
+    except BaseException:
+        if session.in_transaction():
+            await anyio.to_thread.run_sync(_rollback, session, limiter=_ENDINGS)
+        else:
+            session.close()
+        raise
+    if session.in_transaction():
+        await anyio.to_thread.run_sync(_commit, session, limiter=_ENDINGS)
+    else:
+        session.close()
+
+
+# Ending a transaction has threads of its own: a session holding a connection must never
+# wait for a request thread while those threads wait for its connection.
+_ENDINGS = anyio.CapacityLimiter(64)
+
+
+def _commit(session: Session) -> None:
+    try:
         session.commit()
     except BaseException:
         session.rollback()
@@ -52,7 +80,14 @@ def _one_transaction(session: Session) -> Iterator[Session]:
         session.close()
 
 
-def get_db(request: Request) -> Iterator[Session]:
+def _rollback(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
+
+
+async def get_db(request: Request) -> AsyncIterator[Session]:
     """One transaction per request.
 
     A request that changes something takes SQLite's write lock when its transaction
@@ -62,17 +97,27 @@ def get_db(request: Request) -> Iterator[Session]:
     """
     reading = request.method in SAFE_METHODS and not request.scope.get(WRITE_AGAIN)
     settings = request.app.state.settings
-    yield from _one_transaction(session_factory(settings, immediate=not reading)())
+    async for session in _one_transaction(session_factory(settings, immediate=not reading)()):
+        yield session
 
 
-def get_read_db(request: Request) -> Iterator[Session]:
+async def get_read_db(request: Request) -> AsyncIterator[Session]:
     """A transaction for reads that may be a few seconds stale (verification, public pages):
     the read replica when one is configured and well, else the primary without a lock."""
     settings = request.app.state.settings
     if request.scope.get(WRITE_AGAIN):
-        yield from _one_transaction(session_factory(settings)())
-        return
-    yield from _one_transaction(read_session_factory(settings)())
+        factory = session_factory(settings)
+    else:
+        factory = await _read_factory(settings)
+    async for session in _one_transaction(factory()):
+        yield session
+
+
+async def _read_factory(settings: Settings) -> sessionmaker[Session]:
+    # Checking a replica's health is I/O, done at most every few seconds: off the loop.
+    if settings.resolved_replica_url:
+        return await run_in_threadpool(read_session_factory, settings)
+    return read_session_factory(settings)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
@@ -128,7 +173,11 @@ def request_language(request: Request) -> str:
     return default
 
 
-LanguageDep = Annotated[str, Depends(request_language)]
+async def _request_language(request: Request) -> str:
+    return request_language(request)
+
+
+LanguageDep = Annotated[str, Depends(_request_language)]
 
 
 def csrf_token_for(request: Request) -> str:
