@@ -80,6 +80,7 @@ def ngettext(language: str, singular: str, plural: str, count: int) -> str:
     return text.format(count=count)
 
 
+@functools.lru_cache(maxsize=16)
 def babel_locale(language: str) -> Locale:
     """The Babel locale used for dates and numbers in ``language``."""
     return Locale.parse("ur_PK" if normalise_language(language) == "ur" else "en_PK")
@@ -90,6 +91,7 @@ def text_direction(language: str) -> str:
     return "rtl" if normalise_language(language) in RTL_LANGUAGES else "ltr"
 
 
+@functools.lru_cache(maxsize=4096)
 def rupees(paisa: int, language: str) -> str:
     """An amount held in paisa, shown in rupees: ``Rs 1,000`` / ``1,000 روپے``."""
     amount = format_decimal(paisa / 100, format="#,##0.##", locale=babel_locale(language))

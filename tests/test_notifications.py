@@ -54,6 +54,7 @@ from tests.journeys import (
     csrf_of,
     deliver_due_messages,
     fill_and_submit,
+    forget_settings,
     post_form,
     sign_in_officer,
     sign_up,
@@ -138,7 +139,7 @@ def _citizen(db: Session, mobile: str = E164) -> Citizen:
 
 WORDS = {
     "en": {"dear": "Dear", "received": "we received", "ready": "is in your Darwaza wallet"},
-    "ur": {"dear": "محترم", "received": "موصول ہو گئی ہے", "ready": "دروازہ والیٹ میں ہے"},
+    "ur": {"dear": "محترم", "received": "موصول ہو گئے", "ready": "دروازہ والیٹ میں ہے"},
 }
 
 
@@ -147,6 +148,8 @@ def test_each_state_change_tells_the_citizen_in_their_language(
     make_client: ClientFactory, settings: Settings, db: Session, language: str
 ) -> None:
     words = WORDS[language]
+    # Eight texts in a few seconds: more than a number is sent in an hour (tested apart).
+    settings.sms_per_number_per_hour = 20
     browser = make_client()
     sign_up(browser, settings, cnic="35202-1112233-5", full_name="Ayesha Siddiqui", mobile=MOBILE)
     citizen = _citizen(db)
@@ -198,6 +201,10 @@ def test_each_state_change_tells_the_citizen_in_their_language(
     assert revoked.status_code == 303, revoked.text
 
     texts = [m["text"] for m in sms_messages(settings) if m["to"] == E164]
+    # Each fee's PSID came by text too (it is what she types at a bank).
+    challans = [text for text in texts if "PSID" in text]
+    assert len(challans) == 2 and all("1,000" in text for text in challans), challans
+    texts = [text for text in texts if "PSID" not in text]
     # The code, then what must reach her: the request, the refusal, the document, the revocation.
     assert len(texts) == 5, texts
     request, refusal, issued, revocation = texts[1:]
@@ -214,22 +221,25 @@ def test_each_state_change_tells_the_citizen_in_their_language(
     inbox = _messages(db, citizen.id, Channel.INBOX)
     assert [m.event for m in inbox] == [
         "new_sign_in",
-        "application_submitted",
+        "fee_due",
+        "fee_paid",
         "information_requested",
         "application_rejected",
-        "application_submitted",
+        "fee_due",
+        "fee_paid",
         "document_issued",
         "document_revoked",
     ]
-    submitted = inbox[1]
-    assert words["received"] in submitted.body and tracking in submitted.body
+    challan, paid = inbox[1], inbox[2]
+    assert tracking in challan.body and "PSID" in challan.body
+    assert words["received"] in paid.body and tracking in paid.body
     # All but the sign-in, sent before she chose her language.
     assert all(m.language == language for m in inbox[1:])
 
     # The timeline of the application shows that a text went out, and that it arrived.
     timeline = browser.get(f"/applications/{first}").text
     assert "Messages we sent you" in timeline
-    assert timeline.count("Text message") == 2
+    assert timeline.count("Text message") == 3  # the challan, the request, the refusal
     assert "delivered" in timeline
 
 
@@ -316,17 +326,21 @@ def test_a_confirmed_email_address_receives_the_messages_over_smtp(
     # The worker that runs the payment's jobs sends mail through the SMTP server too.
     tracking = fill_and_submit(browser, application, settings=mail_settings)
     deliver_due_messages(mail_settings)
-    assert len(box.received) == 2
-    received = box.received[1]
-    assert received["To"] == "ayesha@example.pk"
-    assert received["Subject"] == f"We received your application {tracking}"
-    assert "Dear Ayesha Siddiqui" in _body(received)
-    assert f"/applications/{application}" in _body(received)
-    [row] = [
+    # The challan (what to pay, and the PSID), then the payment received.
+    assert len(box.received) == 3
+    challan, received = box.received[1], box.received[2]
+    assert challan["To"] == "ayesha@example.pk"
+    assert challan["Subject"] == f"Pay Rs 1,000 for application {tracking}"
+    assert "Dear Ayesha Siddiqui" in _body(challan) and "PSID" in _body(challan)
+    assert received["Subject"] == "We received your payment of Rs 1,000"
+    assert tracking in _body(received)
+    rows = [
         m for m in _messages(db, _citizen(db).id, Channel.EMAIL) if m.event != "email_confirmation"
     ]
-    assert row.status is DeliveryStatus.DELIVERED and row.attempts == 1
-    assert row.provider_id and row.id in row.provider_id  # the Message-ID we gave the relay
+    assert [row.event for row in rows] == ["fee_due", "fee_paid"]
+    for row in rows:
+        assert row.status is DeliveryStatus.DELIVERED and row.attempts == 1
+        assert row.provider_id and row.id in row.provider_id  # the Message-ID we gave the relay
 
 
 def test_an_smtp_server_refusing_three_times_then_accepting_delivers_exactly_once(
@@ -576,6 +590,7 @@ def test_a_placeholder_the_event_does_not_supply_stops_the_app_and_the_worker(
     broken = settings.model_copy(update={"notification_templates_dir": folder})
     with pytest.raises(TemplateError, match=r"document_revoked\.yaml: en\.subject uses \{amount\}"):
         create_app(broken)
+    forget_settings()  # the worker reads the environment below, not an earlier test's
     result = CliRunner().invoke(
         main,
         ["worker"],
@@ -585,6 +600,7 @@ def test_a_placeholder_the_event_does_not_supply_stops_the_app_and_the_worker(
             "DARWAZA_ENV": "development",
         },
     )
+    forget_settings()
     assert result.exit_code != 0
     assert "document_revoked.yaml" in result.output and "{amount}" in result.output
 

@@ -49,6 +49,7 @@ from tests.journeys import (
     run_jobs,
     sign_in_officer,
     sign_up,
+    sms_messages,
     start_degree_application,
 )
 
@@ -118,6 +119,9 @@ def test_citizen_chooses_urgent_pays_at_a_bank_and_the_application_moves_on(
     assert "Waiting for the fee" in page.text and "Rs 4,000" in page.text
     psid, amount = psid_of(citizen, application_id)
     assert amount == 400000 and is_well_formed_psid(psid)
+    # The PSID reaches the phone: it is what the citizen types at a bank.
+    to_sana = [m["text"] for m in sms_messages(settings) if m["to"] == "+923001122334"]
+    assert any(psid in text and "Rs 4,000" in text for text in to_sana), to_sana
     payment_id = db.scalar(select(Payment.id).where(Payment.psid == psid))
     db.commit()  # end the read: the app under test writes meanwhile
     challan_page = citizen.get(f"/payments/{payment_id}")
@@ -160,6 +164,9 @@ def test_citizen_chooses_urgent_pays_at_a_bank_and_the_application_moves_on(
     assert receipt.qr_text.startswith("DZ1:")
     queue = officer.get("/console")
     assert application_id in queue.text
+    # The payment is confirmed in her messages (the bank texts its own confirmation).
+    inbox = citizen.get("/notifications")
+    assert "We received your payment of Rs 4,000" in inbox.text
     case = officer.get(f"/console/applications/{application_id}")
     assert "Paid" in case.text
     actions = set(db.scalars(select(AuditEvent.action)).all())
@@ -302,6 +309,8 @@ def test_a_rejected_application_gets_its_fee_back_once(
     assert payment is not None and payment.state == "refunded"
     assert payment.refunded_paisa == amount == payment.paid_paisa
     assert db.scalar(select(func.count()).select_from(PaymentRefund)) == 1
+    to_ali = [m["text"] for m in sms_messages(settings) if m["to"] == "+923004455667"]
+    assert sum("is being refunded" in text for text in to_ali) == 1, to_ali
     from darwaza.audit.actors import Actor
     from darwaza.payments import service as payments
 

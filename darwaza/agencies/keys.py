@@ -8,6 +8,7 @@ published while documents it signed may still be valid.
 from __future__ import annotations
 
 import functools
+import json
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from darwaza.crypto.keys import (
     SigningKey,
     VerifyingKey,
     generate_signing_key,
+    jwk_thumbprint,
     kid_for_public_key,
     public_jwk,
     public_key_from_jwk,
@@ -136,12 +138,33 @@ def root_key(db: Session, *, settings: Settings) -> ActiveKey:
     return _opened(record, settings)
 
 
-def current_root_public_key(db: Session, *, settings: Settings) -> VerifyingKey:
-    """The public half of the platform's root key, read without opening the private key."""
-    record = _current(db, agency_id=None, purpose=PURPOSE_ROOT)
-    if record is None:
-        return root_key(db, settings=settings).private_key.public_key()
-    return public_key_from_jwk(record.public_jwk)
+_CURRENT_ROOT_JWK = (
+    select(SigningKeyRecord.public_jwk)
+    .where(
+        SigningKeyRecord.purpose == PURPOSE_ROOT,
+        SigningKeyRecord.retired_at.is_(None),
+        SigningKeyRecord.agency_id.is_(None),
+    )
+    .order_by(SigningKeyRecord.created_at.desc())
+    .limit(1)
+)
+
+
+def current_root_thumbprint(db: Session, *, settings: Settings) -> str:
+    """The RFC 7638 thumbprint of the platform's root key: what verifiers pin.
+
+    Every verify page shows it: one statement built once, and the thumbprint remembered
+    per public key.
+    """
+    found = db.connection().execute(_CURRENT_ROOT_JWK).scalar()
+    if found is None:
+        return jwk_thumbprint(root_key(db, settings=settings).private_key.public_key())
+    return _thumbprint_of(json.dumps(found, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=64)
+def _thumbprint_of(jwk_json: str) -> str:
+    return jwk_thumbprint(json.loads(jwk_json))
 
 
 def rotate_agency_key(db: Session, *, settings: Settings, agency_id: str, actor: Actor) -> str:

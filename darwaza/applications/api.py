@@ -312,6 +312,7 @@ def withdraw_application(
     application_id: str,
     body: ReasonBody,
     db: DbDep,
+    settings: SettingsDep,
     citizen: CitizenDep,
     language: LanguageDep,
     catalogue: CatalogueDep,
@@ -324,6 +325,7 @@ def withdraw_application(
         application=application,
         reason=body.reason,
         service=catalogue.service(application.service_id),
+        settings=settings,
     )
     return _read(db, application, by=workflow.Party.CITIZEN, language=language)
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from darwaza.applications import officers
 from darwaza.applications.models import Application
-from darwaza.applications.service import tell_applicant
+from darwaza.applications.service import tell_applicant, tell_refund
 from darwaza.applications.workflow import Action
 from darwaza.audit.actors import Actor
 from darwaza.catalogue import Catalogue, ServiceDefinition
@@ -142,7 +142,7 @@ def officer_acts(
         )
     elif action == Action.REJECT:
         service = catalogue.service(application.service_id)
-        officers.reject_application(
+        refund = officers.reject_application(
             db,
             officer=officer,
             application=application,
@@ -156,6 +156,16 @@ def officer_acts(
             application=application,
             event="application_rejected",
             values={"reason": text.strip()},
+        )
+        citizen = db.get(Citizen, application.citizen_id)
+        assert citizen is not None
+        tell_refund(
+            db,
+            settings=settings,
+            citizen=citizen,
+            application=application,
+            service=service,
+            refund=refund,
         )
     elif action == Action.WAIVE_FEE:
         officers.waive_fee(db, officer=officer, application=application, reason=text)

@@ -10,12 +10,16 @@ from functools import lru_cache
 from pathlib import Path
 
 from darwaza.applications.models import Application
-from darwaza.applications.service import add_working_days, move
+from darwaza.applications.service import add_working_days, move, tell_applicant
 from darwaza.applications.workflow import Action, ApplicationState, Party
 from darwaza.audit.actors import Actor
 from darwaza.catalogue import Catalogue, load_catalogue
 from darwaza.clock import utcnow
+from darwaza.i18n import rupees
+from darwaza.identity.contact import link
+from darwaza.identity.models import Citizen
 from darwaza.jobs import JobContext, JobRegistry, PermanentFailure
+from darwaza.payments.models import Payment
 from darwaza.payments.service import PaymentJob
 
 
@@ -43,6 +47,24 @@ def move_on_fee_paid(context: JobContext) -> None:
         actor=Actor.system(),
     )
     application.due_at = add_working_days(utcnow(), service.service_level_days_for(tier))
+    citizen = db.get(Citizen, application.citizen_id)
+    payment = db.get(Payment, context.payload.get("payment_id", ""))
+    if citizen is None or payment is None:
+        return
+    language = citizen.preferred_language
+    tell_applicant(
+        db,
+        settings=context.settings,
+        citizen=citizen,
+        application=application,
+        service=service,
+        event="fee_paid",
+        values={
+            "amount": rupees(payment.amount_paisa, language),
+            "reference": payment.psid or payment.provider_reference or payment.id,
+            "link": link(context.settings, "/wallet"),
+        },
+    )
 
 
 def register_application_jobs(registry: JobRegistry) -> None:

@@ -22,6 +22,7 @@ from darwaza.errors import IllegalTransition, NotFound
 from darwaza.i18n import N_
 from darwaza.identity.models import StaffMember
 from darwaza.payments import service as payments
+from darwaza.payments.models import PaymentRefund
 
 
 def _require_officer(staff: StaffMember) -> str:
@@ -175,9 +176,9 @@ def reject_application(
     application: Application,
     reason: str,
     refund_fee: bool = False,
-) -> None:
+) -> PaymentRefund | None:
     """Reject the application; the citizen sees the reason. ``refund_fee`` (the service's
-    ``refund_fee_on`` names rejection) sends a paid fee back."""
+    ``refund_fee_on`` names rejection) sends a paid fee back: the refund is returned."""
     _require_assigned(officer, application)
     text = clean_message(reason, required=True, field="reason")
     move(
@@ -191,9 +192,10 @@ def reject_application(
     application.decided_at = utcnow()
     application.decision_reason = text
     if refund_fee:
-        payments.refund_fee(
+        return payments.refund_fee(
             db, application_id=application.id, reason="rejected", actor=Actor.staff(officer.id)
         )
+    return None
 
 
 def waive_fee(db: Session, *, officer: StaffMember, application: Application, reason: str) -> None:

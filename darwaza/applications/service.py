@@ -29,11 +29,11 @@ from darwaza.clock import KARACHI, utcnow
 from darwaza.documents import service as documents
 from darwaza.documents.models import Document, DocumentStatus
 from darwaza.errors import IllegalTransition, InvalidInput, Message, NotFound
-from darwaza.i18n import N_
+from darwaza.i18n import N_, rupees
 from darwaza.identity.contact import link, local_date, tell_citizen
 from darwaza.identity.models import Citizen
 from darwaza.payments import service as payments
-from darwaza.payments.models import Payment
+from darwaza.payments.models import Payment, PaymentRefund
 from darwaza.settings import Settings
 from darwaza.storage import FileStore
 
@@ -454,7 +454,11 @@ def submit_application(
             by=Party.CITIZEN,
             actor=actor,
         )
-        issue_challan(db, settings=settings, citizen=citizen, application=application)
+        # The challan's message (with the PSID) says it was received and what to pay.
+        issue_challan(
+            db, settings=settings, citizen=citizen, application=application, service=service
+        )
+        return application
     tell_applicant(
         db,
         settings=settings,
@@ -521,12 +525,18 @@ def choose_fee_tier(
 
 
 def issue_challan(
-    db: Session, *, settings: Settings, citizen: Citizen, application: Application
+    db: Session,
+    *,
+    settings: Settings,
+    citizen: Citizen,
+    application: Application,
+    service: ServiceDefinition,
 ) -> Payment:
-    """A PSID challan for the application's fee; an earlier unpaid one dies."""
+    """A PSID challan for the application's fee; an earlier unpaid one dies. The citizen
+    is sent the PSID, the amount and the date to pay by."""
     if application.state != ApplicationState.AWAITING_PAYMENT:
         raise IllegalTransition(N_("There is no fee to pay."))
-    return payments.issue_challan(
+    payment = payments.issue_challan(
         db,
         settings=settings,
         application_id=application.id,
@@ -539,6 +549,46 @@ def issue_challan(
         amount_paisa=application.fee_paisa,
         actor=Actor.citizen(citizen.id),
     )
+    language = citizen.preferred_language
+    tell_citizen(
+        db,
+        settings=settings,
+        citizen=citizen,
+        event="fee_due",
+        values={
+            "service": service.title.in_language(language),
+            "tracking_number": application.tracking_number or "",
+            "link": link(settings, f"/payments/{payment.id}"),
+            "amount": rupees(payment.amount_paisa, language),
+            "psid": payment.psid,
+            "pay_by": local_date(payment.due_at, language),
+        },
+        reference=application.id,
+    )
+    return payment
+
+
+def tell_refund(
+    db: Session,
+    *,
+    settings: Settings,
+    citizen: Citizen,
+    application: Application,
+    service: ServiceDefinition,
+    refund: PaymentRefund | None,
+) -> None:
+    """Tell the applicant a refund of their fee has started (nothing when none has)."""
+    if refund is None:
+        return
+    tell_applicant(
+        db,
+        settings=settings,
+        citizen=citizen,
+        application=application,
+        service=service,
+        event="fee_refunded",
+        values={"amount": rupees(refund.amount_paisa, citizen.preferred_language)},
+    )
 
 
 def withdraw_application(
@@ -548,9 +598,10 @@ def withdraw_application(
     application: Application,
     reason: str | None,
     service: ServiceDefinition | None = None,
+    settings: Settings | None = None,
 ) -> None:
     """Withdraw before a decision: an unpaid challan dies, and a paid fee is refunded when
-    the service's ``refund_fee_on`` says so."""
+    the service's ``refund_fee_on`` says so (and, given ``settings``, the citizen told)."""
     message = clean_message(reason, required=False, field="reason")
     actor = Actor.citizen(citizen.id)
     move(
@@ -564,7 +615,18 @@ def withdraw_application(
     application.assigned_officer_id = None
     payments.cancel_unpaid(db, application_id=application.id, actor=actor)
     if service is not None and "withdrawn" in service.refund_fee_on:
-        payments.refund_fee(db, application_id=application.id, reason="withdrawn", actor=actor)
+        refund = payments.refund_fee(
+            db, application_id=application.id, reason="withdrawn", actor=actor
+        )
+        if settings is not None:
+            tell_refund(
+                db,
+                settings=settings,
+                citizen=citizen,
+                application=application,
+                service=service,
+                refund=refund,
+            )
 
 
 def respond_to_request(

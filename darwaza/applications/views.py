@@ -330,6 +330,7 @@ def withdraw(
     form: FormDep,
     application_id: str,
     db: DbDep,
+    settings: SettingsDep,
     citizen: CitizenDep,
     catalogue: CatalogueDep,
 ) -> Response:
@@ -341,20 +342,31 @@ def withdraw(
         application=application,
         reason=form_text(form, "reason"),
         service=catalogue.service(application.service_id),
+        settings=settings,
     )
     return redirect("/applications" if was_draft else f"/applications/{application.id}")
 
 
 @router.post("/applications/{application_id}/challan")
 def new_challan(
-    application_id: str, db: DbDep, settings: SettingsDep, citizen: CitizenDep
+    application_id: str,
+    db: DbDep,
+    settings: SettingsDep,
+    citizen: CitizenDep,
+    catalogue: CatalogueDep,
 ) -> Response:
     """A new PSID once the last one expired unpaid (the old one stays dead)."""
     application = service.citizen_application(db, citizen=citizen, application_id=application_id)
     latest = payments.latest_payment(db, application_id=application.id)
     if latest is None or not payments.expire_if_due(db, payment=latest):
         raise IllegalTransition(N_("This challan can still be paid, or the fee is no longer due."))
-    fresh = service.issue_challan(db, settings=settings, citizen=citizen, application=application)
+    fresh = service.issue_challan(
+        db,
+        settings=settings,
+        citizen=citizen,
+        application=application,
+        service=catalogue.service(application.service_id),
+    )
     return redirect(f"/payments/{fresh.id}")
 
 

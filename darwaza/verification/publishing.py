@@ -18,14 +18,14 @@ from sqlalchemy.orm import Session
 
 from darwaza.agencies.keys import (
     PURPOSE_DOCUMENTS,
-    current_root_public_key,
+    current_root_thumbprint,
     root_key,
     signing_key_for,
 )
 from darwaza.agencies.models import SigningKeyRecord
 from darwaza.catalogue import Catalogue
 from darwaza.clock import utcnow
-from darwaza.crypto.keys import VerifyingKey, b64url_encode, jwk_thumbprint, public_key_from_jwk
+from darwaza.crypto.keys import VerifyingKey, b64url_encode, public_key_from_jwk
 from darwaza.documents.formats.status_list import sign_status_list_token
 from darwaza.documents.models import Document, DocumentStatus, StatusList
 from darwaza.documents.service import issuer_url, status_code_at, status_list_url, statuses_of
@@ -184,7 +184,7 @@ def trust_bundle_token(db: Session, *, settings: Settings, catalogue: Catalogue)
 
 def root_key_thumbprint(db: Session, *, settings: Settings) -> str:
     """The RFC 7638 thumbprint of the platform's root key: what verifiers pin."""
-    return jwk_thumbprint(current_root_public_key(db, settings=settings))
+    return current_root_thumbprint(db, settings=settings)
 
 
 def offline_package(db: Session, *, settings: Settings, catalogue: Catalogue) -> dict[str, Any]:

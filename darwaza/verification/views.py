@@ -88,8 +88,23 @@ OFFLINE_REASONS = (
 )
 
 
+_texts: dict[str, tuple[Catalogue, dict[str, Any]]] = {}
+
+
 def offline_verifier_texts(language: str, catalogue: Catalogue) -> dict[str, Any]:
-    """The words the browser's offline verifier shows, in the reader's language."""
+    """The words the browser's offline verifier shows, in the reader's language.
+
+    Worked out once per language and catalogue: every verify page carries them.
+    """
+    remembered = _texts.get(language)
+    if remembered is not None and remembered[0] is catalogue:
+        return remembered[1]
+    texts = _verifier_texts(language, catalogue)
+    _texts[language] = (catalogue, texts)
+    return texts
+
+
+def _verifier_texts(language: str, catalogue: Catalogue) -> dict[str, Any]:
     claims: dict[str, str] = {}
     for document_type in catalogue.document_types.values():
         for claim in document_type.claims:

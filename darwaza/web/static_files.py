@@ -42,8 +42,13 @@ def file_digest(relative: str) -> str:
     return _digest(str(path), path.stat().st_mtime_ns)
 
 
+@lru_cache(maxsize=512)
 def static_url(relative: str) -> str:
-    """The URL of a static file with its content hash in the name."""
+    """The URL of a static file with its content hash in the name.
+
+    Worked out once per file and process (every page names several): a changed file is
+    served under its new name after a restart, which ``--reload`` does by itself.
+    """
     folder, _, name = relative.rpartition("/")
     stem, dot, suffix = name.rpartition(".")
     hashed = f"{stem}.{file_digest(relative)}.{suffix}" if dot else name
