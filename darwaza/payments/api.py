@@ -20,7 +20,13 @@ from darwaza.payments import biller, service
 from darwaza.payments.models import Payment, PaymentWebhookEvent
 from darwaza.payments.providers import SIGNATURE_HEADER, signature_matches
 from darwaza.web.api import error_responses
-from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep, client_address
+from darwaza.web.context import (
+    CSRF_PROTECTED,
+    DbDep,
+    SettingsDep,
+    client_address,
+    in_one_transaction,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["payments"], dependencies=CSRF_PROTECTED)
 
@@ -32,11 +38,15 @@ MAX_WEBHOOK_BYTES = 64 * 1024
     response_model=biller.BillInquiryResponse,
     responses=error_responses(),
 )
-def bill_inquiry(
-    body: biller.BillInquiryRequest, request: Request, db: DbDep, settings: SettingsDep
+async def bill_inquiry(
+    body: biller.BillInquiryRequest, request: Request, settings: SettingsDep
 ) -> biller.BillInquiryResponse:
     """1Bill asks what a PSID owes. See `darwaza.payments.biller` for the fields."""
-    return biller.bill_inquiry(db, settings=settings, request=body, address=client_address(request))
+    address = client_address(request)
+    return await in_one_transaction(
+        settings,
+        lambda db: biller.bill_inquiry(db, settings=settings, request=body, address=address),
+    )
 
 
 @router.post(
@@ -44,11 +54,15 @@ def bill_inquiry(
     response_model=biller.BillPaymentResponse,
     responses=error_responses(),
 )
-def bill_payment(
-    body: biller.BillPaymentRequest, request: Request, db: DbDep, settings: SettingsDep
+async def bill_payment(
+    body: biller.BillPaymentRequest, request: Request, settings: SettingsDep
 ) -> biller.BillPaymentResponse:
     """1Bill reports a payment. The same Tran_Auth_Id again answers duplicate (07)."""
-    return biller.bill_payment(db, settings=settings, request=body, address=client_address(request))
+    address = client_address(request)
+    return await in_one_transaction(
+        settings,
+        lambda db: biller.bill_payment(db, settings=settings, request=body, address=address),
+    )
 
 
 def _refuse(reason: str, status_code: int) -> Response:
