@@ -91,13 +91,17 @@ def new_public_id() -> str:
     return str(uuid.uuid4())
 
 
+# How long a writer waits for SQLite's write lock before the request is answered 503.
+SQLITE_BUSY_SECONDS = 15
+
+
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers and one writer work at once across the server's workers; the busy
     # timeout makes a second writer wait instead of failing with "database is locked".
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -151,7 +155,7 @@ def build_engine(url: str, *, immediate: bool = True, pool: PoolLimits = PoolLim
             else {}
         )
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 15}, **sized
+            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}, **sized
         )
         event.listen(engine, "connect", _configure_sqlite)
 

@@ -44,6 +44,7 @@ async def bill_inquiry(
     """1Bill asks what a PSID owes. See `darwaza.payments.biller` for the fields."""
     address = client_address(request)
     return await in_one_transaction(
+        request,
         settings,
         lambda db: biller.bill_inquiry(db, settings=settings, request=body, address=address),
     )
@@ -60,6 +61,7 @@ async def bill_payment(
     """1Bill reports a payment. The same Tran_Auth_Id again answers duplicate (07)."""
     address = client_address(request)
     return await in_one_transaction(
+        request,
         settings,
         lambda db: biller.bill_payment(db, settings=settings, request=body, address=address),
     )

@@ -11,6 +11,8 @@ only when the session has a transaction to end.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -24,8 +26,13 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
-from darwaza.database import read_session_factory, session_factory, transaction
-from darwaza.errors import CsrfFailed
+from darwaza.database import (
+    SQLITE_BUSY_SECONDS,
+    read_session_factory,
+    session_factory,
+    transaction,
+)
+from darwaza.errors import CsrfFailed, ServiceBusy
 from darwaza.i18n import LANGUAGES, normalise_language
 from darwaza.settings import Settings
 from darwaza.web.middleware import WRITE_AGAIN
@@ -89,6 +96,43 @@ def _rollback(session: Session) -> None:
         session.close()
 
 
+class WriteGate:
+    """On SQLite, one write transaction at a time per process, waited for on the event loop.
+
+    SQLite has one writer. A request that began writing and waits for a thread between two
+    steps must not find every thread blocked on SQLite's lock waiting for it: so writers
+    queue here, where waiting costs no thread, and take the lock only when it is theirs.
+    Across processes SQLite's busy timeout orders them. PostgreSQL needs no gate.
+    """
+
+    def __init__(self, *, seconds: float) -> None:
+        self._lock = asyncio.Lock()
+        self._seconds = seconds
+
+    @contextlib.asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        try:
+            await asyncio.wait_for(self._lock.acquire(), self._seconds)
+        except TimeoutError:
+            raise ServiceBusy() from None
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+
+def write_gate_for(settings: Settings) -> WriteGate | None:
+    """The gate a process's writers pass on SQLite; none on PostgreSQL."""
+    if not settings.resolved_database_url.startswith("sqlite"):
+        return None
+    return WriteGate(seconds=SQLITE_BUSY_SECONDS)
+
+
+def _gate(request: Request) -> contextlib.AbstractAsyncContextManager[None]:
+    gate: WriteGate | None = getattr(request.app.state, "write_gate", None)
+    return gate.held() if gate is not None else contextlib.nullcontext()
+
+
 async def get_db(request: Request) -> AsyncIterator[Session]:
     """One transaction per request.
 
@@ -99,8 +143,13 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     """
     reading = request.method in SAFE_METHODS and not request.scope.get(WRITE_AGAIN)
     settings = request.app.state.settings
-    async for session in _one_transaction(session_factory(settings, immediate=not reading)()):
-        yield session
+    if reading:
+        async for session in _one_transaction(session_factory(settings, immediate=False)()):
+            yield session
+        return
+    async with _gate(request):
+        async for session in _one_transaction(session_factory(settings)()):
+            yield session
 
 
 async def get_read_db(request: Request) -> AsyncIterator[Session]:
@@ -122,7 +171,9 @@ async def _read_factory(settings: Settings) -> sessionmaker[Session]:
     return read_session_factory(settings)
 
 
-async def in_one_transaction(settings: Settings, work: Callable[[Session], T]) -> T:
+async def in_one_transaction(
+    request: Request, settings: Settings, work: Callable[[Session], T]
+) -> T:
     """Run ``work`` in one transaction, in one hop to the thread pool: for hot endpoints
     (the biller API) where the request boundary's own session would cost two hops."""
 
@@ -130,7 +181,8 @@ async def in_one_transaction(settings: Settings, work: Callable[[Session], T]) -
         with transaction(settings) as db:
             return work(db)
 
-    return await run_in_threadpool(run)
+    async with _gate(request):
+        return await run_in_threadpool(run)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
