@@ -53,7 +53,7 @@ from darwaza.verification import api as verification_api
 from darwaza.verification import views as verification_views
 from darwaza.wallet import api as wallet_api
 from darwaza.wallet import views as wallet_views
-from darwaza.web.context import write_gate_for
+from darwaza.web.context import session_gate_for
 from darwaza.web.errors import install_error_handlers, too_large
 from darwaza.web.manifest import web_manifest
 from darwaza.web.middleware import (
@@ -108,7 +108,7 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        app.state.write_gate = write_gate_for(settings)
+        app.state.session_gate = session_gate_for(settings)
         # Threads that run requests and database connections are sized together, so a
         # request waits for a connection briefly or is answered 503, never hangs.
         limiter = anyio.to_thread.current_default_thread_limiter()

@@ -11,10 +11,16 @@ from starlette.concurrency import run_in_threadpool
 
 from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.i18n import translate
-from darwaza.verification.service import check_text
+from darwaza.verification.service import check_text, names_a_share
 from darwaza.wallet import service as wallet
 from darwaza.web.api import error_responses
-from darwaza.web.context import CSRF_PROTECTED, DbDep, LanguageDep, SettingsDep
+from darwaza.web.context import (
+    CSRF_PROTECTED,
+    DbDep,
+    LanguageDep,
+    SettingsDep,
+    database_turn,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["verification"], dependencies=CSRF_PROTECTED)
 
@@ -52,13 +58,14 @@ async def verify(
     (``invalid_signature``), unknown issuer or malformed, with only what was disclosed."""
     # One hop to the thread pool for all of it: the database reads (from a replica where
     # there is one; a share link's opening is recorded on the primary) and the signature.
-    result = await run_in_threadpool(
-        check_text,
-        settings=settings,
-        catalogue=catalogue,
-        text=body.credential,
-        user_agent=request.headers.get("user-agent", ""),
-    )
+    async with database_turn(request, writing=names_a_share(body.credential)):
+        result = await run_in_threadpool(
+            check_text,
+            settings=settings,
+            catalogue=catalogue,
+            text=body.credential,
+            user_agent=request.headers.get("user-agent", ""),
+        )
     issuer = (
         IssuerRead(
             issuer=result.issuer.issuer,

@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 import hmac
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
@@ -96,41 +96,75 @@ def _rollback(session: Session) -> None:
         session.close()
 
 
-class WriteGate:
-    """On SQLite, one write transaction at a time per process, waited for on the event loop.
+GATE_KEY = "darwaza.gate"
 
-    SQLite has one writer. A request that began writing and waits for a thread between two
-    steps must not find every thread blocked on SQLite's lock waiting for it: so writers
-    queue here, where waiting costs no thread, and take the lock only when it is theirs.
-    Across processes SQLite's busy timeout orders them. PostgreSQL needs no gate.
+
+class SessionGate:
+    """Requests queue on the event loop for the database, never on a thread.
+
+    A request keeps its session across several hops to the thread pool. If more requests
+    held sessions than the pool has connections, threads would wait for connections held
+    by requests that are waiting for threads. So at most ``permits`` requests per process
+    hold sessions (half the pool: a request may hold a primary and a read session), and
+    the rest wait here, costing no thread, or are answered 503 after ``seconds``.
+
+    On SQLite there is one writer: writers also queue for one write transaction per
+    process, taken after the permit (always in that order). Across processes SQLite's
+    busy timeout orders them.
     """
 
-    def __init__(self, *, seconds: float) -> None:
-        self._lock = asyncio.Lock()
+    def __init__(self, *, permits: int, one_writer: bool, seconds: float) -> None:
+        self._permits = asyncio.Semaphore(permits)
+        self._writer = asyncio.Lock() if one_writer else None
         self._seconds = seconds
 
-    @contextlib.asynccontextmanager
-    async def held(self) -> AsyncIterator[None]:
+    async def _take(self, waiting: Awaitable[object]) -> None:
         try:
-            await asyncio.wait_for(self._lock.acquire(), self._seconds)
+            await asyncio.wait_for(waiting, self._seconds)
         except TimeoutError:
             raise ServiceBusy() from None
+
+    @contextlib.asynccontextmanager
+    async def admitted(self, request: Request, *, writing: bool) -> AsyncIterator[None]:
+        held: set[str] = request.scope.setdefault(GATE_KEY, set())
+        taken: list[str] = []
         try:
+            if "permit" not in held:
+                await self._take(self._permits.acquire())
+                held.add("permit")
+                taken.append("permit")
+            if writing and self._writer is not None and "writer" not in held:
+                await self._take(self._writer.acquire())
+                held.add("writer")
+                taken.append("writer")
             yield
         finally:
-            self._lock.release()
+            for name in reversed(taken):
+                held.discard(name)
+                if name == "writer" and self._writer is not None:
+                    self._writer.release()
+                else:
+                    self._permits.release()
 
 
-def write_gate_for(settings: Settings) -> WriteGate | None:
-    """The gate a process's writers pass on SQLite; none on PostgreSQL."""
-    if not settings.resolved_database_url.startswith("sqlite"):
-        return None
-    return WriteGate(seconds=SQLITE_BUSY_SECONDS)
+def session_gate_for(settings: Settings) -> SessionGate:
+    """The gate of one process, sized from its connection pool."""
+    capacity = settings.database_pool_size + settings.database_max_overflow
+    return SessionGate(
+        permits=max(1, capacity // 2),
+        one_writer=settings.resolved_database_url.startswith("sqlite"),
+        seconds=SQLITE_BUSY_SECONDS,
+    )
 
 
-def _gate(request: Request) -> contextlib.AbstractAsyncContextManager[None]:
-    gate: WriteGate | None = getattr(request.app.state, "write_gate", None)
-    return gate.held() if gate is not None else contextlib.nullcontext()
+def database_turn(
+    request: Request, *, writing: bool
+) -> contextlib.AbstractAsyncContextManager[None]:
+    """Wait on the event loop for this request's turn at the database (see `SessionGate`)."""
+    gate: SessionGate | None = getattr(request.app.state, "session_gate", None)
+    if gate is None:
+        return contextlib.nullcontext()
+    return gate.admitted(request, writing=writing)
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
@@ -143,12 +177,8 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     """
     reading = request.method in SAFE_METHODS and not request.scope.get(WRITE_AGAIN)
     settings = request.app.state.settings
-    if reading:
-        async for session in _one_transaction(session_factory(settings, immediate=False)()):
-            yield session
-        return
-    async with _gate(request):
-        async for session in _one_transaction(session_factory(settings)()):
+    async with database_turn(request, writing=not reading):
+        async for session in _one_transaction(session_factory(settings, immediate=not reading)()):
             yield session
 
 
@@ -156,12 +186,11 @@ async def get_read_db(request: Request) -> AsyncIterator[Session]:
     """A transaction for reads that may be a few seconds stale (verification, public pages):
     the read replica when one is configured and well, else the primary without a lock."""
     settings = request.app.state.settings
-    if request.scope.get(WRITE_AGAIN):
-        factory = session_factory(settings)
-    else:
-        factory = await _read_factory(settings)
-    async for session in _one_transaction(factory()):
-        yield session
+    writing = bool(request.scope.get(WRITE_AGAIN))
+    async with database_turn(request, writing=writing):
+        factory = session_factory(settings) if writing else await _read_factory(settings)
+        async for session in _one_transaction(factory()):
+            yield session
 
 
 async def _read_factory(settings: Settings) -> sessionmaker[Session]:
@@ -181,7 +210,7 @@ async def in_one_transaction(
         with transaction(settings) as db:
             return work(db)
 
-    async with _gate(request):
+    async with database_turn(request, writing=True):
         return await run_in_threadpool(run)
 
 
