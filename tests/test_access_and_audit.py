@@ -238,7 +238,8 @@ def test_secrets_never_reach_the_logs(
     )
     application_id = start_degree_application(citizen)
     fill_and_submit(citizen, application_id, settings=settings)
-    code = sms_messages(settings)[-1]["text"].split("code is ")[1][:6]
+    codes = [m["text"] for m in sms_messages(settings) if "code is " in m["text"]]
+    code = codes[-1].split("code is ")[1][:6]
     session_token = citizen.cookies.get("dz_session") or ""
     logged = caplog.text + json.dumps([r.getMessage() for r in caplog.records])
     for secret in (

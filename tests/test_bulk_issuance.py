@@ -28,6 +28,8 @@ from darwaza.settings import Settings
 from darwaza.verification.publishing import DatabaseTrustSource
 from darwaza.verification.verifier import verify_credential
 from tests.bulk import HEADER, graduate, graduates_csv, register_csv
+from tests.factories import create_citizen
+from tests.journeys import sms_messages
 
 UPLOADER = Actor.staff("uploader")
 APPROVER = Actor.staff("approver")
@@ -145,6 +147,28 @@ def test_a_register_is_checked_approved_by_another_officer_and_issued_once(
     run_worker(settings, db)
     assert (batch_of(db, second).issued_count, batch_of(db, second).state) == (2, "done")
     assert db.scalar(select(func.count()).select_from(Document)) == 8
+
+
+def test_holders_with_proven_accounts_are_told_and_the_others_find_it_later(
+    db: Session, settings: Settings, catalogue: Catalogue
+) -> None:
+    proven = create_citizen(
+        db, cnic="35202-0000002-3", full_name="Graduate 2", mobile="03001000002"
+    )
+    proven.identity_proven_at = datetime.now(UTC)
+    create_citizen(db, cnic="35202-0000003-3", full_name="Someone Else", mobile="03001000003")
+    db.commit()
+    batch_id = upload(settings, catalogue, graduates_csv(4))
+    approve(settings, batch_id)
+    run_worker(settings, db)
+    assert batch_of(db, batch_id).state == BatchState.DONE
+
+    texts = sms_messages(settings)
+    told = [m["text"] for m in texts if m["to"] == "+923001000002"]
+    assert len(told) == 1 and "Degree Attestation" in told[0] and "/wallet/" in told[0], told
+    assert "Higher Education Commission" in told[0]
+    # An account that has not proven its CNIC holds nothing issued to it, and is not told.
+    assert [m for m in texts if m["to"] == "+923001000003"] == []
 
 
 def test_pause_resume_and_cancel_follow_the_state_machine(

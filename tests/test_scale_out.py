@@ -176,11 +176,11 @@ def test_a_replica_that_is_down_falls_back_to_the_primary(settings: Settings, db
     assert listed.status_code == 200
 
 
-def test_two_hundred_writers_on_a_small_pool_finish_or_get_503_without_a_hang(
+def test_two_hundred_writers_on_a_small_pool_are_served_without_a_hang(
     settings: Settings, tmp_path: Path
 ) -> None:
-    if not settings.resolved_database_url.startswith("postgresql"):
-        pytest.skip("a connection pool is PostgreSQL's; SQLite has one writer at a time")
+    # Five connections, fifty callers at once: requests wait their turn for the database
+    # on the event loop (never on a thread holding nothing), so they are served.
     env = server_environment(
         settings,
         tmp_path / "data",
@@ -216,7 +216,8 @@ def test_two_hundred_writers_on_a_small_pool_finish_or_get_503_without_a_hang(
             answers = list(pool.map(sign_up, range(200)))
         still_there = httpx.get(f"{base}/healthz", timeout=10).status_code
     assert set(answers) <= {202, 503}, sorted(set(answers))
-    assert answers.count(202) > 0
+    # All of them, but for a few 503s a very slow machine may give (never a hang).
+    assert answers.count(202) >= 180, answers.count(503)
     assert still_there == 200
 
 

@@ -11,6 +11,7 @@ register) is counted as already issued, never signed twice.
 from __future__ import annotations
 
 import functools
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,12 @@ from darwaza.batches.models import Batch, BatchProblem, BatchRow, RowStatus
 from darwaza.batches.service import ISSUE_CHUNK_JOB, finish_if_complete
 from darwaza.batches.workflow import BatchState
 from darwaza.catalogue import Catalogue, load_catalogue
+from darwaza.clock import utcnow
 from darwaza.documents.models import Document
 from darwaza.documents.service import BulkItem, issue_documents_in_bulk
 from darwaza.errors import DarwazaError
+from darwaza.identity.contact import link, tell_citizen
+from darwaza.identity.models import Citizen
 from darwaza.jobs import JobContext, JobRegistry
 from darwaza.settings import Settings
 
@@ -110,6 +114,17 @@ def issue_chunk(
             digest = document_digest(result.sd_jwt)
             changes.append({"id": row.id, "status": RowStatus.ISSUED, "document_digest": digest})
     db.execute(update(BatchRow), changes)  # bulk update by primary key
+    _tell_holders(
+        db,
+        settings=settings,
+        catalogue=catalogue,
+        batch=batch,
+        issued=[
+            row
+            for row, result in zip(fresh, results, strict=True)
+            if not isinstance(result, DarwazaError)
+        ],
+    )
     if problems:
         db.execute(insert(BatchProblem), problems)
     # The batch row is locked only now, briefly: chunks of one batch sign side by side.
@@ -128,6 +143,44 @@ def issue_chunk(
         raise BatchStoppedMeanwhile(batch_id)
     finish_if_complete(db, batch=batch)
     return issued
+
+
+def _tell_holders(
+    db: Session, *, settings: Settings, catalogue: Catalogue, batch: Batch, issued: list[Any]
+) -> None:
+    """Tell the holders who have proven accounts that their document is in the wallet.
+
+    The others find it when they sign up and prove their CNIC. The texts of a large batch
+    are spread out: this chunk's go no sooner than the batch's earlier documents take at
+    the platform's cap of texts per minute, so a register never floods the gateway.
+    """
+    by_cnic = {str(row.holder_cnic): row for row in issued}
+    if not by_cnic:
+        return
+    holders = db.scalars(
+        select(Citizen).where(Citizen.cnic.in_(by_cnic), Citizen.identity_proven_at.is_not(None))
+    ).all()
+    if not holders:
+        return
+    document_type = catalogue.document_types[batch.document_type]
+    agency = catalogue.agencies.get(batch.agency_id)
+    send_after = utcnow() + timedelta(minutes=batch.issued_count // settings.sms_per_minute)
+    for citizen in holders:
+        language = citizen.preferred_language or "en"
+        row = by_cnic[citizen.cnic]
+        tell_citizen(
+            db,
+            settings=settings,
+            citizen=citizen,
+            event="document_received",
+            values={
+                "document": document_type.title.in_language(language),
+                "issuer": agency.name.in_language(language) if agency else batch.agency_id,
+                "link": link(settings, f"/wallet/{row.document_id}"),
+            },
+            reference=str(row.document_id),
+            send_after=send_after,
+        )
 
 
 @functools.cache

@@ -57,6 +57,7 @@ def tell_citizen(
     event: str,
     values: dict[str, Any] | None = None,
     reference: str | None = None,
+    send_after: datetime | None = None,
 ) -> None:
     """Send ``event`` to the citizen on their channels, in the caller's transaction."""
     notify(
@@ -66,6 +67,7 @@ def tell_citizen(
         event=event,
         values={"name": citizen.full_name, **(values or {})},
         reference=reference,
+        send_after=send_after,
     )
 
 

@@ -100,12 +100,14 @@ def notify(
     reference: str | None = None,
     email_to: str | None = None,
     now: datetime | None = None,
+    send_after: datetime | None = None,
 ) -> list[Notification]:
     """Write the messages of ``event`` to ``recipient`` and queue their delivery.
 
     Never commits. ``email_to`` sends the e-mail (only) to an address not yet confirmed
-    (the confirmation link itself). A template that lacks a value raises `TemplateError`
-    before anything is written.
+    (the confirmation link itself). ``send_after`` holds delivery back (a large batch is
+    spread over time so the texts keep within the caps). A template that lacks a value
+    raises `TemplateError` before anything is written.
     """
     spec = EVENTS[event]
     template = templates_in(settings.notification_templates_dir)[event]
@@ -153,7 +155,7 @@ def notify(
                 kind=DELIVER_JOB,
                 payload={"notification_id": row.id},
                 idempotency_key=f"notification:{row.id}",
-                run_at=after_quiet_hours(settings, now),
+                run_at=after_quiet_hours(settings, max(now, send_after or now)),
                 max_attempts=DELIVERY_ATTEMPTS,
                 now=now,
             )

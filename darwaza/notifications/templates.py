@@ -53,6 +53,8 @@ EVENTS: dict[str, EventSpec] = {
     "passkeys_removed": _spec("name", must_reach=True),
     "email_confirmation": _spec("name", "link", must_reach=False, inbox=False),
     "overdue_digest": _spec("name", "count", "link", must_reach=True, inbox=False),
+    # A document issued from a register (no application): the holder finds it in the wallet.
+    "document_received": _spec("name", "document", "issuer", "link", must_reach=True),
     # Fees: the PSID is what a citizen types at a bank, so it must reach them by SMS.
     "fee_due": _spec(*APPLICATION, "amount", "psid", "pay_by", must_reach=True),
     "fee_paid": _spec(*APPLICATION, "amount", "reference", must_reach=False),

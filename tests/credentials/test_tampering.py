@@ -76,7 +76,10 @@ def test_tampered_qr_is_never_valid(
             signed.kid,
         ), (result.verdict, variant)
         respelled += 1
-    assert respelled < len(tampered) // 1000
+    # How many respellings exist depends on the deflate stream, which differs with every
+    # signature (ECDSA's random bytes): 1 to 25 in 24,000 were seen. What matters is above:
+    # each one is the very same signed message.
+    assert respelled < len(tampered) // 200
 
 
 def test_tampered_sd_jwt_presentation_is_never_valid(
