@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -211,6 +213,16 @@ def session_factory(
 @functools.cache
 def _sessions(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def insert_unless_present(
+    db: Session, table: Any, values: dict[str, Any], *, unique: list[str]
+) -> None:
+    """``INSERT ... ON CONFLICT DO NOTHING`` on the ``unique`` columns, on either database:
+    two writers racing to add the same row both succeed, and one row is there after."""
+    dialect = db.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    db.execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=unique))
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from darwaza.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
 from darwaza.clock import numeric_date, utcnow
 from darwaza.crypto.jws import MalformedJws, parse_compact_jws, sign_compact_jws
 from darwaza.crypto.keys import SigningKey, VerifyingKey
+from darwaza.database import insert_unless_present
 
 GENESIS_HASH = "0" * 64
 
@@ -120,9 +121,16 @@ def _locked_head(db: Session) -> AuditChainHead:
         select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
     ).scalar_one_or_none()
     if head is None:
-        head = AuditChainHead(id=1, last_event_id=0, last_hash=GENESIS_HASH)
-        db.add(head)
-        db.flush()
+        # Two sequencers starting at once (two workers) both try: one row results.
+        insert_unless_present(
+            db,
+            AuditChainHead,
+            {"id": 1, "last_event_id": 0, "last_hash": GENESIS_HASH},
+            unique=["id"],
+        )
+        head = db.execute(
+            select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
+        ).scalar_one()
     return head
 
 

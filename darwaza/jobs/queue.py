@@ -16,11 +16,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from darwaza.clock import utcnow
+from darwaza.database import insert_unless_present
 from darwaza.errors import Conflict, NotFound
 from darwaza.i18n import N_
 from darwaza.jobs.models import Job, JobStatus, Priority
@@ -82,8 +81,8 @@ def enqueue(
     The job exists only if the caller commits, together with the change that caused it. A
     second call with the same ``idempotency_key`` returns the job already there and adds
     nothing; ``ON CONFLICT DO NOTHING`` lets a concurrent duplicate lose the race without
-    spoiling the caller's transaction. ``now`` is when the change happened (the clock by default): the
-    job's ``created_at`` and, unless ``run_at`` says otherwise, when it is due.
+    spoiling the caller's transaction. ``now`` is when the change happened (the clock by
+    default): the job's ``created_at`` and, unless ``run_at`` says otherwise, when it is due.
     """
     now = now or utcnow()
     job = Job(
@@ -106,16 +105,12 @@ def enqueue(
     # One statement whichever way a race goes: the row is added unless the key is taken
     # (PostgreSQL waits for a concurrent insert of the same key to commit or roll back).
     # Then the job with the key, new or earlier, is read back.
-    dialect = db.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     values = {
         column.key: getattr(job, column.key)
         for column in Job.__table__.columns
         if getattr(job, column.key, None) is not None
     }
-    db.execute(
-        insert(Job).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    )
+    insert_unless_present(db, Job, values, unique=["idempotency_key"])
     found = _job_with_key(db, idempotency_key)
     assert found is not None
     return found
