@@ -1,4 +1,5 @@
-"""CNIC and Pakistani mobile numbers: reading what people type, showing and masking them.
+"""CNIC, Pakistani mobile numbers and rupee amounts: reading what people type, showing
+and masking them.
 
 People type these numbers in many shapes (with dashes, spaces, a country code, or in
 Urdu digits), so each ``parse_*`` function accepts the common shapes and returns one
@@ -136,3 +137,28 @@ def parse_mobile(text: str) -> str:
     if len(national) != 10 or not national.startswith("3"):
         raise InvalidMobile()
     return f"+{PAKISTAN_COUNTRY_CODE}{national}"
+
+
+_RUPEES: Final = re.compile(
+    r"(?:rs\.?|pkr)?\s*(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?\s*(?:rs\.?|pkr)?"
+)
+
+
+class InvalidAmount(InvalidInput):
+    """Text that cannot be an amount of rupees above zero."""
+
+    code = "invalid_amount"
+    default_message = N_("Enter an amount in rupees, such as 500 or 1,250.50.")
+
+
+def parse_rupees(text: str) -> int:
+    """An amount typed in rupees (``1,250``, ``1250.50``, ``Rs 500``, Urdu digits) as
+    integer paisa; raises :class:`InvalidAmount` for anything else or for zero."""
+    match = _RUPEES.fullmatch(text.translate(_DIGITS).strip().lower())
+    if match is None:
+        raise InvalidAmount()
+    whole, fraction = match.group(1).replace(",", ""), (match.group(2) or "").ljust(2, "0")
+    paisa = int(whole) * 100 + int(fraction)
+    if paisa <= 0:
+        raise InvalidAmount()
+    return paisa

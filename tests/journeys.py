@@ -182,14 +182,20 @@ AUTHENTICATOR_SEEDS: dict[str, str] = {}
 
 
 def create_officer(
-    db: Session, *, username: str, agency_id: str, mobile: str, password: str = "officer-pass-123"
+    db: Session,
+    *,
+    username: str,
+    agency_id: str,
+    mobile: str,
+    password: str = "officer-pass-123",
+    role: str = "officer",
 ) -> StaffMember:
     enrolment = create_staff_member(
         db,
         settings=Settings(env="test", secret_key=TEST_SECRET, key_sealing_secret=TEST_SEALING),
         username=username,
         full_name=username.title(),
-        role="officer",
+        role=role,
         agency_id=agency_id,
         mobile=mobile,
         password=password,

@@ -321,6 +321,61 @@ def test_a_rejected_application_gets_its_fee_back_once(
     )
 
 
+def test_an_agency_admin_refunds_part_of_a_paid_fee_and_only_what_is_left(
+    make_client: ClientFactory, settings: Settings, db: Session
+) -> None:
+    citizen = make_client()
+    sign_up(citizen, settings, cnic="35202-5566778-9", full_name="Hina", mobile="03005566778")
+    application_id = start_degree_application(citizen)
+    _submit(citizen, application_id)
+    psid, amount = psid_of(citizen, application_id)
+    assert bill_payment(bank_client(citizen), psid, amount)["Response_Code"] == "00"
+    run_jobs(settings)
+    case = f"/console/applications/{application_id}"
+
+    officer = make_client()
+    row = create_officer(db, username="hec.clerk", agency_id="hec", mobile="03001230001")
+    sign_in_officer(officer, settings, row, "officer-pass-123")
+    assert "Refund part of the fee" not in officer.get(case).text  # money is an admin's call
+    refused = post_form(officer, f"{case}/refund", {"amount": "100", "reason": "x"}, page=case)
+    assert refused.status_code == 403
+
+    admin = make_client()
+    row = create_officer(
+        db, username="hec.head", agency_id="hec", mobile="03001230002", role="agency_admin"
+    )
+    sign_in_officer(admin, settings, row, "officer-pass-123")
+    assert "Refund part of the fee" in admin.get(case).text
+    bad = post_form(admin, f"{case}/refund", {"amount": "four hundred", "reason": "x"}, page=case)
+    assert bad.status_code == 422 and "such as 500 or 1,250.50" in bad.text
+    admin.cookies.set("dz_lang", "ur")
+    bad = post_form(admin, f"{case}/refund", {"amount": "abc", "reason": "x"}, page=case)
+    assert bad.status_code == 422 and "روپوں میں رقم لکھیں" in bad.text
+    admin.cookies.set("dz_lang", "en")
+    too_much = post_form(admin, f"{case}/refund", {"amount": "1,000.01", "reason": "x"}, page=case)
+    assert too_much.status_code == 409 and "more than what was paid" in too_much.text
+    done = post_form(
+        admin,
+        f"{case}/refund",
+        {"amount": "Rs 400", "reason": "Counter fee taken twice"},
+        page=case,
+    )
+    assert done.status_code == 303, done.text
+    assert "The refund is on its way" in admin.get(done.headers["location"]).text
+    run_jobs(settings)
+    db.commit()
+    payment = db.scalar(select(Payment).where(Payment.psid == psid))
+    assert payment is not None and payment.state == "refunded"
+    assert (payment.refunded_paisa, payment.paid_paisa) == (40000, 100000)
+    to_hina = [m["text"] for m in sms_messages(settings) if m["to"] == "+923005566778"]
+    assert sum("Rs 400 for your" in text and "being refunded" in text for text in to_hina) == 1
+    actions = set(db.scalars(select(AuditEvent.action)).all())
+    assert "application.fee_refunded_in_part" in actions
+    # Nothing paid is left in a refundable state: a second refund finds none.
+    again = post_form(admin, f"{case}/refund", {"amount": "1", "reason": "x"}, page=case)
+    assert again.status_code == 409
+
+
 def test_an_officer_waives_a_fee_with_a_reason(
     make_client: ClientFactory, settings: Settings, db: Session
 ) -> None:

@@ -95,6 +95,7 @@ def _application_page(
         "just_done": request.query_params.get("done", ""),
         "overdue": officers.is_overdue(application),
         "payment": payments.latest_payment(db, application_id=application.id),
+        "may_refund": officers.may_refund(officer),
         "errors": errors or {},
     }
     return render(request, "console/application.html", context, status_code=status_code)
@@ -119,6 +120,53 @@ def download_attachment(
         db, officer=officer, application=application, attachment=attachment
     )
     return attachment_response(file_store_for(settings), attachment)
+
+
+@router.post("/applications/{application_id}/refund")
+def refund(
+    request: Request,
+    form: FormDep,
+    application_id: str,
+    db: DbDep,
+    officer: OfficerDep,
+    catalogue: CatalogueDep,
+    settings: SettingsDep,
+) -> Response:
+    """An agency admin refunds part of a paid fee; the applicant is told."""
+    application = officers.officer_application(db, officer=officer, application_id=application_id)
+    try:
+        made = officers.refund_part_of_fee(
+            db,
+            officer=officer,
+            application=application,
+            amount=form_text(form, "amount"),
+            reason=form_text(form, "reason"),
+        )
+    except DarwazaError as error:
+        db.rollback()
+        application = officers.officer_application(
+            db, officer=officer, application_id=application_id
+        )
+        return _application_page(
+            request,
+            db,
+            officer,
+            application,
+            catalogue,
+            errors=errors_of(error),
+            status_code=error.status_code,
+        )
+    citizen = db.get(Citizen, application.citizen_id)
+    if citizen is not None:
+        service.tell_refund(
+            db,
+            settings=settings,
+            citizen=citizen,
+            application=application,
+            service=catalogue.service(application.service_id),
+            refund=made,
+        )
+    return redirect(f"/console/applications/{application.id}?done=refund")
 
 
 @router.post("/applications/{application_id}/{action}")

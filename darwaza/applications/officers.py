@@ -17,10 +17,12 @@ from darwaza.applications.service import clean_message, move
 from darwaza.applications.workflow import OPEN_FOR_OFFICERS, Action, ApplicationState, Party
 from darwaza.audit.access import record_staff_view
 from darwaza.audit.actors import Actor
+from darwaza.audit.trail import record_event
 from darwaza.clock import utcnow
-from darwaza.errors import IllegalTransition, NotFound
+from darwaza.errors import Conflict, Forbidden, IllegalTransition, NotFound
 from darwaza.i18n import N_
-from darwaza.identity.models import StaffMember
+from darwaza.identity.models import Role, StaffMember
+from darwaza.numbers import InvalidAmount, parse_rupees
 from darwaza.payments import service as payments
 from darwaza.payments.models import PaymentRefund
 
@@ -218,6 +220,43 @@ def waive_fee(db: Session, *, officer: StaffMember, application: Application, re
     for payment in payments.live_payments(db, application_id=application.id):
         if not payment.state.settled:
             payments.cancel_for_waiver(db, payment=payment, reason=text, actor=actor)
+
+
+def may_refund(officer: StaffMember) -> bool:
+    """Money goes back only on an agency admin's word."""
+    return officer.role is Role.AGENCY_ADMIN
+
+
+def refund_part_of_fee(
+    db: Session, *, officer: StaffMember, application: Application, amount: str, reason: str
+) -> PaymentRefund:
+    """An agency admin sends back part (or all) of a paid fee, with a reason; never more
+    than was paid and not yet refunded."""
+    agency_id = _require_officer(officer)
+    if application.agency_id != agency_id:
+        raise NotFound()
+    if not may_refund(officer):
+        raise Forbidden()
+    text = clean_message(reason, required=True, field="reason")
+    try:
+        paisa = parse_rupees(amount)
+    except InvalidAmount as error:
+        raise InvalidAmount(fields={"amount": error.message}) from None
+    actor = Actor.staff(officer.id)
+    refund = payments.refund_fee(
+        db, application_id=application.id, reason="officer", actor=actor, amount_paisa=paisa
+    )
+    if refund is None:
+        raise Conflict(N_("There is no paid fee to refund."))
+    record_event(
+        db,
+        actor=actor,
+        action="application.fee_refunded_in_part",
+        object_type="application",
+        object_id=application.id,
+        after={"refund_id": refund.id, "refund_paisa": paisa, "reason": text},
+    )
+    return refund
 
 
 def is_overdue(application: Application) -> bool:
