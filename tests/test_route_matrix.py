@@ -73,6 +73,7 @@ ROUTES: list[tuple[str, str]] = [
     ("POST", "/api/v1/applications/{application_id}/respond"),
     ("GET", "/console/applications/{application_id}"),
     ("GET", "/console/applications/{application_id}/attachments/{attachment_id}"),
+    ("POST", "/console/applications/{application_id}/refund"),
     ("POST", "/console/applications/{application_id}/{action}"),
     ("GET", "/api/v1/console/applications/{application_id}"),
     ("GET", "/api/v1/console/applications/{application_id}/attachments/{attachment_id}"),
