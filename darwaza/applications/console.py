@@ -8,9 +8,10 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from darwaza.applications import officers, service, workflow
-from darwaza.applications.decisions import officer_acts
+from darwaza.applications.decisions import officer_acts, refund_part_and_tell
 from darwaza.applications.models import Application
 from darwaza.applications.views import attachment_response
+from darwaza.catalogue import Catalogue
 from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.errors import DarwazaError, Message
 from darwaza.identity.dependencies import OfficerDep
@@ -135,38 +136,40 @@ def refund(
     """An agency admin refunds part of a paid fee; the applicant is told."""
     application = officers.officer_application(db, officer=officer, application_id=application_id)
     try:
-        made = officers.refund_part_of_fee(
+        refund_part_and_tell(
             db,
+            settings=settings,
+            catalogue=catalogue,
             officer=officer,
             application=application,
             amount=form_text(form, "amount"),
             reason=form_text(form, "reason"),
         )
     except DarwazaError as error:
-        db.rollback()
-        application = officers.officer_application(
-            db, officer=officer, application_id=application_id
-        )
-        return _application_page(
-            request,
-            db,
-            officer,
-            application,
-            catalogue,
-            errors=errors_of(error),
-            status_code=error.status_code,
-        )
-    citizen = db.get(Citizen, application.citizen_id)
-    if citizen is not None:
-        service.tell_refund(
-            db,
-            settings=settings,
-            citizen=citizen,
-            application=application,
-            service=catalogue.service(application.service_id),
-            refund=made,
-        )
+        return _refused(request, db, officer, application_id, catalogue, error)
     return redirect(f"/console/applications/{application.id}?done=refund")
+
+
+def _refused(
+    request: Request,
+    db: DbDep,
+    officer: StaffMember,
+    application_id: str,
+    catalogue: Catalogue,
+    error: DarwazaError,
+) -> Response:
+    """The application's page again, with what was wrong, and nothing of the attempt kept."""
+    db.rollback()
+    application = officers.officer_application(db, officer=officer, application_id=application_id)
+    return _application_page(
+        request,
+        db,
+        officer,
+        application,
+        catalogue,
+        errors=errors_of(error),
+        status_code=error.status_code,
+    )
 
 
 @router.post("/applications/{application_id}/{action}")
@@ -194,19 +197,7 @@ def act(
             text=text,
         )
     except DarwazaError as error:
-        db.rollback()
-        application = officers.officer_application(
-            db, officer=officer, application_id=application_id
-        )
-        return _application_page(
-            request,
-            db,
-            officer,
-            application,
-            catalogue,
-            errors=errors_of(error),
-            status_code=error.status_code,
-        )
+        return _refused(request, db, officer, application_id, catalogue, error)
     if action == "release":
         return redirect("/console")
     if action in ("approve", "reject"):

@@ -17,6 +17,7 @@ from darwaza.documents.service import issue_document
 from darwaza.errors import NotFound
 from darwaza.identity.contact import link
 from darwaza.identity.models import Citizen, StaffMember
+from darwaza.payments.models import PaymentRefund
 from darwaza.settings import Settings
 
 
@@ -106,6 +107,43 @@ def _tell(
     )
 
 
+def _tell_refund(
+    db: Session,
+    *,
+    settings: Settings,
+    catalogue: Catalogue,
+    application: Application,
+    refund: PaymentRefund | None,
+) -> None:
+    citizen = db.get(Citizen, application.citizen_id)
+    assert citizen is not None
+    tell_refund(
+        db,
+        settings=settings,
+        citizen=citizen,
+        application=application,
+        service=catalogue.service(application.service_id),
+        refund=refund,
+    )
+
+
+def refund_part_and_tell(
+    db: Session,
+    *,
+    settings: Settings,
+    catalogue: Catalogue,
+    officer: StaffMember,
+    application: Application,
+    amount: str,
+    reason: str,
+) -> None:
+    """An agency admin refunds part of a paid fee; the applicant is told."""
+    refund = officers.refund_part_of_fee(
+        db, officer=officer, application=application, amount=amount, reason=reason
+    )
+    _tell_refund(db, settings=settings, catalogue=catalogue, application=application, refund=refund)
+
+
 def officer_acts(
     db: Session,
     *,
@@ -157,15 +195,8 @@ def officer_acts(
             event="application_rejected",
             values={"reason": text.strip()},
         )
-        citizen = db.get(Citizen, application.citizen_id)
-        assert citizen is not None
-        tell_refund(
-            db,
-            settings=settings,
-            citizen=citizen,
-            application=application,
-            service=service,
-            refund=refund,
+        _tell_refund(
+            db, settings=settings, catalogue=catalogue, application=application, refund=refund
         )
     elif action == Action.WAIVE_FEE:
         officers.waive_fee(db, officer=officer, application=application, reason=text)

@@ -594,14 +594,14 @@ def tell_refund(
 def withdraw_application(
     db: Session,
     *,
+    settings: Settings,
     citizen: Citizen,
     application: Application,
     reason: str | None,
-    service: ServiceDefinition | None = None,
-    settings: Settings | None = None,
+    service: ServiceDefinition,
 ) -> None:
-    """Withdraw before a decision: an unpaid challan dies, and a paid fee is refunded when
-    the service's ``refund_fee_on`` says so (and, given ``settings``, the citizen told)."""
+    """Withdraw before a decision: an unpaid challan dies, and a paid fee is refunded (and
+    the citizen told) when the service's ``refund_fee_on`` says so."""
     message = clean_message(reason, required=False, field="reason")
     actor = Actor.citizen(citizen.id)
     move(
@@ -614,19 +614,18 @@ def withdraw_application(
     )
     application.assigned_officer_id = None
     payments.cancel_unpaid(db, application_id=application.id, actor=actor)
-    if service is not None and "withdrawn" in service.refund_fee_on:
+    if "withdrawn" in service.refund_fee_on:
         refund = payments.refund_fee(
             db, application_id=application.id, reason="withdrawn", actor=actor
         )
-        if settings is not None:
-            tell_refund(
-                db,
-                settings=settings,
-                citizen=citizen,
-                application=application,
-                service=service,
-                refund=refund,
-            )
+        tell_refund(
+            db,
+            settings=settings,
+            citizen=citizen,
+            application=application,
+            service=service,
+            refund=refund,
+        )
 
 
 def respond_to_request(

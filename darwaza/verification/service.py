@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from darwaza.catalogue import Catalogue
 from darwaza.clock import utcnow
-from darwaza.database import read_session_factory, session_factory, transaction
+from darwaza.database import read_session_factory, transaction
 from darwaza.metrics import VERIFICATIONS
 from darwaza.settings import Settings
 from darwaza.verification.offline import (
@@ -35,14 +35,12 @@ def verify_text(
     catalogue: Catalogue,
     text: str,
     user_agent: str = "",
-    reader: Session | None = None,
 ) -> VerificationResult:
     """Verify a QR text, an SD-JWT, or a share link of this platform.
 
     Trust comes only from the platform's own database: a link naming another host is
-    refused, never followed, even when its token is one of this platform's. A document
-    checked as text is read through ``reader`` (a read-only session: the replica, or the
-    primary without a write lock) when one is given.
+    refused, never followed, even when its token is one of this platform's. Opening a
+    share link is recorded in ``db``; :func:`check_text` picks the session to match.
     """
     candidate = text.strip()
     token: str | None = None
@@ -52,26 +50,13 @@ def verify_text(
         if not on_platform(candidate, settings.base_url):
             return VerificationResult(verdict=Verdict.UNKNOWN_ISSUER, reasons=[FOREIGN_LINK])
         token = share_token_of(candidate, settings.base_url)
+    trust = DatabaseTrustSource(db, settings=settings, catalogue=catalogue)
     if token is not None:
-        trust = DatabaseTrustSource(db, settings=settings, catalogue=catalogue)
         share = wallet.live_share(db, token=token)
         result = verify_credential(share.presentation, trust=trust, now=utcnow())
         wallet.record_opening(db, share=share, verdict=result.verdict.value, user_agent=user_agent)
     else:
-        # A document checked as text changes nothing: its keys and status are read in a
-        # read-only transaction of their own, which on SQLite takes no write lock, so
-        # checks never queue behind each other or behind a write, and ``db`` is not used.
-        if reader is not None:
-            trust = DatabaseTrustSource(reader, settings=settings, catalogue=catalogue)
-            result = verify_credential(candidate, trust=trust, now=utcnow())
-        else:
-            own_reader = session_factory(settings, immediate=False)()
-            try:
-                trust = DatabaseTrustSource(own_reader, settings=settings, catalogue=catalogue)
-                result = verify_credential(candidate, trust=trust, now=utcnow())
-            finally:
-                own_reader.rollback()
-                own_reader.close()
+        result = verify_credential(candidate, trust=trust, now=utcnow())
     VERIFICATIONS.labels(
         result.verdict.value, result.format.value if result.format else "unknown"
     ).inc()
@@ -82,7 +67,9 @@ def check_text(
     *, settings: Settings, catalogue: Catalogue, text: str, user_agent: str = ""
 ) -> VerificationResult:
     """Verify text in a transaction of its own: the primary for a share link (opening one
-    is recorded), a read-only session (the replica, or no write lock) for a document."""
+    is recorded), else a read-only session. A document checked as text changes nothing:
+    its keys and status are read from the replica, or from the primary without SQLite's
+    write lock, so checks never queue behind each other or behind a write."""
     if names_a_share(text):
         with transaction(settings) as db:
             return verify_text(
@@ -91,12 +78,7 @@ def check_text(
     reader = read_session_factory(settings)()
     try:
         return verify_text(
-            reader,
-            settings=settings,
-            catalogue=catalogue,
-            text=text,
-            user_agent=user_agent,
-            reader=reader,
+            reader, settings=settings, catalogue=catalogue, text=text, user_agent=user_agent
         )
     finally:
         reader.rollback()

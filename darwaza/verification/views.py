@@ -30,7 +30,7 @@ from darwaza.verification.publishing import (
     status_list_token,
     trust_bundle_token,
 )
-from darwaza.verification.service import verify_text
+from darwaza.verification.service import check_text, names_a_share, verify_text
 from darwaza.verification.verdicts import Verdict, VerificationResult
 from darwaza.web.api import error_responses
 from darwaza.web.context import (
@@ -39,6 +39,7 @@ from darwaza.web.context import (
     ReadDbDep,
     SettingsDep,
     client_address,
+    database_turn,
     request_language,
 )
 from darwaza.web.pages import FormDep, form_file, form_text
@@ -148,7 +149,7 @@ def _verify_form(request: Request, errors: dict[str, Message], status_code: int)
 
 @router.post("/verify", response_class=HTMLResponse)
 async def verify_submitted(
-    request: Request, form: FormDep, db: DbDep, settings: SettingsDep, catalogue: CatalogueDep
+    request: Request, form: FormDep, settings: SettingsDep, catalogue: CatalogueDep
 ) -> Response:
     """Check pasted text or a photo of a QR code. Pictures are decoded off the event loop."""
     text = form_text(form, "credential")
@@ -164,14 +165,14 @@ async def verify_submitted(
         text = decoded
     if not text.strip():
         return _verify_form(request, {"credential": Message(NOTHING_TO_CHECK)}, 422)
-    result = await run_in_threadpool(
-        verify_text,
-        db,
-        settings=settings,
-        catalogue=catalogue,
-        text=text,
-        user_agent=request.headers.get("user-agent", ""),
-    )
+    async with database_turn(request, writing=names_a_share(text)):
+        result = await run_in_threadpool(
+            check_text,
+            settings=settings,
+            catalogue=catalogue,
+            text=text,
+            user_agent=request.headers.get("user-agent", ""),
+        )
     return render(request, "verification/result.html", result_context(catalogue, result))
 
 
