@@ -82,8 +82,9 @@ class BatchRow(Base):
 
     __tablename__ = "batch_rows"
     __table_args__ = (
+        # Reads go by batch and row number and filter the status on the way: an index
+        # with the status in it would be rewritten by every row's change (0015).
         UniqueConstraint("batch_id", "row_number", name="uq_batch_rows_row"),
-        Index("ix_batch_rows_status", "batch_id", "status", "row_number"),
     )
 
     id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)

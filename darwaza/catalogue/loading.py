@@ -170,7 +170,10 @@ def _syntax_problem(file: str, exc: yaml.MarkedYAMLError) -> CatalogueProblem:
 
 
 # libyaml's parser when PyYAML was built with it (about ten times faster), else Python's.
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+try:
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]
 
 
 class _DefinitionLoader(_SafeLoader):

@@ -77,20 +77,23 @@ class Document(Base):
         # The wallet: a citizen's documents newest first, by account or by CNIC (0014).
         Index("ix_documents_citizen_newest", "citizen_id", "issued_at"),
         Index("ix_documents_holder_cnic_newest", "holder_cnic", "issued_at"),
+        # The console: an agency's newest documents (0015). The status slot's unique
+        # constraint serves look-ups by shard; no index repeats another's first column.
+        Index("ix_documents_agency_newest", "agency_id", "issued_at"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_public_id)
-    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
     document_type: Mapped[str] = mapped_column(String(64))
-    citizen_id: Mapped[str | None] = mapped_column(ForeignKey("citizens.id"), index=True)
-    holder_cnic: Mapped[str] = mapped_column(String(13), index=True)
+    citizen_id: Mapped[str | None] = mapped_column(ForeignKey("citizens.id"))
+    holder_cnic: Mapped[str] = mapped_column(String(13))
     application_id: Mapped[str | None] = mapped_column(ForeignKey("applications.id"), unique=True)
     claims: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[DocumentStatus] = mapped_column(
         StrEnumType(DocumentStatus, 12), default=DocumentStatus.VALID
     )
     status_reason: Mapped[str | None] = mapped_column(Text)
-    status_list_id: Mapped[str] = mapped_column(ForeignKey("status_lists.id"), index=True)
+    status_list_id: Mapped[str] = mapped_column(ForeignKey("status_lists.id"))
     status_index: Mapped[int] = mapped_column(Integer)
     kid: Mapped[str] = mapped_column(String(64))
     sd_jwt: Mapped[str] = mapped_column(Text)
