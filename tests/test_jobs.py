@@ -490,6 +490,57 @@ def test_a_code_does_not_wait_for_busy_threads_to_finish_a_bulk_job(
         running.join(20)
 
 
+@pytest.mark.parametrize("claimed_at_once", [1, 8])
+def test_a_worker_runs_one_heavy_job_at_a_time_and_its_other_threads_keep_working(
+    settings: Settings, registry: JobRegistry, claimed_at_once: int
+) -> None:
+    running_now: list[int] = []
+    most_at_once = 0
+    lock = threading.Lock()
+
+    def sign_a_chunk(context: JobContext) -> None:
+        nonlocal most_at_once
+        with lock:
+            running_now.append(context.job_id)
+            most_at_once = max(most_at_once, len(running_now))
+        time.sleep(0.3)
+        with lock:
+            running_now.remove(context.job_id)
+
+    registry.add("test.chunk", sign_a_chunk, heavy=True)
+    with transaction(settings) as db:
+        chunks = [enqueue(db, kind="test.chunk", payload={"n": n}).id for n in range(4)]
+    worker = Worker(
+        settings, registry, concurrency=4, worker_id="four-threads", batch_size=claimed_at_once
+    )
+    running = threading.Thread(target=worker.run, kwargs={"handle_signals": False})
+    running.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not running_now:
+            assert time.monotonic() < deadline, "no chunk started"
+            time.sleep(0.01)
+        # While a chunk signs, another thread of the same worker sends a message.
+        with transaction(settings) as db:
+            text = send_sms_later(
+                db, to="+923001234567", text="Your card is ready", urgent=False
+            )
+        while _job(settings, text.id).status != JobStatus.DONE:
+            assert time.monotonic() < deadline, "the message waited for the chunks"
+            time.sleep(0.01)
+        assert running_now, "the message should have gone out while a chunk was running"
+        while any(_job(settings, chunk).status != JobStatus.DONE for chunk in chunks):
+            assert time.monotonic() < deadline, "the chunks did not all finish"
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+        running.join(20)
+    # Four threads, four chunks: one at a time all the same. Chunks claimed together were
+    # given back unstarted, so each counts one attempt.
+    assert most_at_once == 1
+    assert [_job(settings, chunk).attempts for chunk in chunks] == [1, 1, 1, 1]
+
+
 def test_workers_claiming_at_once_never_take_the_same_job(settings: Settings) -> None:
     with transaction(settings) as db:
         expected = {enqueue(db, kind=RECEIPT, payload={"n": n}).id for n in range(300)}

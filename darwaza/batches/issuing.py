@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -25,6 +25,7 @@ from darwaza.batches.service import ISSUE_CHUNK_JOB, finish_if_complete
 from darwaza.batches.workflow import BatchState
 from darwaza.catalogue import Catalogue, load_catalogue
 from darwaza.clock import utcnow
+from darwaza.database import table_of
 from darwaza.documents.models import Document
 from darwaza.documents.service import BulkItem, issue_documents_in_bulk
 from darwaza.errors import DarwazaError
@@ -32,6 +33,15 @@ from darwaza.identity.contact import link, tell_citizen
 from darwaza.identity.models import Citizen
 from darwaza.jobs import JobContext, JobRegistry
 from darwaza.settings import Settings
+
+_ROWS = table_of(BatchRow)
+# One statement, run for every row of a chunk (Core: the ORM's bulk update by primary
+# key costs more in Python than the database spends on it).
+_MARK_ROW = (
+    update(_ROWS)
+    .where(_ROWS.c.id == bindparam("row_id"))
+    .values(status=bindparam("new_status"), document_digest=bindparam("digest"))
+)
 
 
 class ChunkCollided(Exception):
@@ -55,22 +65,25 @@ def issue_chunk(
     batch = db.get(Batch, batch_id)
     if batch is None or batch.state != BatchState.ISSUING:
         return 0  # paused, cancelled or gone: a resume queues the rows again
-    # Plain rows, not ORM objects: a chunk reads and updates hundreds at once.
+    # Plain rows, not ORM objects: a chunk reads and updates hundreds at once. A row whose
+    # document exists already (another worker, an earlier register) is found in the same
+    # read.
+    in_chunk = (
+        BatchRow.batch_id == batch_id,
+        BatchRow.status == RowStatus.PENDING,
+        BatchRow.row_number.between(first_row, last_row),
+    )
     rows = db.execute(
         select(BatchRow.id, BatchRow.row_number, BatchRow.document_id, BatchRow.holder_cnic)
-        .add_columns(BatchRow.claims)
-        .where(
-            BatchRow.batch_id == batch_id,
-            BatchRow.status == RowStatus.PENDING,
-            BatchRow.row_number.between(first_row, last_row),
-        )
+        .add_columns(BatchRow.claims, Document.id.is_not(None).label("exists"))
+        .outerjoin(Document, Document.id == BatchRow.document_id)
+        .where(*in_chunk)
         .order_by(BatchRow.row_number)
     ).all()
     if not rows:
         return 0
-    ids = [row.document_id for row in rows if row.document_id]
-    existing = set(db.scalars(select(Document.id).where(Document.id.in_(ids))))
-    fresh = [row for row in rows if row.document_id not in existing]
+    existing = {row.document_id for row in rows if row.exists}
+    fresh = [row for row in rows if not row.exists]
     try:
         results = issue_documents_in_bulk(
             db,
@@ -90,14 +103,14 @@ def issue_chunk(
     issued = failed = 0
     problems: list[dict[str, Any]] = []
     changes: list[dict[str, Any]] = [
-        {"id": row.id, "status": RowStatus.ALREADY_ISSUED, "document_digest": None}
+        {"row_id": row.id, "new_status": RowStatus.ALREADY_ISSUED, "digest": None}
         for row in rows
         if row.document_id in existing
     ]
     for row, result in zip(fresh, results, strict=True):
         if isinstance(result, DarwazaError):
             failed += 1
-            changes.append({"id": row.id, "status": RowStatus.FAILED, "document_digest": None})
+            changes.append({"row_id": row.id, "new_status": RowStatus.FAILED, "digest": None})
             fields = result.fields or {"": result.message}
             problems += [
                 {
@@ -112,13 +125,16 @@ def issue_chunk(
         else:
             issued += 1
             digest = document_digest(result.sd_jwt)
-            changes.append({"id": row.id, "status": RowStatus.ISSUED, "document_digest": digest})
-    db.execute(update(BatchRow), changes)  # bulk update by primary key
+            changes.append({"row_id": row.id, "new_status": RowStatus.ISSUED, "digest": digest})
+    db.execute(_MARK_ROW, changes)
     _tell_holders(
         db,
         settings=settings,
         catalogue=catalogue,
         batch=batch,
+        chunk=select(BatchRow.holder_cnic).where(
+            BatchRow.batch_id == batch_id, BatchRow.row_number.between(first_row, last_row)
+        ),
         issued=[
             row
             for row, result in zip(fresh, results, strict=True)
@@ -146,7 +162,13 @@ def issue_chunk(
 
 
 def _tell_holders(
-    db: Session, *, settings: Settings, catalogue: Catalogue, batch: Batch, issued: list[Any]
+    db: Session,
+    *,
+    settings: Settings,
+    catalogue: Catalogue,
+    batch: Batch,
+    chunk: Select[Any],
+    issued: list[Any],
 ) -> None:
     """Tell the holders who have proven accounts that their document is in the wallet.
 
@@ -157,9 +179,15 @@ def _tell_holders(
     by_cnic = {str(row.holder_cnic): row for row in issued}
     if not by_cnic:
         return
-    holders = db.scalars(
-        select(Citizen).where(Citizen.cnic.in_(by_cnic), Citizen.identity_proven_at.is_not(None))
-    ).all()
+    # The chunk's CNICs are matched in the database (a subquery, not hundreds of values
+    # sent back to it); a row that failed has no document to tell about.
+    holders = [
+        citizen
+        for citizen in db.scalars(
+            select(Citizen).where(Citizen.cnic.in_(chunk), Citizen.identity_proven_at.is_not(None))
+        )
+        if citizen.cnic in by_cnic
+    ]
     if not holders:
         return
     document_type = catalogue.document_types[batch.document_type]
@@ -203,4 +231,4 @@ def _issue_chunk_job(context: JobContext) -> None:
 
 def register_batch_jobs(registry: JobRegistry) -> None:
     """Add bulk issuance's handlers to the worker's registry."""
-    registry.add(ISSUE_CHUNK_JOB, _issue_chunk_job)
+    registry.add(ISSUE_CHUNK_JOB, _issue_chunk_job, heavy=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -136,10 +136,12 @@ def claim_jobs(
     lease: timedelta,
     now: datetime | None = None,
     priority_at_most: int | None = None,
+    skip_kinds: Collection[str] = (),
 ) -> list[ClaimedJob]:
     """Take up to ``limit`` due jobs, most urgent first, and lease them to ``worker_id``.
 
-    ``priority_at_most`` limits the claim to jobs at least that urgent (a fast lane).
+    ``priority_at_most`` limits the claim to jobs at least that urgent (a fast lane);
+    jobs of the ``skip_kinds`` are left for others.
 
     Call in a transaction of its own and commit at once. On PostgreSQL ``FOR UPDATE SKIP
     LOCKED`` lets many workers claim at the same time without waiting on or taking each
@@ -150,6 +152,8 @@ def claim_jobs(
     chosen = select(Job.id).where(_due(now)).order_by(Job.priority, Job.run_at, Job.id).limit(limit)
     if priority_at_most is not None:
         chosen = chosen.where(Job.priority <= priority_at_most)
+    if skip_kinds:
+        chosen = chosen.where(Job.kind.not_in(sorted(skip_kinds)))
     if db.get_bind().dialect.name == "postgresql":
         chosen = chosen.with_for_update(skip_locked=True)
     rows = db.execute(

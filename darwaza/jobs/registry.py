@@ -52,13 +52,27 @@ class JobRegistry:
 
     def __init__(self) -> None:
         self._handlers: dict[str, JobHandler] = {}
+        self._heavy: set[str] = set()
         self.schedules: list[Schedule] = []
 
-    def add(self, kind: str, handler: JobHandler) -> None:
-        """Register the handler of ``kind``; a kind has exactly one handler."""
+    def add(self, kind: str, handler: JobHandler, *, heavy: bool = False) -> None:
+        """Register the handler of ``kind``; a kind has exactly one handler.
+
+        A ``heavy`` kind keeps a processor busy for a while (signing a chunk of a
+        register). A worker process runs one heavy job at a time: Python runs one thread
+        at a time, so two would only take turns, while the next one waits for another
+        process and the other threads stay free for messages.
+        """
         if kind in self._handlers:
             raise ValueError(f"a handler for job kind {kind!r} is already registered")
         self._handlers[str(kind)] = handler
+        if heavy:
+            self._heavy.add(str(kind))
+
+    @property
+    def heavy_kinds(self) -> frozenset[str]:
+        """The kinds registered as ``heavy``."""
+        return frozenset(self._heavy)
 
     def add_schedule(self, schedule: Schedule) -> None:
         """Have every worker's clock enqueue ``schedule.kind`` once per ``schedule.every``."""

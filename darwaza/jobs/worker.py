@@ -203,6 +203,9 @@ class Worker:
         self.stopping = threading.Event()
         self._in_hand: set[int] = set()
         self._in_hand_lock = threading.Lock()
+        self._heavy = registry.heavy_kinds
+        # Held by the thread running this process's one heavy job (see JobRegistry.add).
+        self._heavy_slot = threading.Lock()
 
     def stop(self, signum: int | None = None, _frame: FrameType | None = None) -> None:
         """Stop claiming; jobs being run finish (also the SIGTERM and SIGINT handler)."""
@@ -255,9 +258,35 @@ class Worker:
                 idle = min(idle * 2, longest)
                 continue
             idle = IDLE_WAIT_FIRST
-            self._run_in_order(sessions, claimed)
+            try:
+                self._run_in_order(sessions, claimed)
+            finally:
+                if any(job.kind in self._heavy for job in claimed):
+                    self._heavy_slot.release()
 
     def _claim(self, sessions: sessionmaker[Session], *, urgent_only: bool) -> list[ClaimedJob]:
+        """Lease a few due jobs; at most one heavy one, and only if none runs here now.
+
+        A claim that holds a heavy job keeps the process's heavy slot until it has run.
+        """
+        may_take_heavy = (
+            bool(self._heavy) and not urgent_only and self._heavy_slot.acquire(blocking=False)
+        )
+        try:
+            claimed = self._claim_some(sessions, urgent_only=urgent_only, heavy=may_take_heavy)
+        except BaseException:
+            if may_take_heavy:
+                self._heavy_slot.release()
+            raise
+        if may_take_heavy and not any(job.kind in self._heavy for job in claimed):
+            self._heavy_slot.release()
+        with self._in_hand_lock:
+            self._in_hand.update(job.id for job in claimed)
+        return claimed
+
+    def _claim_some(
+        self, sessions: sessionmaker[Session], *, urgent_only: bool, heavy: bool
+    ) -> list[ClaimedJob]:
         with sessions.begin() as db:
             claimed = claim_jobs(
                 db,
@@ -265,10 +294,13 @@ class Worker:
                 limit=1 if urgent_only else self.batch_size,
                 lease=self.lease,
                 priority_at_most=Priority.URGENT if urgent_only else None,
+                skip_kinds=() if heavy else self._heavy,
             )
-        with self._in_hand_lock:
-            self._in_hand.update(job.id for job in claimed)
-        return claimed
+            extra = [job.id for job in claimed if job.kind in self._heavy][1:]
+            if extra:
+                # Claimed in one statement: keep the first heavy job, give back the others.
+                release_jobs(db, extra, worker_id=self.worker_id)
+        return [job for job in claimed if job.id not in extra]
 
     def _run_in_order(self, sessions: sessionmaker[Session], claimed: list[ClaimedJob]) -> None:
         for position, job in enumerate(claimed):
