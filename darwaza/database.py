@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Engine, MetaData, String, create_engine, event, text
+from sqlalchemy import DateTime, Engine, MetaData, String, Table, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -86,6 +86,13 @@ class Base(DeclarativeBase):
     """Declarative base of every table; the schema itself comes from migrations."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's table, for Core statements over many rows (no ORM work per row)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def new_public_id() -> str:

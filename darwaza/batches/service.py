@@ -7,6 +7,7 @@ transaction and never commit. Absent and another agency's batches both answer 40
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -38,6 +39,7 @@ from darwaza.batches.registers import (
 from darwaza.batches.workflow import BatchAction, BatchState, next_state
 from darwaza.catalogue import Catalogue, DocumentTypeDefinition
 from darwaza.clock import utcnow
+from darwaza.database import table_of
 from darwaza.documents.models import Document
 from darwaza.documents.service import change_statuses_in_bulk
 from darwaza.errors import Conflict, Forbidden, InvalidInput, Message, NotFound
@@ -86,25 +88,45 @@ def document_id_for(
     An HMAC under the platform's secret: the same row always gives the same id (so the
     primary key refuses a second issue), but nobody can guess ids from known facts.
     """
-    message = json.dumps([agency_id, document_type, list(key_values)], ensure_ascii=False)
-    digest = hmac.new(settings.secret_key.encode(), message.encode(), hashlib.sha256).hexdigest()
+    message = _KEY_TEXT.encode([agency_id, document_type, list(key_values)])
+    mac = _keyed_hash(settings.secret_key).copy()
+    mac.update(message.encode())
+    digest = mac.hexdigest()
     return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
 
 
-def _key_values(document_type: DocumentTypeDefinition, row: CheckedRow) -> list[Any]:
+# The ids of documents already issued depend on these bytes: json.dumps's own output.
+_KEY_TEXT: Final = json.JSONEncoder(ensure_ascii=False)
+
+
+@functools.lru_cache(maxsize=4)
+def _keyed_hash(secret_key: str) -> hmac.HMAC:
+    # The key's HMAC state, set up once and copied for each row.
+    return hmac.new(secret_key.encode(), digestmod=hashlib.sha256)
+
+
+_HOLDER = object()  # in a key plan: the row's holder CNIC
+
+
+def _key_plan(document_type: DocumentTypeDefinition) -> list[Any]:
+    """What a row's natural key is made of, in order: a claim's name or ``_HOLDER``.
+
+    Worked out once per register, not once per row.
+    """
     names = document_type.natural_key or [c.name for c in document_type.claims]
-    values: list[Any] = []
+    plan: list[Any] = [] if document_type.natural_key else [_HOLDER]
     for name in names:
         claim = document_type.claim(name)
         if claim is not None and claim.source == "citizen.cnic":
-            values.append(row.holder_cnic)
-        elif claim is not None and claim.source.startswith("issued."):
-            continue  # generated anew at every issue: it names no row
-        else:
-            values.append(row.claims.get(name))
-    if not document_type.natural_key:
-        values.insert(0, row.holder_cnic)
-    return values
+            plan.append(_HOLDER)
+        elif claim is None or not claim.source.startswith("issued."):
+            plan.append(name)
+        # an issued.* claim is generated anew at every issue: it names no row
+    return plan
+
+
+def _key_values(plan: Sequence[Any], row: CheckedRow) -> list[Any]:
+    return [row.holder_cnic if part is _HOLDER else row.claims.get(part) for part in plan]
 
 
 def _store_file(settings: Settings, source: IO[bytes], limit: int) -> tuple[Path, str]:
@@ -206,11 +228,12 @@ def _check_register(
     first_row_of: dict[str, int] = {}  # document id -> row (duplicates inside the file)
     names_of: dict[str, tuple[str, int]] = {}  # CNIC -> (name, row)
     name_claim = "full_name" if document_type.claim("full_name") else None
+    key_plan = _key_plan(document_type)
     count = valid = 0
 
     def flush() -> None:
         if pending_rows:
-            db.execute(insert(BatchRow), pending_rows)
+            db.execute(insert(table_of(BatchRow)), pending_rows)  # Core: no ORM per row
             pending_rows.clear()
         if problems:
             pending_problems.extend(
@@ -240,7 +263,7 @@ def _check_register(
                     settings,
                     agency_id=batch.agency_id,
                     document_type=batch.document_type,
-                    key_values=_key_values(document_type, checked),
+                    key_values=_key_values(key_plan, checked),
                 )
                 if document_id in first_row_of:
                     message = Message(SAME_AS_ROW, {"row": first_row_of[document_id]})

@@ -24,6 +24,7 @@ from darwaza.audit.actors import Actor
 from darwaza.audit.trail import record_event
 from darwaza.catalogue import Catalogue, ClaimDefinition, DocumentTypeDefinition
 from darwaza.clock import KARACHI, utcnow
+from darwaza.database import table_of
 from darwaza.documents.formats.compact_qr import encode_compact_qr
 from darwaza.documents.formats.sd_jwt import issue_sd_jwt
 from darwaza.documents.models import Document, DocumentStatus, StatusList
@@ -430,9 +431,8 @@ def issue_documents_in_bulk(
                 }
             )
             results[item.document_id] = BulkIssued(item.document_id, signed)
-        # One multi-row insert (Core, not one ORM object per document): the slow part left
-        # is signing.
-        db.execute(insert(Document), rows)
+        # One multi-row insert, in Core: neither ORM objects nor the ORM's bulk path.
+        db.execute(insert(table_of(Document)), rows)
         db.execute(
             update(StatusList)
             .where(StatusList.id == shard.id)
