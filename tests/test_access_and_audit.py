@@ -14,13 +14,14 @@ from datetime import timedelta
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from darwaza.audit.models import AuditEvent
 from darwaza.audit.trail import event_hash
 from darwaza.cli import main
 from darwaza.clock import utcnow
+from darwaza.documents.models import Document
 from darwaza.identity.models import ApiToken, StaffMember, UserSession
 from darwaza.settings import Settings
 from tests.journeys import (
@@ -70,6 +71,31 @@ def make_token(cli: CliRunner, scopes: str) -> tuple[str, str]:
     assert created.exit_code == 0, created.output
     lines = created.output.strip().splitlines()
     return lines[0].split()[1], lines[-1]
+
+
+@pytest.mark.parametrize("year", ["NaN", "Infinity", "-inf"])
+def test_a_year_that_is_not_a_number_is_refused_and_nothing_is_issued(
+    cli: CliRunner, app_client: TestClient, db: Session, year: str
+) -> None:
+    _token_id, secret = make_token(cli, "documents:issue")
+    body = {
+        "document_type": "hec-degree-attestation",
+        "cnic": "35202-9090909-1",
+        "claims": {
+            "full_name": "Registry Graduate",
+            "degree_title": "BS",
+            "programme": "CS",
+            "university": "LUMS",
+            "year_of_completion": year,
+        },
+    }
+    answer = app_client.post(
+        "/api/v1/documents", json=body, headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert "year_of_completion" in answer.json()["error"]["fields"]
+    db.expire_all()
+    assert db.scalar(select(func.count()).select_from(Document)) == 0
 
 
 def test_an_agency_system_issues_with_a_scoped_token_until_it_is_revoked(

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
+import orjson
+
 from darwaza.crypto.keys import (
     SigningKey,
     VerifyingKey,
@@ -80,12 +82,30 @@ def strict_json_loads(data: bytes | str) -> Any:
     return _STRICT_DECODER.decode(text)
 
 
-_COMPACT_ENCODER: Final = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_COMPACT_ENCODER: Final = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+# orjson writes the same compact UTF-8 for plain data, about 15x faster (issuing a
+# register is mostly JSON for the SD-JWTs). What it would write differently or not at all
+# (a datetime or a dataclass, an integer past 64 bits, a key that is not text) goes to
+# the standard encoder instead, which writes it or refuses it as it always did.
+_ORJSON_AS_STANDARD: Final = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
 
 
 def compact_json(value: Any) -> bytes:
-    """JSON without insignificant whitespace, UTF-8 (Urdu text stays readable)."""
-    return _COMPACT_ENCODER.encode(value).encode("utf-8")
+    """JSON without insignificant whitespace, UTF-8 (Urdu text stays readable).
+
+    NaN and infinities are refused: they are not JSON.
+    """
+    try:
+        encoded = orjson.dumps(value, option=_ORJSON_AS_STANDARD)
+    except orjson.JSONEncodeError:
+        encoded = b"null"
+    # orjson writes NaN and infinities as null, so any null is written again by the
+    # standard encoder: the same bytes for a real None, a ValueError for a NaN.
+    if b"null" in encoded:
+        return _COMPACT_ENCODER.encode(value).encode("utf-8")
+    return encoded
 
 
 def decode_json_object_part(part: str) -> dict[str, Any]:

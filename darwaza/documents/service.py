@@ -8,6 +8,7 @@ to whom a document was issued.
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -74,6 +75,8 @@ def _coerce(claim: ClaimDefinition, value: Any) -> Any:
         return date.fromisoformat(str(value)).isoformat()
     if claim.type == "number":
         number = float(value)
+        if not math.isfinite(number):
+            raise ValueError("NaN and infinities are not numbers a document can carry")
         return int(number) if number.is_integer() else number
     return str(value)
 
