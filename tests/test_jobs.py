@@ -522,9 +522,7 @@ def test_a_worker_runs_one_heavy_job_at_a_time_and_its_other_threads_keep_workin
             time.sleep(0.01)
         # While a chunk signs, another thread of the same worker sends a message.
         with transaction(settings) as db:
-            text = send_sms_later(
-                db, to="+923001234567", text="Your card is ready", urgent=False
-            )
+            text = send_sms_later(db, to="+923001234567", text="Your card is ready", urgent=False)
         while _job(settings, text.id).status != JobStatus.DONE:
             assert time.monotonic() < deadline, "the message waited for the chunks"
             time.sleep(0.01)
