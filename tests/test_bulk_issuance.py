@@ -22,6 +22,7 @@ from darwaza.batches.workflow import BatchState
 from darwaza.catalogue import Catalogue, load_catalogue
 from darwaza.database import transaction
 from darwaza.documents.models import Document, DocumentStatus
+from darwaza.documents.service import STATUS_LIST_CAPACITY
 from darwaza.errors import Conflict, IllegalTransition
 from darwaza.jobs.worker import run_due_jobs
 from darwaza.settings import Settings
@@ -147,6 +148,24 @@ def test_a_register_is_checked_approved_by_another_officer_and_issued_once(
     run_worker(settings, db)
     assert (batch_of(db, second).issued_count, batch_of(db, second).state) == (2, "done")
     assert db.scalar(select(func.count()).select_from(Document)) == 8
+
+
+def test_status_slots_are_random_so_a_slot_tells_nothing_of_the_row(
+    db: Session, settings: Settings, catalogue: Catalogue
+) -> None:
+    batch_id = upload(settings, catalogue, graduates_csv(200))
+    approve(settings, batch_id)
+    run_worker(settings, db)
+    slots = db.scalars(
+        select(Document.status_index)
+        .join(BatchRow, BatchRow.document_id == Document.id)
+        .where(BatchRow.batch_id == batch_id)
+        .order_by(BatchRow.row_number)
+    ).all()
+    assert len(slots) == len(set(slots)) == 200
+    # Neither in row order nor packed together: spread over the whole list.
+    assert slots != sorted(slots) and slots != sorted(slots, reverse=True)
+    assert max(slots) - min(slots) > STATUS_LIST_CAPACITY // 2
 
 
 def test_holders_with_proven_accounts_are_told_and_the_others_find_it_later(

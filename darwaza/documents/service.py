@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import secrets
+import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -306,26 +307,35 @@ def _bulk_shard(db: Session, *, agency_id: str) -> StatusList:
     return shard
 
 
+def _random_slots(capacity: int, count: int) -> list[int]:
+    """``count`` random slots below ``capacity``, from one read of the system's randomness.
+
+    64 random bits per slot: the remainder's bias is below 2**-46 for any real capacity
+    (none for a power of two, such as the default 131,072).
+    """
+    raw = secrets.token_bytes(8 * count)
+    return [value % capacity for value in struct.unpack(f"<{count}Q", raw)]
+
+
 def _bulk_slots(db: Session, shard: StatusList, count: int) -> list[int]:
-    chosen: set[int] = set()
+    # Free slots in the order they were drawn: random, so a slot says nothing of the row.
+    chosen: dict[int, None] = {}
     for _ in range(SLOT_ATTEMPTS):
         wanted = count - len(chosen)
         if wanted <= 0:
             break
-        drawn = {secrets.randbelow(shard.capacity) for _ in range(wanted)} - chosen
+        drawn = [slot for slot in _random_slots(shard.capacity, wanted) if slot not in chosen]
         taken = set(
             db.scalars(
                 select(Document.status_index).where(
-                    Document.status_list_id == shard.id, Document.status_index.in_(drawn)
+                    Document.status_list_id == shard.id, Document.status_index.in_(set(drawn))
                 )
             )
         )
-        chosen |= drawn - taken
+        chosen.update((slot, None) for slot in drawn if slot not in taken)
     if len(chosen) < count:
         raise Conflict()
-    slots = list(chosen)[:count]
-    secrets.SystemRandom().shuffle(slots)
-    return slots
+    return list(chosen)[:count]
 
 
 def issue_documents_in_bulk(
