@@ -79,6 +79,20 @@ def es256_signatures_per_second(seconds: float = 1.0) -> float:
     return done / elapsed
 
 
+def wait_until_working(settings: Settings, worker_ids: list[str]) -> None:
+    """Until every worker has claimed a job (its clock's first ones), at most a minute."""
+    sessions = session_factory(settings, immediate=False)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with sessions() as db:
+            # A finished job keeps the name of the worker that ran it.
+            seen = set(db.scalars(select(Job.leased_by).where(Job.leased_by.in_(worker_ids))))
+        if seen == set(worker_ids):
+            return
+        time.sleep(0.1)
+    raise SystemExit("the workers did not start within a minute")
+
+
 def peak_rss_mb(pid: int) -> float:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -158,7 +172,7 @@ def main() -> None:
         subprocess.Popen([*command, "--worker-id", f"bulk-{n}"], env=env)
         for n in range(args.workers)
     ]
-    time.sleep(1.0)  # the workers' start-up is not the issuing's cost
+    wait_until_working(settings, [f"bulk-{n}" for n in range(args.workers)])
     approved = time.perf_counter()
     with transaction(settings) as db:
         batch = service.agency_batch(db, agency_id="hec", batch_id=batch_id, lock=True)
@@ -197,7 +211,10 @@ def main() -> None:
         f"issuing is {2 * rate / (reference * (os.cpu_count() or 1)):.2f}x the machine's "
         "signing capacity (two signatures per document)"
     )
-    print(f"end to end: {finished - started:.1f} s, {args.rows / (finished - started):.0f} rows/s")
+    # Upload and check, then approval to the last document: the workers' start-up is not
+    # a register's cost (they run all the time).
+    end_to_end = (checked - started) + issuing
+    print(f"end to end: {end_to_end:.1f} s, {args.rows / end_to_end:.0f} rows/s")
     print(f"peak worker RSS: {peak:.0f} MB")
     if chunks:
         chunks.sort()
