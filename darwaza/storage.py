@@ -16,6 +16,7 @@ import contextlib
 import functools
 import re
 import secrets
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import obstore
@@ -43,6 +44,10 @@ class FileStore(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def put_file(self, key: str, path: Path) -> None: ...
+
+    def get_file(self, key: str, path: Path) -> None: ...
+
 
 class ObjectFileStore:
     """A :class:`FileStore` over any obstore store."""
@@ -63,6 +68,22 @@ class ObjectFileStore:
         try:
             return bytes(obstore.get(self.store, key).bytes())
         except (NotFoundError, FileNotFoundError) as missing:
+            raise StoredFileMissing(key) from missing
+
+    def put_file(self, key: str, path: Path) -> None:
+        """Keep the file at ``path`` under ``key``, streamed (in parts when it is large)."""
+        _check(key)
+        obstore.put(self.store, key, path)
+
+    def get_file(self, key: str, path: Path) -> None:
+        """Write what ``key`` holds to ``path``, streamed; `StoredFileMissing` if nothing."""
+        _check(key)
+        try:
+            with path.open("wb") as out:
+                for chunk in obstore.get(self.store, key).stream():
+                    out.write(chunk)
+        except (NotFoundError, FileNotFoundError) as missing:
+            path.unlink(missing_ok=True)
             raise StoredFileMissing(key) from missing
 
     def delete(self, key: str) -> None:

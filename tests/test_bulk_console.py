@@ -47,6 +47,18 @@ def test_an_officer_uploads_another_approves_and_the_page_follows_progress(
     batch_url = response.headers["location"]
     batch_id = batch_url.rsplit("/", 1)[1]
 
+    # The worker checks the register; until then the page says so and asks again.
+    checking = uploader.get(batch_url)
+    assert "Uploaded, being checked" in checking.text
+    assert f'hx-get="{batch_url}/progress?shown=uploaded"' in checking.text
+    assert '<noscript><meta http-equiv="refresh"' in checking.text
+    assert f"{batch_url}/approve" not in checking.text
+    still = uploader.get(f"{batch_url}/progress?shown=uploaded")
+    assert still.status_code == 200 and "HX-Refresh" not in still.headers
+    _run_worker(settings)
+    ended = uploader.get(f"{batch_url}/progress?shown=uploaded")
+    assert ended.headers.get("HX-Refresh") == "true", "the page is drawn again with the report"
+
     own = uploader.get(batch_url)
     assert "another officer of the agency must approve it" in own.text
     assert "Graduate 1" in own.text and "Enter a valid CNIC" in own.text
@@ -120,6 +132,9 @@ def test_an_agency_system_uploads_by_api_and_reads_progress(
     )
     assert response.status_code == 201, response.text
     body = response.json()
+    assert body["state"] == "uploaded"  # the worker checks it
+    _run_worker(settings)
+    body = client.get(f"/api/v1/batches/{body['id']}", headers=headers).json()
     assert body["state"] == "checked" and body["progress"]["valid"] == 2
     again = client.post(
         "/api/v1/batches",

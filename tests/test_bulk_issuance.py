@@ -24,6 +24,7 @@ from darwaza.database import transaction
 from darwaza.documents.models import Document, DocumentStatus
 from darwaza.documents.service import STATUS_LIST_CAPACITY
 from darwaza.errors import Conflict, IllegalTransition
+from darwaza.jobs import Job, JobStatus
 from darwaza.jobs.worker import run_due_jobs
 from darwaza.settings import Settings
 from darwaza.verification.publishing import DatabaseTrustSource
@@ -62,7 +63,9 @@ def upload(
             actor=actor,
             mapping=mapping,
         )
-        return batch.id
+        batch_id = batch.id
+    run_worker(settings)  # the worker checks it, as it does for the console and the API
+    return batch_id
 
 
 def approve(settings: Settings, batch_id: str, actor: Actor = APPROVER) -> None:
@@ -148,6 +151,51 @@ def test_a_register_is_checked_approved_by_another_officer_and_issued_once(
     run_worker(settings, db)
     assert (batch_of(db, second).issued_count, batch_of(db, second).state) == (2, "done")
     assert db.scalar(select(func.count()).select_from(Document)) == 8
+
+
+def test_the_worker_checks_an_uploaded_register_and_a_cancelled_one_is_left_alone(
+    db: Session, settings: Settings, catalogue: Catalogue
+) -> None:
+    def receive(content: bytes, name: str) -> str:
+        with transaction(settings) as session:
+            return batches.upload_register(
+                session,
+                settings=settings,
+                catalogue=catalogue,
+                agency_id="hec",
+                document_type_id="hec-degree-attestation",
+                source=io.BytesIO(content),
+                file_name=name,
+                actor=UPLOADER,
+            ).id
+
+    waiting = receive(graduates_csv(3), "three.csv")
+    dropped = receive(graduates_csv(4), "four.csv")
+    assert batch_of(db, waiting).state == BatchState.UPLOADED
+    assert batch_of(db, waiting).row_count == 0, "checked before the worker ran"
+    with transaction(settings) as session:
+        batch = batches.agency_batch(session, agency_id="hec", batch_id=dropped, lock=True)
+        batches.cancel_batch(session, batch=batch, actor=UPLOADER)
+    run_worker(settings, db)
+    checked = batch_of(db, waiting)
+    assert (checked.state, checked.row_count, checked.valid_count) == (BatchState.CHECKED, 3, 3)
+    assert (batch_of(db, dropped).state, batch_of(db, dropped).row_count) == ("cancelled", 0)
+
+
+def test_a_csv_that_breaks_part_way_is_a_line_of_the_report_and_keeps_no_row(
+    db: Session, settings: Settings, catalogue: Catalogue
+) -> None:
+    # Good rows past the sample read at upload, then a byte that is not UTF-8.
+    content = graduates_csv(2000) + b"35202" + b"\xff" * 3 + b",x,y,z,w,2024\n"
+    assert len(content) > 64 * 1024
+    batch_id = upload(settings, catalogue, content, name="broken.csv")
+    batch = batch_of(db, batch_id)
+    assert (batch.state, batch.header_ok, batch.valid_count) == (BatchState.CHECKED, False, 0)
+    [(row, column, message)] = problems_of(db, batch_id)
+    assert (row, column) == (0, "") and "CSV" in message
+    assert db.scalar(select(func.count()).select_from(BatchRow)) == 0
+    dead = db.scalar(select(func.count()).select_from(Job).where(Job.status == JobStatus.DEAD))
+    assert dead == 0
 
 
 def test_status_slots_are_random_so_a_slot_tells_nothing_of_the_row(

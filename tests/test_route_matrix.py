@@ -192,6 +192,7 @@ def test_nobody_else_reaches_a_citizens_objects(
         source=io.BytesIO(graduates_csv(2)),
         file_name="graduates.csv",
         actor=Actor.staff(hec_staff_id or ""),
+        check_now=True,
     )
     payment_id = db.scalar(select(Payment.id).where(Payment.application_id == application.id))
     assert payment_id is not None

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, StreamingResponse
 from darwaza.audit.actors import Actor
 from darwaza.batches import service
 from darwaza.batches.models import Batch
-from darwaza.batches.workflow import BatchAction, allowed_actions
+from darwaza.batches.workflow import BatchAction, BatchState, allowed_actions
 from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.errors import DarwazaError, InvalidInput, Message, NotFound
 from darwaza.i18n import N_
@@ -156,8 +156,14 @@ def batch_page(
 
 
 @router.get("/{batch_id}/progress", response_class=HTMLResponse)
-def progress_fragment(request: Request, batch_id: str, db: DbDep, officer: OfficerDep) -> Response:
+def progress_fragment(
+    request: Request, batch_id: str, db: DbDep, officer: OfficerDep, shown: str = ""
+) -> Response:
     batch = _officer_batch(db, officer, batch_id)
+    if shown == BatchState.UPLOADED and batch.state != BatchState.UPLOADED:
+        # The check has ended: the report, the preview and the buttons are new, so the
+        # whole page is drawn again, not just this part.
+        return Response(status_code=204, headers={"HX-Refresh": "true"})
     return render(
         request,
         "batches/_progress.html",

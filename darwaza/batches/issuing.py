@@ -21,7 +21,12 @@ from sqlalchemy.orm import Session
 
 from darwaza.batches.merkle import document_digest
 from darwaza.batches.models import Batch, BatchProblem, BatchRow, RowStatus
-from darwaza.batches.service import ISSUE_CHUNK_JOB, finish_if_complete
+from darwaza.batches.service import (
+    CHECK_REGISTER_JOB,
+    ISSUE_CHUNK_JOB,
+    check_uploaded,
+    finish_if_complete,
+)
 from darwaza.batches.workflow import BatchState
 from darwaza.catalogue import Catalogue, load_catalogue
 from darwaza.clock import utcnow
@@ -229,6 +234,16 @@ def _issue_chunk_job(context: JobContext) -> None:
     )
 
 
+def _check_register_job(context: JobContext) -> None:
+    check_uploaded(
+        context.db,
+        settings=context.settings,
+        catalogue=_catalogue(context.settings.catalogue_dir),
+        batch_id=str(context.payload["batch_id"]),
+    )
+
+
 def register_batch_jobs(registry: JobRegistry) -> None:
-    """Add bulk issuance's handlers to the worker's registry."""
+    """Add bulk issuance's handlers to the worker's registry: both keep a processor busy."""
+    registry.add(CHECK_REGISTER_JOB, _check_register_job, heavy=True)
     registry.add(ISSUE_CHUNK_JOB, _issue_chunk_job, heavy=True)

@@ -9,7 +9,7 @@ under that root without the other documents.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 
@@ -26,17 +26,27 @@ def _node(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(b"\x01" + left + right).digest()
 
 
-def merkle_root(digests: Sequence[str]) -> str | None:
-    """The root over ``digests`` in their order, or ``None`` for none."""
-    if not digests:
+def merkle_root(digests: Iterable[str]) -> str | None:
+    """The root over ``digests`` in their order, or ``None`` for none.
+
+    Streamed: it keeps one subtree root per level (about 20 for a million leaves), not the
+    leaves. With the odd node carried up, the tree is its complete left subtrees, largest
+    first, with the smaller ones on the right joined first: the stack folded right to
+    left. The same root as building every level (tested against that).
+    """
+    stack: list[tuple[int, bytes]] = []  # (height, root of a complete subtree)
+    for digest in digests:
+        height, node = 0, _leaf(digest)
+        while stack and stack[-1][0] == height:
+            node = _node(stack.pop()[1], node)
+            height += 1
+        stack.append((height, node))
+    if not stack:
         return None
-    level = [_leaf(d) for d in digests]
-    while len(level) > 1:
-        level = [
-            _node(level[i], level[i + 1]) if i + 1 < len(level) else level[i]
-            for i in range(0, len(level), 2)
-        ]
-    return level[0].hex()
+    node = stack.pop()[1]
+    while stack:
+        node = _node(stack.pop()[1], node)
+    return node.hex()
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ import functools
 import hashlib
 import hmac
 import json
-import os
 import secrets
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,8 +47,10 @@ from darwaza.i18n import N_, translate
 from darwaza.jobs import Priority, enqueue
 from darwaza.numbers import InvalidCnic, parse_cnic
 from darwaza.settings import Settings
+from darwaza.storage import file_store_for
 
 ISSUE_CHUNK_JOB: Final = "batches.issue_chunk"
+CHECK_REGISTER_JOB: Final = "batches.check_register"
 CHUNK_SIZE: Final = 500
 MAX_REGISTER_BYTES: Final = 512 * 1024 * 1024
 _INSERT_EVERY: Final = 1000
@@ -129,14 +131,18 @@ def _key_values(plan: Sequence[Any], row: CheckedRow) -> list[Any]:
     return [row.holder_cnic if part is _HOLDER else row.claims.get(part) for part in plan]
 
 
-def _store_file(settings: Settings, source: IO[bytes], limit: int) -> tuple[Path, str]:
+def _spool(settings: Settings, source: IO[bytes], limit: int) -> tuple[Path, str]:
+    """The upload in a file of its own in this process's data directory, and its SHA-256.
+
+    The caller removes it when done; the register's home is the file store.
+    """
     folder = registers_dir(settings)
     folder.mkdir(parents=True, exist_ok=True)
-    partial = folder / f".upload-{secrets.token_hex(8)}"
+    spool = folder / f".upload-{secrets.token_hex(8)}"
     digest = hashlib.sha256()
     size = 0
     try:
-        with partial.open("wb") as out:
+        with spool.open("wb") as out:
             while chunk := source.read(1024 * 1024):
                 size += len(chunk)
                 if size > limit:
@@ -145,11 +151,15 @@ def _store_file(settings: Settings, source: IO[bytes], limit: int) -> tuple[Path
                 out.write(chunk)
         if size == 0:
             raise RegisterRefused(N_("This file is empty."))
-        final = folder / digest.hexdigest()
-        os.replace(partial, final)
-    finally:
-        partial.unlink(missing_ok=True)
-    return final, digest.hexdigest()
+    except BaseException:
+        spool.unlink(missing_ok=True)
+        raise
+    return spool, digest.hexdigest()
+
+
+def register_key(sha256: str) -> str:
+    """Where a register is kept in the file store: named by its SHA-256."""
+    return f"registers/{sha256}"
 
 
 def upload_register(
@@ -164,27 +174,70 @@ def upload_register(
     actor: Actor,
     mapping: Mapping[str, str] | None = None,
     limit: int = MAX_REGISTER_BYTES,
+    check_now: bool = False,
 ) -> Batch:
-    """Keep the file, read it row by row and check every row; nothing is issued yet.
+    """Keep the file and have every row checked; nothing is issued yet.
 
-    The same file uploaded again for the same document type returns the batch it made,
-    unless that batch was cancelled.
+    The check is a job for the worker (a register of a million rows takes longer than a
+    request may), which moves the batch from ``uploaded`` to ``checked``; ``check_now``
+    checks in this call instead (the command line). What can be told at once (too large,
+    empty, not CSV or XLSX, a zip bomb) is refused here. The same file uploaded again for
+    the same document type returns the batch it made, unless that batch was cancelled.
     """
     document_type = catalogue.document_types.get(document_type_id)
     if document_type is None or document_type.agency != agency_id:
         raise NotFound(N_("This agency issues no document of that type."))
-    path, sha256 = _store_file(settings, source, limit)
-    earlier = db.scalar(
-        select(Batch).where(
-            Batch.agency_id == agency_id,
-            Batch.document_type == document_type_id,
-            Batch.file_sha256 == sha256,
-            Batch.state != BatchState.CANCELLED,
+    spool, sha256 = _spool(settings, source, limit)
+    try:
+        earlier = db.scalar(
+            select(Batch).where(
+                Batch.agency_id == agency_id,
+                Batch.document_type == document_type_id,
+                Batch.file_sha256 == sha256,
+                Batch.state != BatchState.CANCELLED,
+            )
         )
-    )
-    if earlier is not None and dict(earlier.column_mapping) == dict(mapping or {}):
-        return earlier
-    file_format = detect_format(path)
+        if earlier is not None and dict(earlier.column_mapping) == dict(mapping or {}):
+            return earlier
+        batch = _new_batch(
+            db,
+            agency_id=agency_id,
+            document_type_id=document_type_id,
+            file_name=file_name,
+            sha256=sha256,
+            file_format=detect_format(spool),
+            mapping=mapping,
+            actor=actor,
+        )
+        file_store_for(settings).put_file(register_key(sha256), spool)
+        if check_now:
+            _check_and_move(
+                db, settings=settings, catalogue=catalogue, batch=batch, path=spool, actor=actor
+            )
+        else:
+            enqueue(
+                db,
+                kind=CHECK_REGISTER_JOB,
+                payload={"batch_id": batch.id},
+                priority=Priority.BULK,
+                idempotency_key=f"check:{batch.id}",
+            )
+        return batch
+    finally:
+        spool.unlink(missing_ok=True)
+
+
+def _new_batch(
+    db: Session,
+    *,
+    agency_id: str,
+    document_type_id: str,
+    file_name: str,
+    sha256: str,
+    file_format: str,
+    mapping: Mapping[str, str] | None,
+    actor: Actor,
+) -> Batch:
     batch = Batch(
         agency_id=agency_id,
         document_type=document_type_id,
@@ -206,9 +259,64 @@ def upload_register(
         object_id=batch.id,
         after={"document_type": document_type_id, "sha256": sha256, "format": file_format},
     )
-    _check_register(db, settings=settings, batch=batch, document_type=document_type, path=path)
-    _move(db, batch=batch, action=BatchAction.CHECK, actor=actor)
     return batch
+
+
+def check_uploaded(db: Session, *, settings: Settings, catalogue: Catalogue, batch_id: str) -> None:
+    """The worker's check of an uploaded register (`CHECK_REGISTER_JOB`).
+
+    A batch cancelled before its turn, or checked already, is left as it is.
+    """
+    batch = db.get(Batch, batch_id, with_for_update=True)
+    if batch is None or batch.state != BatchState.UPLOADED:
+        return
+    folder = registers_dir(settings)
+    folder.mkdir(parents=True, exist_ok=True)
+    local = folder / f".check-{secrets.token_hex(8)}"
+    try:
+        file_store_for(settings).get_file(register_key(batch.file_sha256), local)
+        _check_and_move(
+            db,
+            settings=settings,
+            catalogue=catalogue,
+            batch=batch,
+            path=local,
+            actor=Actor.system(),
+        )
+    finally:
+        local.unlink(missing_ok=True)
+
+
+def _check_and_move(
+    db: Session,
+    *,
+    settings: Settings,
+    catalogue: Catalogue,
+    batch: Batch,
+    path: Path,
+    actor: Actor,
+) -> None:
+    document_type = catalogue.document_type(batch.document_type)
+    try:
+        with db.begin_nested():
+            _check_register(
+                db, settings=settings, batch=batch, document_type=document_type, path=path
+            )
+    except RegisterRefused as refused:
+        # Found part-way (a broken row of a CSV, a sheet openpyxl cannot read): no row of
+        # it is kept, and the report says why.
+        db.add(
+            BatchProblem(
+                batch_id=batch.id,
+                row_number=0,
+                column="",
+                msgid=refused.message.msgid,
+                params=dict(refused.message.params),
+            )
+        )
+        batch.header_ok = False
+        batch.row_count = batch.valid_count = batch.invalid_count = 0
+    _move(db, batch=batch, action=BatchAction.CHECK, actor=actor)
 
 
 def _check_register(
@@ -225,8 +333,6 @@ def _check_register(
     batch.header_ok = columns.usable
     pending_rows: list[dict[str, Any]] = []
     pending_problems: list[dict[str, Any]] = []
-    first_row_of: dict[str, int] = {}  # document id -> row (duplicates inside the file)
-    names_of: dict[str, tuple[str, int]] = {}  # CNIC -> (name, row)
     name_claim = "full_name" if document_type.claim("full_name") else None
     key_plan = _key_plan(document_type)
     count = valid = 0
@@ -265,17 +371,6 @@ def _check_register(
                     document_type=batch.document_type,
                     key_values=_key_values(key_plan, checked),
                 )
-                if document_id in first_row_of:
-                    message = Message(SAME_AS_ROW, {"row": first_row_of[document_id]})
-                    checked.problems.append(Problem(number, "", message))
-                else:
-                    first_row_of[document_id] = number
-            if not checked.problems and name_claim and checked.holder_cnic:
-                name = str(checked.claims.get(name_claim, "")).casefold()
-                seen = names_of.setdefault(checked.holder_cnic, (name, number))
-                if seen[0] != name:
-                    message = Message(OTHER_NAME, {"row": seen[1]})
-                    checked.problems.append(Problem(number, name_claim, message))
             ok = not checked.problems
             valid += ok
             problems.extend(checked.problems)
@@ -297,10 +392,117 @@ def _check_register(
         for _ in rows:
             count += 1
     flush()
+    valid -= _refuse_repeats(db, batch=batch, name_claim=name_claim)
     batch.row_count = count
     batch.invalid_count = count - valid
     batch.valid_count = valid
     _mark_already_issued(db, batch=batch)
+
+
+class _Refusals:
+    """Rows to refuse, as compact columns: a register may repeat a million rows."""
+
+    def __init__(self) -> None:
+        self.ids = array("q")
+        self.rows = array("l")
+        self.first_rows = array("l")
+
+    def add(self, row_id: int, row_number: int, first_row: int) -> None:
+        self.ids.append(row_id)
+        self.rows.append(row_number)
+        self.first_rows.append(first_row)
+
+
+def _refuse_repeats(db: Session, *, batch: Batch, name_claim: str | None) -> int:
+    """Refuse the rows that repeat an earlier one; returns how many.
+
+    The same document twice (the same natural key) keeps only the first; then a CNIC
+    under another name than in its first row is refused. Found in the database once every
+    row is in, so a register of millions is never held in memory.
+    """
+    pending = (BatchRow.batch_id == batch.id, BatchRow.status == RowStatus.PENDING)
+    refused = 0
+    same_document = _Refusals()
+    repeated = (
+        select(BatchRow.document_id)
+        .where(*pending)
+        .group_by(BatchRow.document_id)
+        .having(func.count() > 1)
+    )
+    first = func.min(BatchRow.row_number).over(partition_by=BatchRow.document_id)
+    candidates = (
+        select(BatchRow.id, BatchRow.row_number, first.label("first_row"))
+        .where(*pending, BatchRow.document_id.in_(repeated))
+        .subquery()
+    )
+    for row in db.execute(
+        select(candidates).where(candidates.c.row_number > candidates.c.first_row),
+        execution_options={"yield_per": _INSERT_EVERY},
+    ):
+        same_document.add(row.id, row.row_number, row.first_row)
+    refused += _refuse(db, batch=batch, refusals=same_document, column="", msgid=SAME_AS_ROW)
+    if name_claim is None:
+        return refused
+    other_name = _Refusals()
+    shared = (
+        select(BatchRow.holder_cnic)
+        .where(*pending)
+        .group_by(BatchRow.holder_cnic)
+        .having(func.count() > 1)
+    )
+    name = BatchRow.claims[name_claim].as_string()
+    candidates = (
+        select(
+            BatchRow.id,
+            BatchRow.row_number,
+            name.label("name"),
+            func.first_value(BatchRow.row_number)
+            .over(partition_by=BatchRow.holder_cnic, order_by=BatchRow.row_number)
+            .label("first_row"),
+            func.first_value(name)
+            .over(partition_by=BatchRow.holder_cnic, order_by=BatchRow.row_number)
+            .label("first_name"),
+        )
+        .where(*pending, BatchRow.holder_cnic.in_(shared))
+        .subquery()
+    )
+    for row in db.execute(
+        select(candidates).where(candidates.c.row_number > candidates.c.first_row),
+        execution_options={"yield_per": _INSERT_EVERY},
+    ):
+        if str(row.name or "").casefold() != str(row.first_name or "").casefold():
+            other_name.add(row.id, row.row_number, row.first_row)
+    return refused + _refuse(
+        db, batch=batch, refusals=other_name, column=name_claim, msgid=OTHER_NAME
+    )
+
+
+def _refuse(db: Session, *, batch: Batch, refusals: _Refusals, column: str, msgid: str) -> int:
+    """Mark rows invalid (keeping none of their data) and add their lines to the report."""
+    for start in range(0, len(refusals.ids), _INSERT_EVERY):
+        end = start + _INSERT_EVERY
+        db.execute(
+            update(BatchRow)
+            .where(BatchRow.id.in_(list(refusals.ids[start:end])))
+            .values(status=RowStatus.INVALID, holder_cnic=None, claims={}, document_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        db.execute(
+            insert(BatchProblem),
+            [
+                {
+                    "batch_id": batch.id,
+                    "row_number": row_number,
+                    "column": column,
+                    "msgid": msgid,
+                    "params": {"row": first_row},
+                }
+                for row_number, first_row in zip(
+                    refusals.rows[start:end], refusals.first_rows[start:end], strict=True
+                )
+            ],
+        )
+    return len(refusals.ids)
 
 
 def _mark_already_issued(db: Session, *, batch: Batch) -> None:
@@ -385,8 +587,16 @@ def batch_digests(db: Session, *, batch_id: str) -> list[str]:
 
 
 def batch_merkle_root(db: Session, *, batch_id: str) -> str | None:
-    """The Merkle root over the batch's issued documents so far."""
-    return merkle_root(batch_digests(db, batch_id=batch_id))
+    """The Merkle root over the batch's issued documents so far (streamed: a register of
+    millions is not held in memory)."""
+    return merkle_root(
+        db.scalars(
+            select(BatchRow.document_digest)
+            .where(BatchRow.batch_id == batch_id, BatchRow.status == RowStatus.ISSUED)
+            .order_by(BatchRow.row_number),
+            execution_options={"yield_per": _INSERT_EVERY},
+        )
+    )
 
 
 def agency_batch(db: Session, *, agency_id: str, batch_id: str, lock: bool = False) -> Batch:
@@ -722,16 +932,16 @@ def verify_batch_roots(db: Session) -> RootCheck:
     ).all()
     for batch in finished:
         checked += 1
-        digests = [
+        root = merkle_root(
             hashlib.sha256(sd_jwt.encode()).hexdigest()
             for sd_jwt in db.scalars(
                 select(Document.sd_jwt)
                 .join(BatchRow, and_(BatchRow.document_id == Document.id))
                 .where(BatchRow.batch_id == batch.id, BatchRow.status == RowStatus.ISSUED)
-                .order_by(BatchRow.row_number)
+                .order_by(BatchRow.row_number),
+                execution_options={"yield_per": _INSERT_EVERY},
             )
-        ]
-        root = merkle_root(digests)
+        )
         event = db.scalar(
             select(AuditEvent)
             .where(

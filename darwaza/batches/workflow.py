@@ -46,7 +46,7 @@ class BatchState(StrEnum):
 
 _STATE_LABELS: Final = MappingProxyType(
     {
-        BatchState.UPLOADED: N_("Uploaded"),
+        BatchState.UPLOADED: N_("Uploaded, being checked"),
         BatchState.CHECKED: N_("Checked, waiting for approval"),
         BatchState.APPROVED: N_("Approved"),
         BatchState.ISSUING: N_("Issuing"),

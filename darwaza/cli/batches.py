@@ -108,6 +108,7 @@ def documents_bulk(
                 file_name=register.name,
                 mapping=mapping,
                 actor=Actor.operator(),
+                check_now=True,  # the report is printed below, before any worker runs
             )
             batch_id = batch.id
             if not as_json:

@@ -75,6 +75,8 @@ def test_an_officer_uploads_another_approves_and_progress_reaches_the_end_at_360
             page.click("form[enctype] button[type=submit]")
             page.wait_for_url(re.compile(r".*/console/batches/[0-9a-f-]{36}$"))
             batch_url = page.url
+            # The worker checks the register; the page draws itself again with the report.
+            page.locator("text=Enter a valid CNIC").wait_for(timeout=30_000)
             assert page.locator("text=Enter a valid CNIC").count() == 1
             assert page.locator("text=Graduate 1").count() == 1
             assert page.locator("button:has-text('Approve and issue')").count() == 0
