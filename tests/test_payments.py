@@ -3,7 +3,9 @@ on, the receipt, refunds, online payment webhooks and reconciliation."""
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import shutil
 import threading
 from datetime import timedelta
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -545,6 +548,12 @@ def test_reconciliation_reports_each_day_and_its_csv_is_formula_safe(
 # --- the sandbox bank -------------------------------------------------------------------
 
 
+def _seen(page: Response) -> str:
+    """A page's text as its reader sees it: without tags, one space between words."""
+    inline = re.sub(r"</?(?:a|bdi|strong)\b[^>]*>", "", page.text)
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", inline)).split())
+
+
 def test_citizen_pays_at_the_sandbox_bank_and_each_failure_path_shows(
     make_client: ClientFactory, settings: Settings, db: Session
 ) -> None:
@@ -554,7 +563,7 @@ def test_citizen_pays_at_the_sandbox_bank_and_each_failure_path_shows(
     sign_up(citizen, settings, cnic="35202-8899001-3", full_name="Amna", mobile="03008899001")
     darwaza = bank_client(citizen)
     bank = TestClient(create_sandbox_app(settings, transport=darwaza._transport))
-    assert "PSID" in bank.get("/").text
+    assert "PSID" in _seen(bank.get("/"))
 
     def apply() -> tuple[str, str, int]:
         application_id = start_degree_application(citizen)
@@ -562,26 +571,74 @@ def test_citizen_pays_at_the_sandbox_bank_and_each_failure_path_shows(
         return (application_id, *psid_of(citizen, application_id))
 
     application_id, psid, amount = apply()
-    found = bank.post("/inquire", data={"psid": psid})
-    assert "Rs 1,000.00" in found.text and "Amna" in found.text
+    found = _seen(bank.post("/inquire", data={"psid": psid}))
+    assert "Amount Rs 1,000 " in found and "Amna" in found
     declined = bank.post("/pay", data={"psid": psid, "amount": amount, "scenario": "decline"})
-    assert "Declined" in declined.text
+    assert "Declined: insufficient funds" in _seen(declined)
     wrong = bank.post("/pay", data={"psid": psid, "amount": amount, "scenario": "wrong_amount"})
-    assert "answered 06" in wrong.text
+    assert "Not paid. 1Bill answered 06" in _seen(wrong)
+    assert "06: The amount does not match the bill." in _seen(wrong)
     retried = bank.post("/pay", data={"psid": psid, "amount": amount, "scenario": "timeout"})
-    assert "answered 00, 07" in retried.text
-    assert "already paid" in bank.post("/inquire", data={"psid": psid}).text
+    assert "Paid. 1Bill answered 00, 07 (transaction" in _seen(retried)
+    assert "07: This transaction was already received; nothing changed." in _seen(retried)
+    assert "This bill is already paid." in _seen(bank.post("/inquire", data={"psid": psid}))
 
     _, twice_psid, _ = apply()
     twice = bank.post("/pay", data={"psid": twice_psid, "amount": amount, "scenario": "twice"})
-    assert "answered 00, 08" in twice.text
-    assert "answered 01" in bank.post("/inquire", data={"psid": new_psid()}).text
+    assert "answered 00, 08" in _seen(twice)
+    unknown = _seen(bank.post("/inquire", data={"psid": new_psid()}))
+    assert "1Bill answered 01. No bill has this PSID." in unknown
 
     run_jobs(settings)
     db.commit()
     application = db.get(Application, application_id)
     assert application is not None and application.state == "submitted"
     assert db.scalar(select(func.count()).select_from(PaymentCredit)) == 2
+
+
+def test_the_sandbox_bank_explains_an_unknown_psid_in_urdu(
+    make_client: ClientFactory, settings: Settings
+) -> None:
+    from darwaza.payments.sandbox import create_sandbox_app
+
+    darwaza = bank_client(make_client())
+    bank = TestClient(create_sandbox_app(settings, transport=darwaza._transport))
+    home = bank.get("/", headers={"Accept-Language": "ur-PK,ur;q=0.9,en;q=0.8"})
+    assert '<html lang="ur" dir="rtl">' in home.text
+
+    answer = bank.post("/inquire", data={"psid": new_psid()}, headers={"Accept-Language": "ur"})
+    assert '<html lang="ur" dir="rtl">' in answer.text
+    assert '1Bill کا جواب: <bdi dir="ltr">01</bdi>۔' in answer.text
+    urdu = _seen(answer)
+    assert "یہ بل ادا نہیں کیا جا سکتا۔" in urdu
+    assert "اس پی ایس آئی ڈی کا کوئی بل نہیں ملا۔ نمبر چیک کر کے دوبارہ درج کریں۔" in urdu
+    assert "No bill has this PSID" not in urdu and "answered" not in urdu
+
+
+def test_the_sandbox_banks_language_switch_is_remembered_over_the_browsers(
+    make_client: ClientFactory, settings: Settings
+) -> None:
+    from darwaza.payments.sandbox import create_sandbox_app
+
+    darwaza = bank_client(make_client())
+    bank = TestClient(
+        create_sandbox_app(settings, transport=darwaza._transport),
+        headers={"Accept-Language": "en-GB,en;q=0.9"},
+    )
+    psid = new_psid()
+    english = bank.post("/inquire", data={"psid": psid})
+    assert "No bill has this PSID." in _seen(english)
+    switch = re.search(r'href="([^"]+)" lang="ur"[^>]*>اردو</a>', english.text)
+    assert switch is not None, "no link to Urdu on the answer page"
+
+    # The switch shows the same answer again, in Urdu, and the bank remembers the choice.
+    again = bank.get(html.unescape(switch.group(1)))
+    assert '<html lang="ur" dir="rtl">' in again.text and psid in again.text
+    assert "اس پی ایس آئی ڈی کا کوئی بل نہیں ملا۔" in _seen(again)
+    assert '<html lang="ur" dir="rtl">' in bank.get("/").text
+    assert "English" in _seen(bank.get("/")) and "اردو" in _seen(bank.get("/"))
+    assert '<html lang="en" dir="ltr">' in bank.get("/?lang=en").text
+    assert '<html lang="en" dir="ltr">' in bank.get("/psp").text
 
 
 def test_production_refuses_payments_on_the_development_channel_secrets() -> None:

@@ -14,6 +14,11 @@ refunds) and a payment page whose buttons send HMAC-SHA256 signed webhooks to Da
 Amount 1 rupee (100 paisa) more than owed is refused by Darwaza (06); on the PSP page,
 "Decline" fails the payment and "Pay, but lose the webhook" leaves it to reconciliation.
 
+Every page is in English and Urdu (``templates/sandbox``, text in Darwaza's catalogue):
+``?lang=en|ur`` switches and a cookie of the sandbox's own remembers; a first visit
+follows the browser's ``Accept-Language``. Pages answering a form can be shown again by
+address (``/inquire?psid=``, ``/receipts/{id}``), so switching language keeps the page.
+
 This is a separate small app with its own in-memory state: it is not part of Darwaza's
 server and holds no real money.
 """
@@ -21,40 +26,186 @@ server and holds no real money.
 from __future__ import annotations
 
 import contextlib
-import html
 import json
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Final
+from urllib.parse import quote, urlencode
 
 import httpx
 from fastapi import FastAPI, Form, Header, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader
+from markupsafe import Markup, escape
 
-from darwaza.clock import KARACHI, utcnow
-from darwaza.payments.biller import format_amount, parse_amount
+from darwaza.clock import KARACHI, show_day, utcnow
+from darwaza.i18n import LANGUAGES, N_, rupees, text_direction, translate
+from darwaza.payments.biller import ResponseCode, format_amount, parse_amount
 from darwaza.payments.providers import SIGNATURE_HEADER, sign_body
 from darwaza.settings import Settings
 
-STYLE = """
-body{font-family:system-ui,sans-serif;max-width:360px;margin:0 auto;padding:12px;background:#f4f6f8}
-h1{font-size:1.3rem;color:#0b3d6b}label{display:block;margin-top:12px;font-weight:600}
-input,select,button{width:100%;box-sizing:border-box;font-size:1.1rem;padding:10px;margin-top:4px}
-button{background:#0b3d6b;color:#fff;border:0;border-radius:6px;margin-top:16px}
-.card{background:#fff;border-radius:8px;padding:12px;margin-top:12px}
-.ok{color:#0a6b2d}.bad{color:#a00}
-"""
+LANGUAGE_COOKIE: Final = "sandbox_lang"
+ONE_YEAR: Final = 365 * 24 * 3600
+LANGUAGE_NAMES: Final = (("en", "English"), ("ur", "اردو"))
+
+pages = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates" / "sandbox"),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+BANK: Final = N_("Sandbox Bank")
+PSP: Final = N_("Sandbox PSP")
+
+# What each 1Bill answer means, said to the bank's customer.
+ANSWERS: Final[Mapping[str, str]] = {
+    ResponseCode.OK: N_("Accepted: the payment is recorded."),
+    ResponseCode.UNKNOWN_PSID: N_("No bill has this PSID. Check the number and type it again."),
+    ResponseCode.BLOCKED: N_(
+        "This bill is blocked: the fee was cancelled, waived or paid another way."
+    ),
+    ResponseCode.INVALID_DATA: N_(
+        "Something sent was not valid: the PSID, amount, date, time or transaction number."
+    ),
+    ResponseCode.NOT_ALLOWED: N_("This bank is not allowed to collect this bill."),
+    ResponseCode.EXPIRED: N_("This PSID has expired. Get a new one where you applied."),
+    ResponseCode.AMOUNT_MISMATCH: N_("The amount does not match the bill."),
+    ResponseCode.DUPLICATE: N_("This transaction was already received; nothing changed."),
+    ResponseCode.ALREADY_PAID: N_(
+        "This bill was already paid by another transaction, so no money was taken for this one."
+    ),
+}
+UNKNOWN_ANSWER: Final = N_("An answer this bank does not know.")
+CANNOT_PAY: Final = N_("This bill cannot be paid.")
+ALREADY_PAID: Final = N_("This bill is already paid.")
+
+SCENARIOS: Final = (
+    ("normal", N_("Pay")),
+    ("decline", N_("Decline (insufficient funds)")),
+    ("timeout", N_("Time out, then retry")),
+    ("twice", N_("Pay twice")),
+    ("wrong_amount", N_("Pay Rs 1 too much")),
+)
+# The last digit of a PSID picks the path chosen at first.
+SCENARIO_BY_LAST_DIGIT: Final = {"1": "decline", "2": "timeout", "3": "twice"}
+
+PSP_OUTCOMES: Final = (
+    ("success", N_("Pay by card")),
+    ("failed", N_("Decline")),
+    ("lost", N_("Pay, but lose the webhook")),
+)
+PSP_STATES: Final[Mapping[str, str]] = {
+    "created": N_("Created"),
+    "pending": N_("Waiting for the customer"),
+    "success": N_("Paid"),
+    "failed": N_("Declined"),
+}
 
 
-def _page(title: str, body: str) -> HTMLResponse:
-    return HTMLResponse(
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>"
-        f"<body><h1>{html.escape(title)}</h1>{body}</body></html>"
-    )
+def answer_meaning(code: str) -> str:
+    """What a 1Bill response code means, as a message to translate."""
+    return ANSWERS.get(code, UNKNOWN_ANSWER)
+
+
+def reader_language(request: Request, fallback: str) -> str:
+    """The language asked for (``?lang=``), else remembered, else the browser's."""
+    for chosen in (request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE)):
+        if chosen in LANGUAGES:
+            return chosen
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return fallback
+
+
+def left_to_right(value: object) -> Markup:
+    """A PSID, code or transaction number, kept left to right inside Urdu text."""
+    return Markup('<bdi dir="ltr">{}</bdi>').format(value)
+
+
+def bill_day(yyyymmdd: str, language: str) -> str:
+    """A 1Bill date (``YYYYMMDD``) as people read it; shown as sent if it is not one."""
+    try:
+        return show_day(datetime.strptime(yyyymmdd, "%Y%m%d").date(), language)
+    except ValueError:
+        return yyyymmdd
+
+
+def page_tools(language: str, same_page: str, keep: Mapping[str, str]) -> dict[str, Any]:
+    """What every sandbox template uses, in ``language``."""
+
+    def say(message: str, **params: Any) -> Markup:
+        return escape(translate(language, message)).format(**params)
+
+    return {
+        "_": say,
+        "text": lambda message: translate(language, message),
+        "lang": language,
+        "dir": text_direction(language),
+        "languages": LANGUAGE_NAMES,
+        "switch_to": lambda code: f"{same_page}?{urlencode({**keep, 'lang': code})}",
+        "ltr": left_to_right,
+        "rupees": lambda paisa: rupees(paisa, language),
+        "day": lambda yyyymmdd: bill_day(yyyymmdd, language),
+    }
+
+
+def render_page(
+    request: Request,
+    template: str,
+    title: str,
+    *,
+    fallback: str,
+    same_page: str,
+    keep: Mapping[str, str] | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """A sandbox page in the reader's language; ``same_page`` shows it again by GET."""
+    language = reader_language(request, fallback)
+    values = page_tools(language, same_page, keep or {})
+    values |= context | {"title": translate(language, title)}
+    response = HTMLResponse(pages.get_template(template).render(values), status_code)
+    if request.query_params.get("lang") in LANGUAGES:
+        response.set_cookie(
+            LANGUAGE_COOKIE, language, max_age=ONE_YEAR, samesite="lax", httponly=True
+        )
+    return response
+
+
+def not_payable(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """What to say of a bill 1Bill refused, or found already paid or blocked."""
+    code = str(answer.get("Response_Code"))
+    if code != ResponseCode.OK:
+        return {"headline": CANNOT_PAY, "code": code, "meaning": answer_meaning(code)}
+    if answer.get("Bill_Status") == "P":
+        return {"headline": ALREADY_PAID, "settled": True, "paid_on": answer.get("Date_Paid")}
+    return {"headline": CANNOT_PAY, "meaning": answer_meaning(ResponseCode.BLOCKED)}
+
+
+@dataclass(frozen=True)
+class BankReceipt:
+    """What the sandbox bank did with one "Pay now": no codes means it declined."""
+
+    receipt_id: str
+    psid: str
+    amount: int
+    codes: tuple[str, ...] = ()
+    transaction_id: str = ""
+
+    @property
+    def declined(self) -> bool:
+        return not self.codes
+
+    @property
+    def paid(self) -> bool:
+        return ResponseCode.OK in self.codes
 
 
 @dataclass
@@ -82,76 +233,61 @@ def create_sandbox_app(
     credentials = {"Username": channel[0], "Password": channel[1]}
     psp: dict[str, PspPayment] = {}
     by_key: dict[str, str] = {}
+    receipts: dict[str, BankReceipt] = {}
 
     def onebill(call: str, body: dict[str, str]) -> dict[str, Any]:
         response = darwaza.post(f"/api/v1/onebill/{call}", json=credentials | body)
         result: dict[str, Any] = response.json()
         return result
 
+    def page(request: Request, template: str, title: str, **context: Any) -> HTMLResponse:
+        return render_page(request, template, title, fallback=settings.default_language, **context)
+
     @app.get("/", response_class=HTMLResponse)
-    def bank_home() -> HTMLResponse:
-        return _page(
-            "Sandbox Bank: pay a bill",
-            '<form method="post" action="/inquire" class="card">'
-            '<label for="psid">PSID (consumer number)</label>'
-            '<input id="psid" name="psid" inputmode="numeric" autocomplete="off" required>'
-            '<button type="submit">Find the bill</button></form>'
-            '<p class="card"><a href="/psp">Sandbox PSP payments</a></p>',
+    def bank_home(request: Request) -> HTMLResponse:
+        return page(request, "bank_home.html", N_("Sandbox Bank: pay a bill"), same_page="/")
+
+    def bill_answer(request: Request, psid: str, answer: Mapping[str, Any]) -> HTMLResponse:
+        return page(
+            request,
+            "bill_answer.html",
+            BANK,
+            same_page="/inquire",
+            keep={"psid": psid},
+            **not_payable(answer),
+        )
+
+    def show_bill(request: Request, psid: str) -> HTMLResponse:
+        psid = "".join(ch for ch in psid if ch.isdigit())
+        answer = onebill("bill-inquiry", {"Consumer_Number": psid, "Bank_Mnemonic": "SNDBX"})
+        if answer.get("Response_Code") != ResponseCode.OK or answer.get("Bill_Status") != "U":
+            return bill_answer(request, psid, answer)
+        return page(
+            request,
+            "bill.html",
+            BANK,
+            same_page="/inquire",
+            keep={"psid": psid},
+            payer=answer.get("Consumer_Detail", ""),
+            psid=psid,
+            amount=parse_amount(answer.get("Amount_Within_DueDate", "")) or 0,
+            due=answer.get("Due_Date", ""),
+            scenarios=SCENARIOS,
+            scenario=SCENARIO_BY_LAST_DIGIT.get(psid[-1:], "normal"),
         )
 
     @app.post("/inquire", response_class=HTMLResponse)
-    def inquire(psid: str = Form("")) -> HTMLResponse:
-        psid = "".join(ch for ch in psid if ch.isdigit())
-        answer = onebill("bill-inquiry", {"Consumer_Number": psid, "Bank_Mnemonic": "SNDBX"})
-        code = answer.get("Response_Code")
-        if code != "00":
-            return _page(
-                "Sandbox Bank",
-                f'<p class="card bad">1Bill answered {html.escape(str(code))}: '
-                "this bill cannot be paid.</p><p><a href='/'>Back</a></p>",
-            )
-        amount = parse_amount(answer.get("Amount_Within_DueDate", "")) or 0
-        status = answer.get("Bill_Status")
-        if status != "U":
-            return _page(
-                "Sandbox Bank",
-                f'<p class="card ok">This bill is already paid ({html.escape(str(status))}).</p>'
-                "<p><a href='/'>Back</a></p>",
-            )
-        default = {"1": "decline", "2": "timeout", "3": "twice"}.get(psid[-1:], "normal")
-        options = "".join(
-            f'<option value="{v}"{" selected" if v == default else ""}>{label}</option>'
-            for v, label in (
-                ("normal", "Pay"),
-                ("decline", "Decline (insufficient funds)"),
-                ("timeout", "Time out, then retry"),
-                ("twice", "Pay twice"),
-                ("wrong_amount", "Pay Rs 1 too much"),
-            )
-        )
-        return _page(
-            "Sandbox Bank",
-            f'<div class="card"><p>{html.escape(answer.get("Consumer_Detail", ""))}</p>'
-            f"<p>Amount <strong>Rs {amount / 100:,.2f}</strong></p>"
-            f"<p>Due {html.escape(answer.get('Due_Date', ''))}</p></div>"
-            '<form method="post" action="/pay" class="card">'
-            f'<input type="hidden" name="psid" value="{html.escape(psid)}">'
-            f'<input type="hidden" name="amount" value="{amount}">'
-            f'<label for="scenario">What happens</label><select id="scenario" name="scenario">'
-            f"{options}</select>"
-            '<button type="submit" id="pay">Pay now</button></form>',
-        )
+    def inquire(request: Request, psid: str = Form("")) -> HTMLResponse:
+        return show_bill(request, psid)
 
-    @app.post("/pay", response_class=HTMLResponse)
-    def pay(
-        psid: str = Form(""), amount: int = Form(0), scenario: str = Form("normal")
-    ) -> HTMLResponse:
+    @app.get("/inquire", response_class=HTMLResponse)
+    def inquire_again(request: Request, psid: str = "") -> HTMLResponse:
+        return show_bill(request, psid)
+
+    def bank_payment(psid: str, amount: int, scenario: str) -> BankReceipt:
+        receipt_id = secrets.token_urlsafe(9)
         if scenario == "decline":
-            return _page(
-                "Sandbox Bank",
-                '<p class="card bad" id="result">Declined: insufficient funds. '
-                "Nothing was sent to Darwaza.</p><p><a href='/'>Back</a></p>",
-            )
+            return BankReceipt(receipt_id, psid, amount)
         if scenario == "wrong_amount":
             amount += 100
         now = utcnow().astimezone(KARACHI)
@@ -169,14 +305,44 @@ def create_sandbox_app(
         if scenario == "twice":
             again = body | {"Tran_Auth_Id": f"{secrets.randbelow(10**6):06d}"}
             codes.append(onebill("bill-payment", again)["Response_Code"])
-        paid = "00" in codes
-        return _page(
-            "Sandbox Bank",
-            f'<p class="card {"ok" if paid else "bad"}" id="result">'
-            f"{'Paid' if paid else 'Not paid'}. 1Bill answered {html.escape(', '.join(codes))} "
-            f"(transaction {html.escape(body['Tran_Auth_Id'])}).</p>"
-            "<p><a href='/'>Pay another</a></p>",
+        return BankReceipt(receipt_id, psid, amount, tuple(map(str, codes)), body["Tran_Auth_Id"])
+
+    def show_receipt(request: Request, receipt: BankReceipt) -> HTMLResponse:
+        same_page = f"/receipts/{receipt.receipt_id}"
+        return page(
+            request,
+            "receipt.html",
+            BANK,
+            same_page=same_page,
+            receipt=receipt,
+            answer_meaning=answer_meaning,
         )
+
+    @app.post("/pay", response_class=HTMLResponse)
+    def pay(
+        request: Request,
+        psid: str = Form(""),
+        amount: int = Form(0),
+        scenario: str = Form("normal"),
+    ) -> HTMLResponse:
+        receipt = bank_payment(psid, amount, scenario)
+        receipts[receipt.receipt_id] = receipt
+        return show_receipt(request, receipt)
+
+    @app.get("/receipts/{receipt_id}", response_class=HTMLResponse)
+    def receipt_again(request: Request, receipt_id: str) -> HTMLResponse:
+        receipt = receipts.get(receipt_id)
+        if receipt is None:
+            return page(
+                request,
+                "message.html",
+                BANK,
+                same_page=f"/receipts/{quote(receipt_id, safe='')}",
+                status_code=404,
+                message=N_("There is no such receipt."),
+                back="/",
+            )
+        return show_receipt(request, receipt)
 
     # --- the sandbox PSP -------------------------------------------------------------
 
@@ -258,40 +424,48 @@ def create_sandbox_app(
             )
 
     @app.get("/psp", response_class=HTMLResponse)
-    def psp_list() -> HTMLResponse:
-        rows = "".join(
-            f"<li>{html.escape(p.payment_id)} Rs {p.amount / 100:,.2f} {html.escape(p.state)}</li>"
-            for p in psp.values()
+    def psp_list(request: Request) -> HTMLResponse:
+        return page(
+            request,
+            "psp_list.html",
+            PSP,
+            same_page="/psp",
+            payments=list(psp.values()),
+            state=lambda state: PSP_STATES.get(state, state),
         )
-        return _page("Sandbox PSP", f'<ul class="card">{rows or "<li>None yet</li>"}</ul>')
+
+    def no_such_payment(request: Request, payment_id: str) -> HTMLResponse:
+        return page(
+            request,
+            "message.html",
+            PSP,
+            same_page=f"/psp/pay/{quote(payment_id, safe='')}",
+            message=N_("There is no such payment."),
+            back="/psp",
+        )
 
     @app.get("/psp/pay/{payment_id}", response_class=HTMLResponse)
-    def psp_page(payment_id: str) -> HTMLResponse:
+    def psp_page(request: Request, payment_id: str) -> HTMLResponse:
         payment = psp.get(payment_id)
         if payment is None:
-            return _page("Sandbox PSP", '<p class="bad">No such payment.</p>')
+            return no_such_payment(request, payment_id)
         if payment.state == "created":
             payment.state = "pending"
-        buttons = "".join(
-            f'<button name="outcome" value="{v}" id="{v}">{label}</button>'
-            for v, label in (
-                ("success", "Pay by card"),
-                ("failed", "Decline"),
-                ("lost", "Pay, but lose the webhook"),
-            )
-        )
-        return _page(
-            "Sandbox PSP",
-            f'<div class="card">Amount <strong>Rs {payment.amount / 100:,.2f}</strong></div>'
-            f'<form method="post" action="/psp/pay/{html.escape(payment_id)}" class="card">'
-            f"{buttons}</form>",
+        same_page = f"/psp/pay/{payment_id}"
+        return page(
+            request,
+            "psp_pay.html",
+            PSP,
+            same_page=same_page,
+            payment=payment,
+            outcomes=PSP_OUTCOMES,
         )
 
     @app.post("/psp/pay/{payment_id}")
-    def psp_pay(payment_id: str, outcome: str = Form("success")) -> Response:
+    def psp_pay(request: Request, payment_id: str, outcome: str = Form("success")) -> Response:
         payment = psp.get(payment_id)
         if payment is None:
-            return _page("Sandbox PSP", '<p class="bad">No such payment.</p>')
+            return no_such_payment(request, payment_id)
         if payment.state in ("created", "pending"):
             payment.state = "failed" if outcome == "failed" else "success"
             payment.transaction_id = "card_" + secrets.token_hex(6)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 import uvicorn
 from sqlalchemy.orm import Session
 
@@ -19,11 +21,13 @@ from tests.browser.conftest import _free_port
 from tests.factories import create_citizen
 from tests.journeys import run_jobs
 
+PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True}
+SIDEWAYS_SCROLL = "document.documentElement.scrollWidth"
 
-def test_a_citizen_pays_a_psid_at_the_sandbox_bank_on_a_phone(
-    live_server: str, chromium: Any, settings: Settings, db: Session
-) -> None:
-    citizen = create_citizen(db, full_name="Phone Payer")
+
+def _challan(db: Session, settings: Settings, payer: str) -> tuple[str, str]:
+    """An application waiting for a Rs 1,000 fee: its PSID and its id."""
+    citizen = create_citizen(db, full_name=payer)
     application = Application(
         citizen_id=citizen.id,
         service_id="hec-degree-attestation",
@@ -49,7 +53,12 @@ def test_a_citizen_pays_a_psid_at_the_sandbox_bank_on_a_phone(
     )
     psid, application_id = payment.psid or "", application.id
     db.commit()
+    return psid, application_id
 
+
+@pytest.fixture
+def sandbox_bank(live_server: str, settings: Settings) -> Iterator[str]:
+    """The sandbox bank on a free port, talking to the live Darwaza."""
     port = _free_port()
     darwaza_port = live_server.rsplit(":", 1)[1]
     bank_app = create_sandbox_app(
@@ -64,28 +73,76 @@ def test_a_citizen_pays_a_psid_at_the_sandbox_bank_on_a_phone(
     while not server.started:
         assert time.monotonic() < deadline, "the sandbox bank did not start"
         time.sleep(0.05)
-    try:
-        context = chromium.new_context(
-            viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True
-        )
-        page = context.new_page()
-        page.goto(f"http://127.0.0.1:{port}/")
-        page.fill("#psid", psid)
-        page.click("button[type=submit]")
-        page.wait_for_selector("#pay")
-        assert "Rs 1,000.00" in page.content() and "Phone Payer" in page.content()
-        assert page.evaluate("document.documentElement.scrollWidth") <= 360
-        page.select_option("#scenario", "normal")  # a PSID ending in 1 would decline
-        page.click("#pay")
-        result = page.wait_for_selector("#result")
-        assert result is not None and result.inner_text().startswith("Paid")
-        assert page.evaluate("document.documentElement.scrollWidth") <= 360
-        context.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
 
+
+def _moved_on(db: Session, settings: Settings, application_id: str) -> bool:
     run_jobs(settings)
     db.expire_all()
     moved = db.get(Application, application_id)
-    assert moved is not None and moved.state == ApplicationState.SUBMITTED
+    return moved is not None and moved.state == ApplicationState.SUBMITTED
+
+
+def test_a_citizen_pays_a_psid_at_the_sandbox_bank_on_a_phone(
+    sandbox_bank: str, chromium: Any, settings: Settings, db: Session
+) -> None:
+    psid, application_id = _challan(db, settings, "Phone Payer")
+    context = chromium.new_context(**PHONE)
+    page = context.new_page()
+    page.goto(f"{sandbox_bank}/")
+    page.fill("#psid", psid)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#pay")
+    assert "Rs 1,000" in page.inner_text("body") and "Phone Payer" in page.content()
+    assert page.evaluate(SIDEWAYS_SCROLL) <= 360
+    page.select_option("#scenario", "normal")  # a PSID ending in 1 would decline
+    page.click("#pay")
+    result = page.wait_for_selector("#result")
+    assert result is not None and result.inner_text().startswith("Paid")
+    assert page.evaluate(SIDEWAYS_SCROLL) <= 360
+    context.close()
+
+    assert _moved_on(db, settings, application_id)
+
+
+def test_a_citizen_pays_at_the_sandbox_bank_in_urdu_on_a_phone(
+    sandbox_bank: str, chromium: Any, settings: Settings, db: Session
+) -> None:
+    psid, application_id = _challan(db, settings, "Urdu Payer")
+    context = chromium.new_context(**PHONE, locale="en-GB")
+    page = context.new_page()
+    page.goto(f"{sandbox_bank}/")
+    assert page.get_attribute("html", "dir") == "ltr"
+    page.click("#language-ur")
+    page.wait_for_selector("html[dir=rtl]")
+    assert page.get_attribute("html", "lang") == "ur"
+    assert "بل تلاش کریں" in page.inner_text("body")
+
+    # The choice is remembered: the bill page is in Urdu, the PSID still left to right.
+    page.fill("#psid", psid)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#pay")
+    assert page.get_attribute("html", "dir") == "rtl"
+    bill = page.inner_text("body")
+    assert "1,000 روپے" in bill and "Urdu Payer" in bill and "ابھی ادا کریں" in bill
+    shown_psid = page.locator("bdi[dir=ltr]", has_text=psid)
+    assert shown_psid.evaluate("bdi => getComputedStyle(bdi).direction") == "ltr"
+    assert page.evaluate(SIDEWAYS_SCROLL) <= 360
+
+    page.select_option("#scenario", "normal")
+    page.click("#pay")
+    result = page.wait_for_selector("#result")
+    assert result is not None and result.inner_text().startswith("ادائیگی ہو گئی۔")
+    assert page.get_attribute("html", "dir") == "rtl"
+    assert "منظور: ادائیگی درج ہو گئی ہے۔" in page.inner_text("#answers")
+    assert page.evaluate(SIDEWAYS_SCROLL) <= 360
+
+    # Switching back shows the same receipt in English.
+    page.click("#language-en")
+    page.wait_for_selector("html[dir=ltr]")
+    assert page.inner_text("#result").startswith("Paid. 1Bill answered 00")
+    context.close()
+
+    assert _moved_on(db, settings, application_id)
