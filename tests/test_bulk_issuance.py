@@ -21,7 +21,7 @@ from darwaza.batches.registers import RegisterRefused
 from darwaza.batches.workflow import BatchState
 from darwaza.catalogue import Catalogue, load_catalogue
 from darwaza.database import transaction
-from darwaza.documents.models import Document, DocumentStatus
+from darwaza.documents.models import Document, DocumentStatus, StatusList
 from darwaza.documents.service import STATUS_LIST_CAPACITY
 from darwaza.errors import Conflict, IllegalTransition
 from darwaza.jobs import Job, JobStatus
@@ -214,6 +214,13 @@ def test_status_slots_are_random_so_a_slot_tells_nothing_of_the_row(
     # Neither in row order nor packed together: spread over the whole list.
     assert slots != sorted(slots) and slots != sorted(slots, reverse=True)
     assert max(slots) - min(slots) > STATUS_LIST_CAPACITY // 2
+    # Each shard counts exactly the slots it gave out, so it fills up to its limit.
+    given_out = db.execute(
+        select(StatusList.allocated, func.count(Document.id))
+        .join(Document, Document.status_list_id == StatusList.id)
+        .group_by(StatusList.id, StatusList.allocated)
+    ).all()
+    assert given_out and all(allocated == count for allocated, count in given_out)
 
 
 def test_holders_with_proven_accounts_are_told_and_the_others_find_it_later(

@@ -446,12 +446,9 @@ def issue_documents_in_bulk(
             results[item.document_id] = BulkIssued(item.document_id, signed)
         # One multi-row insert, in Core: neither ORM objects nor the ORM's bulk path.
         db.execute(insert(table_of(Document)), rows)
-        db.execute(
-            update(StatusList)
-            .where(StatusList.id == shard.id)
-            .values(allocated=StatusList.allocated + len(part), updated_at=utcnow())
-        )
+        # The shard's row is this writer's (locked): counted here, written at the flush.
         shard.allocated += len(part)
+        shard.updated_at = utcnow()
         position += len(part)
     return [
         entry if isinstance(entry, DarwazaError) else results[entry[0].document_id]
