@@ -34,7 +34,7 @@ from sqlalchemy import select
 
 from darwaza.agencies.service import sync_agencies
 from darwaza.audit.actors import Actor
-from darwaza.batches import service
+from darwaza.batches import checking, service
 from darwaza.batches.issuing import issue_chunk
 from darwaza.batches.models import Batch
 from darwaza.catalogue import Catalogue, load_catalogue
@@ -106,7 +106,7 @@ def peak_rss_mb(pid: int) -> float:
 
 def upload(settings: Settings, catalogue: Catalogue, register: Path, *, check_now: bool) -> str:
     with transaction(settings) as db, register.open("rb") as source:
-        batch = service.upload_register(
+        batch = checking.upload_register(
             db,
             settings=settings,
             catalogue=catalogue,

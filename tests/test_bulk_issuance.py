@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from darwaza.audit.actors import Actor
 from darwaza.audit.trail import record_event
 from darwaza.background_work import job_registry
+from darwaza.batches import checking
 from darwaza.batches import service as batches
 from darwaza.batches.merkle import verify_inclusion
 from darwaza.batches.models import Batch, BatchRow, RowStatus
@@ -52,7 +53,7 @@ def upload(
     mapping: dict[str, str] | None = None,
 ) -> str:
     with transaction(settings) as db:
-        batch = batches.upload_register(
+        batch = checking.upload_register(
             db,
             settings=settings,
             catalogue=catalogue,
@@ -158,7 +159,7 @@ def test_the_worker_checks_an_uploaded_register_and_a_cancelled_one_is_left_alon
 ) -> None:
     def receive(content: bytes, name: str) -> str:
         with transaction(settings) as session:
-            return batches.upload_register(
+            return checking.upload_register(
                 session,
                 settings=settings,
                 catalogue=catalogue,
@@ -361,8 +362,8 @@ def test_bad_files_are_refused_clearly(settings: Settings, catalogue: Catalogue)
         archive.writestr("xl/sharedStrings.xml", b"\x00" * (60 * 1024 * 1024))
     with pytest.raises(RegisterRefused, match="inflates"):
         upload(settings, catalogue, bomb.getvalue(), name="bomb.xlsx")
-    with pytest.raises(batches.RegisterTooLarge), transaction(settings) as db:
-        batches.upload_register(
+    with pytest.raises(checking.RegisterTooLarge), transaction(settings) as db:
+        checking.upload_register(
             db,
             settings=settings,
             catalogue=catalogue,

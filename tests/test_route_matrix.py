@@ -21,8 +21,8 @@ from darwaza.applications.models import Application, Attachment
 from darwaza.audit.actors import Actor
 from darwaza.batches import api as batches_api
 from darwaza.batches import console as batches_console
+from darwaza.batches.checking import upload_register
 from darwaza.batches.models import Batch
-from darwaza.batches.service import upload_register
 from darwaza.catalogue import load_catalogue
 from darwaza.documents import api as documents_api
 from darwaza.documents import console as documents_console

@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from darwaza.audit.actors import ActorKind
-from darwaza.batches import service
+from darwaza.batches import checking, service
 from darwaza.batches.models import Batch
 from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.errors import Forbidden, InvalidInput, Message
@@ -89,7 +89,7 @@ def upload(
     ):
         message = Message(N_("Give a JSON object of column names to claim names."))
         raise InvalidInput(fields={"mapping": message})
-    batch = service.upload_register(
+    batch = checking.upload_register(
         db,
         settings=settings,
         catalogue=catalogue,

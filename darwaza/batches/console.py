@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from darwaza.audit.actors import Actor
-from darwaza.batches import service
+from darwaza.batches import checking, service
 from darwaza.batches.models import Batch
 from darwaza.batches.workflow import BatchAction, BatchState, allowed_actions
 from darwaza.catalogue.dependencies import CatalogueDep
@@ -90,7 +90,7 @@ def upload(
     try:
         if register is None:
             raise InvalidInput(fields={"register": Message(N_("Choose a CSV or XLSX file."))})
-        batch = service.upload_register(
+        batch = checking.upload_register(
             db,
             settings=settings,
             catalogue=catalogue,

@@ -19,14 +19,10 @@ from sqlalchemy import Select, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from darwaza.batches.checking import CHECK_REGISTER_JOB, check_uploaded
 from darwaza.batches.merkle import document_digest
 from darwaza.batches.models import Batch, BatchProblem, BatchRow, RowStatus
-from darwaza.batches.service import (
-    CHECK_REGISTER_JOB,
-    ISSUE_CHUNK_JOB,
-    check_uploaded,
-    finish_if_complete,
-)
+from darwaza.batches.service import ISSUE_CHUNK_JOB, finish_if_complete
 from darwaza.batches.workflow import BatchState
 from darwaza.catalogue import Catalogue, load_catalogue
 from darwaza.clock import utcnow

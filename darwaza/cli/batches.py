@@ -12,7 +12,7 @@ from sqlalchemy import select
 from tqdm import tqdm
 
 from darwaza.audit.actors import Actor
-from darwaza.batches import service
+from darwaza.batches import checking, service
 from darwaza.batches.api import batch_read
 from darwaza.batches.models import Batch
 from darwaza.cli.common import app_parts, failure, load_settings
@@ -98,7 +98,7 @@ def documents_bulk(
     settings, catalogue = app_parts()
     try:
         with transaction(settings) as db, register.open("rb") as source:
-            batch = service.upload_register(
+            batch = checking.upload_register(
                 db,
                 settings=settings,
                 catalogue=catalogue,
