@@ -73,12 +73,9 @@ def make_token(cli: CliRunner, scopes: str) -> tuple[str, str]:
     return lines[0].split()[1], lines[-1]
 
 
-@pytest.mark.parametrize("year", ["NaN", "Infinity", "-inf"])
-def test_a_year_that_is_not_a_number_is_refused_and_nothing_is_issued(
-    cli: CliRunner, app_client: TestClient, db: Session, year: str
-) -> None:
-    _token_id, secret = make_token(cli, "documents:issue")
-    body = {
+def degree_for_registry_graduate(year: object) -> dict[str, object]:
+    """What a university's system sends to issue one degree attestation."""
+    return {
         "document_type": "hec-degree-attestation",
         "cnic": "35202-9090909-1",
         "claims": {
@@ -89,8 +86,17 @@ def test_a_year_that_is_not_a_number_is_refused_and_nothing_is_issued(
             "year_of_completion": year,
         },
     }
+
+
+@pytest.mark.parametrize("year", ["NaN", "Infinity", "-inf"])
+def test_a_year_that_is_not_a_number_is_refused_and_nothing_is_issued(
+    cli: CliRunner, app_client: TestClient, db: Session, year: str
+) -> None:
+    _token_id, secret = make_token(cli, "documents:issue")
     answer = app_client.post(
-        "/api/v1/documents", json=body, headers={"Authorization": f"Bearer {secret}"}
+        "/api/v1/documents",
+        json=degree_for_registry_graduate(year),
+        headers={"Authorization": f"Bearer {secret}"},
     )
     assert answer.status_code == 422, answer.text
     assert "year_of_completion" in answer.json()["error"]["fields"]
@@ -106,17 +112,7 @@ def test_an_agency_system_issues_with_a_scoped_token_until_it_is_revoked(
     stored = db.get(ApiToken, token_id)
     assert stored is not None and secret not in stored.token_hash
     bearer = {"Authorization": f"Bearer {secret}"}
-    body = {
-        "document_type": "hec-degree-attestation",
-        "cnic": "35202-9090909-1",
-        "claims": {
-            "full_name": "Registry Graduate",
-            "degree_title": "BS",
-            "programme": "CS",
-            "university": "LUMS",
-            "year_of_completion": 2021,
-        },
-    }
+    body = degree_for_registry_graduate(2021)
     key = {"Idempotency-Key": "row-17"}
     first = app_client.post("/api/v1/documents", json=body, headers=bearer | key)
     again = app_client.post("/api/v1/documents", json=body, headers=bearer | key)

@@ -51,7 +51,9 @@ def upload(
     name: str = "graduates.csv",
     actor: Actor = UPLOADER,
     mapping: dict[str, str] | None = None,
+    checked: bool = True,
 ) -> str:
+    """Upload a register; then, unless ``checked`` is False, let the worker check it."""
     with transaction(settings) as db:
         batch = checking.upload_register(
             db,
@@ -65,7 +67,8 @@ def upload(
             mapping=mapping,
         )
         batch_id = batch.id
-    run_worker(settings)  # the worker checks it, as it does for the console and the API
+    if checked:
+        run_worker(settings)  # the worker checks it, as it does for the console and the API
     return batch_id
 
 
@@ -157,21 +160,8 @@ def test_a_register_is_checked_approved_by_another_officer_and_issued_once(
 def test_the_worker_checks_an_uploaded_register_and_a_cancelled_one_is_left_alone(
     db: Session, settings: Settings, catalogue: Catalogue
 ) -> None:
-    def receive(content: bytes, name: str) -> str:
-        with transaction(settings) as session:
-            return checking.upload_register(
-                session,
-                settings=settings,
-                catalogue=catalogue,
-                agency_id="hec",
-                document_type_id="hec-degree-attestation",
-                source=io.BytesIO(content),
-                file_name=name,
-                actor=UPLOADER,
-            ).id
-
-    waiting = receive(graduates_csv(3), "three.csv")
-    dropped = receive(graduates_csv(4), "four.csv")
+    waiting = upload(settings, catalogue, graduates_csv(3), name="three.csv", checked=False)
+    dropped = upload(settings, catalogue, graduates_csv(4), name="four.csv", checked=False)
     assert batch_of(db, waiting).state == BatchState.UPLOADED
     assert batch_of(db, waiting).row_count == 0, "checked before the worker ran"
     with transaction(settings) as session:

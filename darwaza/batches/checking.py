@@ -57,7 +57,8 @@ class RegisterTooLarge(InvalidInput):
 
 
 def registers_dir(settings: Settings) -> Path:
-    """Where registers are kept, each named by its SHA-256."""
+    """Where this process spools an upload and a check reads its copy of a register (the
+    registers themselves are in the file store)."""
     return settings.data_dir / "registers"
 
 
@@ -119,6 +120,11 @@ def upload_register(
         raise NotFound(N_("This agency issues no document of that type."))
     spool, sha256 = _spool(settings, source, limit)
     try:
+        file_format = detect_format(spool)
+        # Into the store before any database work: a large file is not copied while this
+        # transaction (on SQLite, the write lock) is open. Named by content, so the same
+        # file again lands on itself.
+        file_store_for(settings).put_file(register_key(sha256), spool)
         earlier = db.scalar(
             select(Batch).where(
                 Batch.agency_id == agency_id,
@@ -135,11 +141,10 @@ def upload_register(
             document_type_id=document_type_id,
             file_name=file_name,
             sha256=sha256,
-            file_format=detect_format(spool),
+            file_format=file_format,
             mapping=mapping,
             actor=actor,
         )
-        file_store_for(settings).put_file(register_key(sha256), spool)
         if check_now:
             _check_and_move(
                 db, settings=settings, catalogue=catalogue, batch=batch, path=spool, actor=actor
