@@ -33,6 +33,7 @@ from darwaza.batches.registers import (
 from darwaza.batches.service import CHUNK_SIZE, actor_key, move_batch
 from darwaza.batches.workflow import BatchAction, BatchState
 from darwaza.catalogue import Catalogue, DocumentTypeDefinition
+from darwaza.crypto.jws import compact_json
 from darwaza.database import table_of
 from darwaza.documents.models import Document
 from darwaza.errors import InvalidInput, NotFound
@@ -274,7 +275,7 @@ def _check_register(
 
     def flush() -> None:
         if pending_rows:
-            db.execute(insert(table_of(BatchRow)), pending_rows)  # Core: no ORM per row
+            _insert_rows(db, pending_rows)
             pending_rows.clear()
         if problems:
             pending_problems.extend(
@@ -297,7 +298,7 @@ def _check_register(
             if not any(cell is not None and str(cell).strip() for cell in values):
                 continue  # blank lines between blocks of a register
             count += 1
-            checked = check_row(number, values, document_type, columns)
+            checked = check_row(number, values, columns)
             document_id = None
             if not checked.problems:
                 document_id = document_id_for(
@@ -332,6 +333,40 @@ def _check_register(
     batch.invalid_count = count - valid
     batch.valid_count = valid
     _mark_already_issued(db, batch=batch)
+
+
+_ROW_COLUMNS: Final = (
+    "batch_id",
+    "row_number",
+    "status",
+    "holder_cnic",
+    "claims",
+    "document_id",
+)
+
+
+def _insert_rows(db: Session, rows: list[dict[str, Any]]) -> None:
+    """Write checked rows: PostgreSQL's COPY (a register is loaded, not inserted row by
+    row; about twice as fast for the whole check), one multi-row insert elsewhere."""
+    connection = db.connection()
+    if connection.dialect.name != "postgresql":
+        db.execute(insert(table_of(BatchRow)), rows)
+        return
+    names = ", ".join(_ROW_COLUMNS)
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor, cursor.copy(f"COPY batch_rows ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(
+                (
+                    row["batch_id"],
+                    row["row_number"],
+                    str(row["status"]),
+                    row["holder_cnic"],
+                    compact_json(row["claims"]).decode(),
+                    row["document_id"],
+                )
+            )
 
 
 class _Refusals:

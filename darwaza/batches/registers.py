@@ -166,6 +166,7 @@ class Columns:
     positions: Mapping[str, int]
     problems: Sequence[Problem]
     width: int
+    claims: Sequence[ClaimDefinition] = ()  # what each row must give, in order
 
     @property
     def usable(self) -> bool:
@@ -211,7 +212,7 @@ def read_header(
             problems.append(Problem(0, name[:100], Message(UNKNOWN_COLUMN, {"column": name})))
     for name in sorted(wanted - set(positions)):
         problems.append(Problem(0, name, Message(MISSING_COLUMN, {"column": name})))
-    return Columns(positions, problems, len(header))
+    return Columns(positions, problems, len(header), file_claims(document_type))
 
 
 def _text(value: Any) -> str:
@@ -256,13 +257,9 @@ MISSING_VALUE = N_("A value is missing.")
 EXTRA_CELLS = N_("This row has more cells than the header has columns.")
 
 
-def check_row(
-    row_number: int,
-    values: Sequence[Any],
-    document_type: DocumentTypeDefinition,
-    columns: Columns,
-) -> CheckedRow:
-    """One row against the document type: every claim present, of its type, and clean."""
+def check_row(row_number: int, values: Sequence[Any], columns: Columns) -> CheckedRow:
+    """One row against the document type's claims (in ``columns``): every claim present,
+    of its type, and clean."""
     checked = CheckedRow(row_number)
     if len(values) > columns.width and any(
         str(cell or "").strip() for cell in values[columns.width :]
@@ -280,7 +277,7 @@ def check_row(
             checked.holder_cnic = parse_cnic(_text(raw_cnic))
         except InvalidCnic as error:
             checked.problems.append(Problem(row_number, HOLDER_COLUMN, error.message))
-    for claim in file_claims(document_type):
+    for claim in columns.claims:
         raw = _cell(values, columns.positions.get(claim.name))
         if raw is None:
             checked.problems.append(Problem(row_number, claim.name, Message(MISSING_VALUE)))
