@@ -1,4 +1,4 @@
-"""documents and register rows: fewer indexes to write, one better one to read
+"""documents and register rows: fewer indexes to write, better ones to read
 
 Revision ID: 0015
 Revises: 0014
@@ -19,6 +19,10 @@ of another one, which answers the same look-ups:
 status in between; every row's change of status rewrote it. The chunk and report reads
 go by batch and row number and filter the status on the way.
 
+A shard's published status list names only its slots that are not valid; it read every
+row of the shard (65,536 when full, 0.2-1 s for a shard of a million-document table).
+``ix_documents_not_valid`` is a partial index of just those rows.
+
 On PostgreSQL a document (about 2.7 kB: the SD-JWT, the QR text, the claims) is over
 the 2 kB at which a row is compressed and moved to a TOAST table, so every document
 written was also a failed compression of base64 text and a second row and index entry
@@ -28,6 +32,7 @@ larger one is still moved out as before.
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
@@ -45,10 +50,18 @@ REPEATED: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 
 ROW_KEPT_IN_PAGE = 8160  # the largest toast_tuple_target PostgreSQL accepts
+NOT_VALID = "status <> 'valid'"
 
 
 def upgrade() -> None:
     op.create_index("ix_documents_agency_newest", "documents", ["agency_id", "issued_at"])
+    op.create_index(
+        "ix_documents_not_valid",
+        "documents",
+        ["status_list_id", "status_index"],
+        postgresql_where=sa.text(NOT_VALID),
+        sqlite_where=sa.text(NOT_VALID),
+    )
     for name, table, _columns in REPEATED:
         op.drop_index(name, table_name=table)
     if op.get_bind().dialect.name == "postgresql":
@@ -60,4 +73,5 @@ def downgrade() -> None:
         op.execute("ALTER TABLE documents RESET (toast_tuple_target)")
     for name, table, columns in reversed(REPEATED):
         op.create_index(name, table, list(columns))
+    op.drop_index("ix_documents_not_valid", table_name="documents")
     op.drop_index("ix_documents_agency_newest", table_name="documents")
