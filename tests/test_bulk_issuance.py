@@ -151,6 +151,9 @@ def test_a_register_is_checked_approved_by_another_officer_and_issued_once(
     assert upload(settings, catalogue, register_csv(rows)) == batch_id
     second = upload(settings, catalogue, graduates_csv(7), name="more.csv")
     assert batch_of(db, second).already_issued_count == 5
+    assert [(row, msgid) for row, _column, msgid in problems_of(db, second)] == [
+        (row, checking.ALREADY_ISSUED) for row in range(2, 7)
+    ]
     approve(settings, second)
     run_worker(settings, db)
     assert (batch_of(db, second).issued_count, batch_of(db, second).state) == (2, "done")

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any, Final
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import JSON, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from darwaza.audit.actors import Actor
@@ -476,36 +476,31 @@ def _refuse(db: Session, *, batch: Batch, refusals: _Refusals, column: str, msgi
 
 
 def _mark_already_issued(db: Session, *, batch: Batch) -> None:
+    """Rows whose document exists (an earlier register): marked, and a report line each,
+    by two statements over the table, however many there are."""
     issued_ids = select(Document.id).where(Document.agency_id == batch.agency_id)
-    already = db.execute(
-        select(BatchRow.row_number).where(
+    marked = db.execute(
+        update(BatchRow)
+        .where(
             BatchRow.batch_id == batch.id,
             BatchRow.status == RowStatus.PENDING,
             BatchRow.document_id.in_(issued_ids),
         )
-    ).scalars()
-    numbers = list(already)
-    if not numbers:
-        return
-    for start in range(0, len(numbers), _INSERT_EVERY):
-        part = numbers[start : start + _INSERT_EVERY]
+        .values(status=RowStatus.ALREADY_ISSUED)
+        .execution_options(synchronize_session=False)
+    )
+    count = int(marked.rowcount)  # type: ignore[attr-defined]
+    if count:
+        lines = select(
+            BatchRow.batch_id,
+            BatchRow.row_number,
+            literal(""),
+            literal(ALREADY_ISSUED),
+            literal({}, JSON),
+        ).where(BatchRow.batch_id == batch.id, BatchRow.status == RowStatus.ALREADY_ISSUED)
         db.execute(
-            update(BatchRow)
-            .where(BatchRow.batch_id == batch.id, BatchRow.row_number.in_(part))
-            .values(status=RowStatus.ALREADY_ISSUED)
-            .execution_options(synchronize_session=False)
+            insert(BatchProblem).from_select(
+                ["batch_id", "row_number", "column", "msgid", "params"], lines
+            )
         )
-        db.execute(
-            insert(BatchProblem),
-            [
-                {
-                    "batch_id": batch.id,
-                    "row_number": n,
-                    "column": "",
-                    "msgid": ALREADY_ISSUED,
-                    "params": {},
-                }
-                for n in part
-            ],
-        )
-    batch.already_issued_count = len(numbers)
+    batch.already_issued_count = count
