@@ -102,6 +102,13 @@ def _submit(citizen: TestClient, application_id: str, *, tier: str | None = None
     assert response.status_code == 303, response.text
 
 
+def _apply_and_get_challan(citizen: TestClient) -> tuple[str, str, int]:
+    """Apply for a degree attestation and submit it: its id, its challan's PSID and amount."""
+    application_id = start_degree_application(citizen)
+    _submit(citizen, application_id)
+    return (application_id, *psid_of(citizen, application_id))
+
+
 def _inquiry(bank: TestClient, psid: str, **overrides: str) -> dict[str, str]:
     body = {**BANK_CHANNEL, "Consumer_Number": psid, "Bank_Mnemonic": "HBL"} | overrides
     response = bank.post("/api/v1/onebill/bill-inquiry", json=body)
@@ -183,9 +190,7 @@ def test_bad_biller_calls_get_their_code_and_change_nothing(
     sign_up(
         citizen, settings, cnic="35202-2233445-6", full_name="Omar Farooq", mobile="03002233445"
     )
-    application_id = start_degree_application(citizen)
-    _submit(citizen, application_id)
-    psid, amount = psid_of(citizen, application_id)
+    application_id, psid, amount = _apply_and_get_challan(citizen)
     bank = bank_client(citizen)
 
     assert bill_payment(bank, psid, amount, Password="wrong")["Response_Code"] == "04"
@@ -226,9 +231,7 @@ def test_twenty_concurrent_bill_payments_for_one_psid_credit_once(
 ) -> None:
     citizen = make_client()
     sign_up(citizen, settings, cnic="35202-3344556-7", full_name="Hina Shah", mobile="03003344556")
-    application_id = start_degree_application(citizen)
-    _submit(citizen, application_id)
-    psid, amount = psid_of(citizen, application_id)
+    _, psid, amount = _apply_and_get_challan(citizen)
 
     sessions = session_factory(settings)
     answers: list[str] = []
@@ -295,9 +298,7 @@ def test_a_rejected_application_gets_its_fee_back_once(
         TestClient(app, base_url="http://127.0.0.1:8000") as officer,
     ):
         sign_up(citizen, settings, cnic="35202-4455667-8", full_name="Ali", mobile="03004455667")
-        application_id = start_degree_application(citizen)
-        _submit(citizen, application_id)
-        psid, amount = psid_of(citizen, application_id)
+        application_id, psid, amount = _apply_and_get_challan(citizen)
         assert bill_payment(bank_client(citizen), psid, amount)["Response_Code"] == "00"
         run_jobs(settings)
         row = create_officer(db, username="hec.refunds", agency_id="hec", mobile="03001230000")
@@ -329,9 +330,7 @@ def test_an_agency_admin_refunds_part_of_a_paid_fee_and_only_what_is_left(
 ) -> None:
     citizen = make_client()
     sign_up(citizen, settings, cnic="35202-5566778-9", full_name="Hina", mobile="03005566778")
-    application_id = start_degree_application(citizen)
-    _submit(citizen, application_id)
-    psid, amount = psid_of(citizen, application_id)
+    application_id, psid, amount = _apply_and_get_challan(citizen)
     assert bill_payment(bank_client(citizen), psid, amount)["Response_Code"] == "00"
     run_jobs(settings)
     case = f"/console/applications/{application_id}"
@@ -384,9 +383,7 @@ def test_an_officer_waives_a_fee_with_a_reason(
 ) -> None:
     citizen = make_client()
     sign_up(citizen, settings, cnic="35202-5566778-9", full_name="Zara", mobile="03005566778")
-    application_id = start_degree_application(citizen)
-    _submit(citizen, application_id)
-    psid, amount = psid_of(citizen, application_id)
+    application_id, psid, amount = _apply_and_get_challan(citizen)
     row = create_officer(db, username="hec.waiver", agency_id="hec", mobile="03001230001")
     officer = make_client()
     sign_in_officer(officer, settings, row, "officer-pass-123")
@@ -410,9 +407,7 @@ def test_psp_webhooks_are_signed_idempotent_and_accepted_out_of_order(
 ) -> None:
     citizen = make_client()
     sign_up(citizen, settings, cnic="35202-6677889-1", full_name="Bilal", mobile="03006677889")
-    application_id = start_degree_application(citizen)
-    _submit(citizen, application_id)
-    psid, amount = psid_of(citizen, application_id)
+    application_id, psid, amount = _apply_and_get_challan(citizen)
     db.commit()
     challan = db.scalar(select(Payment).where(Payment.psid == psid))
     assert challan is not None
@@ -480,9 +475,7 @@ def test_reconciliation_reports_each_day_and_its_csv_is_formula_safe(
     sign_up(citizen, settings, cnic="35202-7788990-2", full_name="Nida", mobile="03007788990")
     psids = []
     for _ in range(2):
-        application_id = start_degree_application(citizen)
-        _submit(citizen, application_id)
-        psids.append(psid_of(citizen, application_id))
+        psids.append(_apply_and_get_challan(citizen)[1:])
     bank = bank_client(citizen)
     (first, amount), (second, _) = psids
     assert bill_payment(bank, first, amount, tran_auth_id="900001")["Response_Code"] == "00"
@@ -565,12 +558,7 @@ def test_citizen_pays_at_the_sandbox_bank_and_each_failure_path_shows(
     bank = TestClient(create_sandbox_app(settings, transport=darwaza._transport))
     assert "PSID" in _seen(bank.get("/"))
 
-    def apply() -> tuple[str, str, int]:
-        application_id = start_degree_application(citizen)
-        _submit(citizen, application_id)
-        return (application_id, *psid_of(citizen, application_id))
-
-    application_id, psid, amount = apply()
+    application_id, psid, amount = _apply_and_get_challan(citizen)
     found = _seen(bank.post("/inquire", data={"psid": psid}))
     assert "Amount Rs 1,000 " in found and "Amna" in found
     declined = bank.post("/pay", data={"psid": psid, "amount": amount, "scenario": "decline"})
@@ -583,7 +571,7 @@ def test_citizen_pays_at_the_sandbox_bank_and_each_failure_path_shows(
     assert "07: This transaction was already received; nothing changed." in _seen(retried)
     assert "This bill is already paid." in _seen(bank.post("/inquire", data={"psid": psid}))
 
-    _, twice_psid, _ = apply()
+    _, twice_psid, _ = _apply_and_get_challan(citizen)
     twice = bank.post("/pay", data={"psid": twice_psid, "amount": amount, "scenario": "twice"})
     assert "answered 00, 08" in _seen(twice)
     unknown = _seen(bank.post("/inquire", data={"psid": new_psid()}))
@@ -664,9 +652,7 @@ def test_citizen_pays_online_and_the_return_page_shows_the_servers_truth(
 
     citizen = make_client()
     sign_up(citizen, settings, cnic="35202-9900112-4", full_name="Kiran", mobile="03009900112")
-    application_id = start_degree_application(citizen)
-    _submit(citizen, application_id)
-    psid, amount = psid_of(citizen, application_id)
+    application_id, psid, amount = _apply_and_get_challan(citizen)
     db.commit()
     challan_id = db.scalar(select(Payment.id).where(Payment.psid == psid))
     db.commit()

@@ -85,6 +85,12 @@ def approve_and_issue(
     return document
 
 
+def _applicant(db: Session, application: Application) -> Citizen:
+    citizen = db.get(Citizen, application.citizen_id)
+    assert citizen is not None
+    return citizen
+
+
 def _tell(
     db: Session,
     *,
@@ -94,12 +100,10 @@ def _tell(
     event: str,
     values: dict[str, Any],
 ) -> None:
-    citizen = db.get(Citizen, application.citizen_id)
-    assert citizen is not None
     tell_applicant(
         db,
         settings=settings,
-        citizen=citizen,
+        citizen=_applicant(db, application),
         application=application,
         service=catalogue.service(application.service_id),
         event=event,
@@ -115,12 +119,10 @@ def _tell_refund(
     application: Application,
     refund: PaymentRefund | None,
 ) -> None:
-    citizen = db.get(Citizen, application.citizen_id)
-    assert citizen is not None
     tell_refund(
         db,
         settings=settings,
-        citizen=citizen,
+        citizen=_applicant(db, application),
         application=application,
         service=catalogue.service(application.service_id),
         refund=refund,

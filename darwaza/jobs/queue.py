@@ -85,31 +85,27 @@ def enqueue(
     default): the job's ``created_at`` and, unless ``run_at`` says otherwise, when it is due.
     """
     now = now or utcnow()
-    job = Job(
-        kind=str(kind),
-        payload=dict(payload),
-        idempotency_key=idempotency_key or f"job:{uuid.uuid4()}",
-        status=JobStatus.QUEUED,
-        priority=int(priority),
-        attempts=0,
-        max_attempts=max_attempts,
-        run_at=run_at or now,
-        expires_at=expires_at,
-        created_at=now,
-    )
+    values: dict[str, Any] = {
+        "kind": str(kind),
+        "payload": dict(payload),
+        "idempotency_key": idempotency_key or f"job:{uuid.uuid4()}",
+        "status": JobStatus.QUEUED,
+        "priority": int(priority),
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "run_at": run_at or now,
+        "expires_at": expires_at,
+        "created_at": now,
+    }
     if idempotency_key is None:
         # A fresh random key cannot be taken: no look-up, no savepoint.
+        job = Job(**values)
         db.add(job)
         db.flush()
         return job
     # One statement whichever way a race goes: the row is added unless the key is taken
     # (PostgreSQL waits for a concurrent insert of the same key to commit or roll back).
     # Then the job with the key, new or earlier, is read back.
-    values = {
-        column.key: getattr(job, column.key)
-        for column in Job.__table__.columns
-        if getattr(job, column.key, None) is not None
-    }
     insert_unless_present(db, Job, values, unique=["idempotency_key"])
     found = _job_with_key(db, idempotency_key)
     assert found is not None
