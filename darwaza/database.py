@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -223,13 +223,28 @@ def _sessions(engine: Engine) -> sessionmaker[Session]:
 
 
 def insert_unless_present(
-    db: Session, table: Any, values: dict[str, Any], *, unique: list[str]
-) -> None:
+    db: Session,
+    table: Any,
+    values: dict[str, Any] | Sequence[dict[str, Any]],
+    *,
+    unique: list[str],
+) -> int:
     """``INSERT ... ON CONFLICT DO NOTHING`` on the ``unique`` columns, on either database:
-    two writers racing to add the same row both succeed, and one row is there after."""
+    two writers racing to add the same row both succeed, and one row is there after.
+
+    ``values`` is one row or several (one statement either way). Returns how many rows
+    were added. Given a Core table rather than a model, the session is not flushed first.
+    """
     dialect = db.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    db.execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=unique))
+    # The rows go as parameters, not in the statement, so its compiled form is cached.
+    statement = (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=unique)
+        .execution_options(preserve_rowcount=True)
+    )
+    rows = values if isinstance(values, dict) else list(values)
+    return int(getattr(db.execute(statement, rows), "rowcount", 0))
 
 
 @contextmanager

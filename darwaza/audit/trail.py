@@ -79,7 +79,9 @@ def record_event(
     """Append one event to the trail, in the caller's transaction.
 
     The event is only inserted: no lock is taken, so writers anywhere in the platform
-    never wait on each other here. :func:`sequence_events` later chains it in order.
+    never wait on each other here. It goes to the database with the transaction's next
+    flush, so the events of one transaction are written in one statement.
+    :func:`sequence_events` later chains it in order.
     ``subject_id`` names the citizen whose records the event touches, so they can be
     told who looked (see :mod:`darwaza.audit.access`).
     """
@@ -96,7 +98,6 @@ def record_event(
         subject_id=subject_id,
     )
     db.add(event)
-    db.flush()
     return event
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from darwaza.clock import utcnow
-from darwaza.database import insert_unless_present
+from darwaza.database import insert_unless_present, table_of
 from darwaza.errors import Conflict, NotFound
 from darwaza.i18n import N_
 from darwaza.jobs.models import Job, JobStatus, Priority
@@ -64,6 +64,34 @@ class ClaimedJob:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class NewJob:
+    """A job to add; the ``idempotency_key`` makes adding it twice add it once."""
+
+    kind: str
+    payload: Mapping[str, Any]
+    idempotency_key: str
+    priority: int = Priority.NORMAL
+    max_attempts: int = 8
+    run_at: datetime | None = None
+    expires_at: datetime | None = None
+
+    def row(self, now: datetime) -> dict[str, Any]:
+        """The job's row, created ``now`` and due then unless ``run_at`` says otherwise."""
+        return {
+            "kind": str(self.kind),
+            "payload": dict(self.payload),
+            "idempotency_key": self.idempotency_key,
+            "status": JobStatus.QUEUED,
+            "priority": int(self.priority),
+            "attempts": 0,
+            "max_attempts": self.max_attempts,
+            "run_at": self.run_at or now,
+            "expires_at": self.expires_at,
+            "created_at": now,
+        }
+
+
 def enqueue(
     db: Session,
     *,
@@ -84,19 +112,15 @@ def enqueue(
     spoiling the caller's transaction. ``now`` is when the change happened (the clock by
     default): the job's ``created_at`` and, unless ``run_at`` says otherwise, when it is due.
     """
-    now = now or utcnow()
-    values: dict[str, Any] = {
-        "kind": str(kind),
-        "payload": dict(payload),
-        "idempotency_key": idempotency_key or f"job:{uuid.uuid4()}",
-        "status": JobStatus.QUEUED,
-        "priority": int(priority),
-        "attempts": 0,
-        "max_attempts": max_attempts,
-        "run_at": run_at or now,
-        "expires_at": expires_at,
-        "created_at": now,
-    }
+    values = NewJob(
+        kind=kind,
+        payload=payload,
+        idempotency_key=idempotency_key or f"job:{uuid.uuid4()}",
+        priority=priority,
+        max_attempts=max_attempts,
+        run_at=run_at,
+        expires_at=expires_at,
+    ).row(now or utcnow())
     if idempotency_key is None:
         # A fresh random key cannot be taken: no look-up, no savepoint.
         job = Job(**values)
@@ -110,6 +134,23 @@ def enqueue(
     found = _job_with_key(db, idempotency_key)
     assert found is not None
     return found
+
+
+def enqueue_all(db: Session, jobs: Sequence[NewJob], *, now: datetime | None = None) -> int:
+    """Add several jobs in one statement, each unless its key is taken; how many were added.
+
+    Like `enqueue`, in the caller's transaction, but nothing is read back: for busy paths
+    (a payment credited) that only need the jobs to exist once the change commits. The
+    session's pending changes are not flushed first (a job refers to nothing by key), so
+    they still go out together at the commit.
+    """
+    if not jobs:
+        return 0
+    moment = now or utcnow()
+    with db.no_autoflush:
+        return insert_unless_present(
+            db, table_of(Job), [job.row(moment) for job in jobs], unique=["idempotency_key"]
+        )
 
 
 def _job_with_key(db: Session, key: str) -> Job | None:
