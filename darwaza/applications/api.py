@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Header, Request, Response, UploadFile
+from fastapi import APIRouter, File, Form, Header, Query, Request, Response, UploadFile
 from pydantic import BaseModel, Field
 
 from darwaza.applications import officers, service, workflow
@@ -16,6 +16,7 @@ from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.errors import InvalidInput, Message
 from darwaza.i18n import N_, translate
 from darwaza.identity.dependencies import CitizenDep, OfficerDep
+from darwaza.paging import MAX_TOKEN_LENGTH
 from darwaza.payments import service as payments
 from darwaza.storage import file_store_for
 from darwaza.web.api import FieldProblem, error_responses
@@ -345,14 +346,22 @@ def respond(
 
 @router.get("/console/applications", responses=error_responses(401, 404))
 def officer_queue(
+    request: Request,
+    response: Response,
     db: DbDep,
     officer: OfficerDep,
     state: str | None = None,
     service_id: str | None = None,
     overdue: bool = False,
     mine: bool = False,
+    after: Annotated[str, Query(max_length=MAX_TOKEN_LENGTH)] = "",
+    limit: Annotated[int, Query(ge=1, le=200)] = officers.QUEUE_PAGE_SIZE,
 ) -> list[ApplicationSummary]:
-    """The officer's agency queue, due soonest first, as summaries (open one to read it)."""
+    """The officer's agency queue, due soonest first, as summaries (open one to read it).
+
+    A page at a time: when more follow, the ``Link`` header names the next page
+    (``rel="next"``), which carries an ``after`` token; follow it as it is.
+    """
     if state is not None and state not in set(workflow.ApplicationState):
         raise InvalidInput(fields={"state": Message(N_("Choose one of the options."))})
     queue_filter = officers.QueueFilter(
@@ -361,6 +370,12 @@ def officer_queue(
         overdue_only=overdue,
         mine_only=mine,
     )
+    page = officers.officer_queue(
+        db, officer=officer, queue_filter=queue_filter, after=after, page_size=limit
+    )
+    if page.next_after:
+        following = request.url.include_query_params(after=page.next_after)
+        response.headers["Link"] = f'<{following.path}?{following.query}>; rel="next"'
     return [
         ApplicationSummary(
             id=a.id,
@@ -373,7 +388,7 @@ def officer_queue(
             assigned_to_me=a.assigned_officer_id == officer.id,
             claimed=a.assigned_officer_id is not None,
         )
-        for a in officers.officer_queue(db, officer=officer, queue_filter=queue_filter)
+        for a in page.rows
     ]
 
 

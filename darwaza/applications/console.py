@@ -35,6 +35,7 @@ def queue(
     service_id: str = "",
     overdue: str = "",
     mine: str = "",
+    after: str = "",
 ) -> Response:
     chosen_service = request.query_params.get("service", service_id)
     filters = officers.QueueFilter(
@@ -44,16 +45,19 @@ def queue(
         mine_only=mine == "1",
     )
     agency_services = catalogue.services_of(officer.agency_id or "")
-    queue = officers.officer_queue(db, officer=officer, queue_filter=filters)
+    page = officers.officer_queue(db, officer=officer, queue_filter=filters, after=after)
     return render(
         request,
         "console/queue.html",
         {
             "officer": officer,
             "agency": catalogue.agencies[officer.agency_id or ""],
-            "applications": queue,
+            "applications": page.rows,
+            "page": page,
+            "first_page": request.url.remove_query_params("after"),
+            "next_page": request.url.include_query_params(after=page.next_after or ""),
             "fee_states": payments.payment_states_of(
-                db, application_ids=[application.id for application in queue]
+                db, application_ids=[application.id for application in page.rows]
             ),
             "counts": officers.queue_counts(db, officer=officer),
             "filters": filters,

@@ -6,10 +6,10 @@ An officer sees only their own agency's submitted applications; anything else an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from darwaza.applications.models import Application, Attachment
@@ -23,6 +23,7 @@ from darwaza.errors import Conflict, Forbidden, IllegalTransition, NotFound
 from darwaza.i18n import N_
 from darwaza.identity.models import Role, StaffMember
 from darwaza.numbers import InvalidAmount, parse_rupees
+from darwaza.paging import Page, make_page, read_after
 from darwaza.payments import service as payments
 from darwaza.payments.models import PaymentRefund
 
@@ -43,10 +44,29 @@ class QueueFilter:
     mine_only: bool = False
 
 
+QUEUE_PAGE_SIZE = 50
+
+
+def _queue_position(application: Application) -> tuple[datetime, datetime, str]:
+    # Every application in the queue was submitted, so both dates are set.
+    assert application.due_at is not None and application.submitted_at is not None
+    return application.due_at, application.submitted_at, application.id
+
+
 def officer_queue(
-    db: Session, *, officer: StaffMember, queue_filter: QueueFilter, limit: int = 200
-) -> Sequence[Application]:
-    """The agency's submitted applications, those due soonest first."""
+    db: Session,
+    *,
+    officer: StaffMember,
+    queue_filter: QueueFilter,
+    after: str = "",
+    page_size: int = QUEUE_PAGE_SIZE,
+) -> Page[Application]:
+    """A page of the agency's submitted applications, those due soonest first.
+
+    ``after`` is the token of the page before (see :mod:`darwaza.paging`): the page is
+    read by keyset on ``(due_at, submitted_at, id)``, which the open-queue indexes hold
+    in that order (0014), so a page deep in a long queue costs what the first one does.
+    """
     agency_id = _require_officer(officer)
     query: Select[Application] = select(Application).where(
         Application.agency_id == agency_id, Application.state != ApplicationState.DRAFT
@@ -64,8 +84,19 @@ def officer_queue(
         )
     if queue_filter.mine_only:
         query = query.where(Application.assigned_officer_id == officer.id)
-    query = query.order_by(Application.due_at.asc(), Application.submitted_at.asc()).limit(limit)
-    return db.scalars(query).all()
+    position = read_after(after, datetime, datetime, str)
+    ordering = tuple_(Application.due_at, Application.submitted_at, Application.id)
+    if position is not None:
+        query = query.where(ordering > tuple_(*position))
+    query = query.order_by(
+        Application.due_at.asc(), Application.submitted_at.asc(), Application.id.asc()
+    ).limit(page_size + 1)
+    return make_page(
+        db.scalars(query).all(),
+        size=page_size,
+        key=_queue_position,
+        continued=position is not None,
+    )
 
 
 def queue_counts(db: Session, *, officer: StaffMember) -> dict[str, int]:

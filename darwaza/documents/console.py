@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 
 from darwaza.audit.actors import Actor
 from darwaza.catalogue.dependencies import CatalogueDep
@@ -15,6 +16,7 @@ from darwaza.documents.models import Document
 from darwaza.errors import DarwazaError, Message, NotFound
 from darwaza.identity.dependencies import OfficerDep
 from darwaza.numbers import InvalidCnic, parse_cnic
+from darwaza.paging import Page, make_page, read_after
 from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
 from darwaza.web.pages import FormDep, errors_of, form_text, redirect
 from darwaza.web.templating import render
@@ -24,21 +26,74 @@ router = APIRouter(
 )
 
 
+LIST_PAGE_SIZE = 50
+
+
+def _newest_first(document: Document) -> tuple[datetime, str]:
+    return document.issued_at, document.id
+
+
 @router.get("", response_class=HTMLResponse)
 def documents(
-    request: Request, db: DbDep, officer: OfficerDep, catalogue: CatalogueDep, cnic: str = ""
+    request: Request, db: DbDep, officer: OfficerDep, catalogue: CatalogueDep, after: str = ""
 ) -> Response:
+    """The agency's documents, newest first, a page at a time (by keyset: see `darwaza.paging`)."""
     query = select(Document).where(Document.agency_id == officer.agency_id)
-    if cnic.strip():
-        try:
-            query = query.where(Document.holder_cnic == parse_cnic(cnic))
-        except InvalidCnic:
-            query = query.where(Document.id == "")
-    found = db.scalars(query.order_by(Document.issued_at.desc()).limit(100)).all()
+    position = read_after(after, datetime, str)
+    if position is not None:
+        query = query.where(tuple_(Document.issued_at, Document.id) < tuple_(*position))
+    rows = db.scalars(
+        query.order_by(Document.issued_at.desc(), Document.id.desc()).limit(LIST_PAGE_SIZE + 1)
+    ).all()
+    page = make_page(rows, size=LIST_PAGE_SIZE, key=_newest_first, continued=position is not None)
+    return _list(request, catalogue, page)
+
+
+@router.post("", response_class=HTMLResponse)
+def search_documents(
+    request: Request, db: DbDep, officer: OfficerDep, catalogue: CatalogueDep, form: FormDep
+) -> Response:
+    """The agency's documents held by one CNIC. The CNIC comes in the form's body, never
+    the address, so it stays out of browser history and proxies' logs."""
+    cnic = form_text(form, "cnic")
+    try:
+        holder = parse_cnic(cnic)
+    except InvalidCnic as error:
+        return _list(
+            request, catalogue, Page(rows=[]), cnic=cnic, searched=True, cnic_error=error.message
+        )
+    found = db.scalars(
+        select(Document)
+        .where(Document.agency_id == officer.agency_id, Document.holder_cnic == holder)
+        .order_by(Document.issued_at.desc())
+        .limit(LIST_PAGE_SIZE)
+    ).all()
+    return _list(request, catalogue, Page(rows=found), cnic=cnic, searched=True)
+
+
+def _list(
+    request: Request,
+    catalogue: CatalogueDep,
+    page: Page[Document],
+    *,
+    cnic: str = "",
+    searched: bool = False,
+    cnic_error: Message | None = None,
+) -> Response:
     return render(
         request,
         "documents/console_list.html",
-        {"documents": found, "types": catalogue.document_types},
+        {
+            "documents": page.rows,
+            "page": page,
+            "first_page": request.url.remove_query_params("after"),
+            "next_page": request.url.include_query_params(after=page.next_after or ""),
+            "types": catalogue.document_types,
+            "cnic": cnic,
+            "searched": searched,
+            "errors": {"cnic": cnic_error} if cnic_error else {},
+        },
+        status_code=422 if cnic_error else 200,
     )
 
 
