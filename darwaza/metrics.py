@@ -5,8 +5,10 @@ HTTP: the request middleware times requests by route template, the verification 
 counts verdicts. Gauges that are read at scrape time (database pool, job queue) are
 gathered by the composition root, which knows the engine and the queue.
 
-With several worker processes each keeps its own figures; set ``PROMETHEUS_MULTIPROC_DIR``
-(prometheus-client's multiprocess mode) to add them up in one scrape.
+With several worker processes each keeps its own figures. ``darwaza serve --workers N``
+turns on prometheus-client's multiprocess mode for its workers (a fresh
+``PROMETHEUS_MULTIPROC_DIR`` under the data directory), so one scrape adds up all of
+them; the database pool gauge is the answering process's own.
 """
 
 from __future__ import annotations

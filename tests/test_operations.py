@@ -5,13 +5,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from darwaza.app import READINESS_CHECKS, create_app
 from darwaza.logs import REQUEST_ID, JsonFormatter, RequestIdFilter
 from darwaza.settings import Settings
+from tests.servers import darwaza_serve, server_environment
 
 SCRAPER_TOKEN = "scrape-me-0123456789abcdef0123456789"
 
@@ -117,3 +121,24 @@ def test_readiness_reports_each_check_and_fails_when_one_fails(
         "status": "unavailable",
         "checks": {"database": "ok", "storage": "unavailable"},
     }
+
+
+def test_with_two_worker_processes_every_scrape_counts_what_both_answered(
+    settings: Settings, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "node"
+    env = server_environment(settings, data_dir, METRICS_TOKEN=SCRAPER_TOKEN)
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    scraper = {"Authorization": f"Bearer {SCRAPER_TOKEN}"}
+    counted = 'darwaza_http_requests_total{method="GET",route="/healthz",status="200"}'
+    with darwaza_serve(env, workers=2) as base:
+        # New connections, several at once, so both workers answer some.
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(lambda _: httpx.get(f"{base}/healthz").status_code, range(40)))
+        assert answers == [200] * 40
+        for _ in range(4):
+            scraped = httpx.get(f"{base}/metrics", headers=scraper).text
+            totals = [line for line in scraped.splitlines() if line.startswith(counted)]
+            assert totals == [f"{counted} 40.0"]
+        assert list((data_dir / "metrics").iterdir())  # the workers' figures, while serving
+    assert not list((data_dir / "metrics").iterdir())  # and gone when the server stops

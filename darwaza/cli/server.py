@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import click
 
 from darwaza.catalogue import CatalogueError, load_catalogue
@@ -10,6 +16,8 @@ from darwaza.database import transaction
 from darwaza.demo.accounts import DEMO_CITIZENS, demo_staff, load_demo_data
 from darwaza.migrate import upgrade_database
 from darwaza.numbers import format_cnic
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 @click.command()
@@ -28,19 +36,45 @@ def serve(host: str, port: int, workers: int, reload: bool) -> None:
         raise click.ClickException(
             f"refusing to start, the catalogue is invalid:\n{error}"
         ) from error
-    uvicorn.run(
-        "darwaza.asgi:app",
-        host=host,
-        port=port,
-        workers=workers if not reload else None,
-        reload=reload,
-        # X-Forwarded-For is believed only from the configured load balancers.
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=settings.trusted_proxies or None,
-        log_level=settings.log_level.lower(),
-        # The application logs each request itself, without the secrets some paths carry.
-        access_log=False,
-    )
+    with metrics_shared_by_workers(settings.data_dir, workers=1 if reload else workers):
+        uvicorn.run(
+            "darwaza.asgi:app",
+            host=host,
+            port=port,
+            workers=workers if not reload else None,
+            reload=reload,
+            # X-Forwarded-For is believed only from the configured load balancers.
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=settings.trusted_proxies or None,
+            log_level=settings.log_level.lower(),
+            # The application logs each request itself, without the secrets some paths carry.
+            access_log=False,
+        )
+
+
+@contextmanager
+def metrics_shared_by_workers(data_dir: Path, *, workers: int) -> Iterator[None]:
+    """With several worker processes, let ``/metrics`` add up all of their figures.
+
+    Each process would otherwise count only what it answered, and a scrape would see
+    whichever worker took it. prometheus-client's multiprocess mode keeps every
+    process's figures in files of one directory, which each worker must know before it
+    imports the client: so the directory is made (empty) here and named in the
+    environment the workers inherit, and removed when the server stops. An operator's own
+    ``PROMETHEUS_MULTIPROC_DIR`` is used as it is.
+    """
+    if workers <= 1 or os.environ.get(MULTIPROCESS_ENV):
+        yield
+        return
+    shared = data_dir / "metrics" / str(os.getpid())
+    shutil.rmtree(shared, ignore_errors=True)
+    shared.mkdir(parents=True)
+    os.environ[MULTIPROCESS_ENV] = str(shared)
+    try:
+        yield
+    finally:
+        del os.environ[MULTIPROCESS_ENV]
+        shutil.rmtree(shared, ignore_errors=True)
 
 
 @click.group()
