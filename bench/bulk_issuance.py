@@ -28,8 +28,7 @@ import time
 from pathlib import Path
 
 import psycopg
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
+from peers import es256_signatures_per_second
 from sqlalchemy import select
 
 from darwaza.agencies.service import sync_agencies
@@ -65,19 +64,6 @@ def settings_for(args: argparse.Namespace, data_dir: Path) -> Settings:
         connection.execute(f"DROP DATABASE IF EXISTS {BENCH_DATABASE}")
         connection.execute(f"CREATE DATABASE {BENCH_DATABASE}")
     return Settings(env="development", data_dir=data_dir, database_url=f"{base}/{BENCH_DATABASE}")
-
-
-def es256_signatures_per_second(seconds: float = 1.0) -> float:
-    """The peer in the same run: raw ES256 signatures per second on one core."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    algorithm = ec.ECDSA(hashes.SHA256())
-    message = b"x" * 300
-    done, started = 0, time.perf_counter()
-    while (elapsed := time.perf_counter() - started) < seconds:
-        for _ in range(200):
-            key.sign(message, algorithm)
-        done += 200
-    return done / elapsed
 
 
 def wait_until_working(settings: Settings, worker_ids: list[str]) -> None:

@@ -698,3 +698,38 @@ def test_citizen_pays_online_and_the_return_page_shows_the_servers_truth(
     application = db.get(Application, application_id)
     assert application is not None and application.state == "submitted"
     assert bill_payment(bank_client(citizen), psid, amount)["Response_Code"] == "02"
+
+
+def test_paying_the_psid_at_a_bank_closes_an_online_payment_left_open(
+    make_client: ClientFactory, settings: Settings, db: Session
+) -> None:
+    from darwaza.payments.providers import SandboxPsp
+    from darwaza.payments.sandbox import create_sandbox_app
+
+    citizen = make_client()
+    sign_up(citizen, settings, cnic="35202-9900113-4", full_name="Nida", mobile="03009900113")
+    application_id, psid, amount = _apply_and_get_challan(citizen)
+    challan_id = db.scalar(select(Payment.id).where(Payment.psid == psid))
+    db.commit()
+    darwaza = TestClient(citizen.app, base_url="http://127.0.0.1:8000")
+    psp = TestClient(
+        create_sandbox_app(settings, transport=darwaza._transport), base_url="http://psp.test"
+    )
+    citizen.app.state.payment_provider = SandboxPsp(settings, transport=psp._transport)
+    # The citizen starts paying by card, leaves it there, and pays at a bank instead.
+    started = post_form(
+        citizen, f"/payments/{challan_id}/online", {"idempotency_key": "k2"}, page="/"
+    )
+    assert started.status_code == 303
+    online_id = db.scalar(select(Payment.id).where(Payment.provider == "psp"))
+    db.commit()
+
+    assert bill_payment(bank_client(citizen), psid, amount)["Response_Code"] == "00"
+
+    rows = db.execute(
+        select(Payment.id, Payment.state).where(Payment.application_id == application_id)
+    ).all()
+    states = {payment_id: state for payment_id, state in rows}
+    assert states == {challan_id: "paid", online_id: "cancelled"}
+    db.commit()
+    assert "Cancelled" in citizen.get(f"/payments/{online_id}/return").text
