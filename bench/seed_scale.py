@@ -13,6 +13,8 @@ platform runs (written as the services write them) and prints p50 and p99 and th
 - the wallet (a citizen's documents, by account or by CNIC, newest first);
 - the officer queue: its first page, a page filtered by service, and the next page by
   keyset (``(due_at, submitted_at, id)`` after the last row seen);
+- the console's issued documents: an agency's newest page, and a page deep in the list
+  by keyset (``(issued_at, id)`` before the last row seen);
 - a status look-up (one slot of one status list) and a whole shard's statuses;
 - a tracking-number look-up;
 - the audit page (newest 200, and filtered by action and by object).
@@ -295,6 +297,29 @@ def measure(connection: psycopg.Connection[Any], sizes: dict[str, int], samples:
         "officer queue: next page by keyset",
         queue.format(extra="AND (due_at, submitted_at, id) > (%s, %s, %s)"),
         after_a_page,
+        samples,
+    )
+    issued_list = (
+        "SELECT * FROM documents WHERE agency_id = %s {extra} "
+        "ORDER BY issued_at DESC, id DESC LIMIT 51"
+    )
+    time_query(
+        connection,
+        "issued documents: an agency's newest page",
+        issued_list.format(extra=""),
+        lambda: (rng.choice(AGENCIES),),
+        samples,
+    )
+
+    def deep_in_the_list() -> tuple[Any, ...]:
+        n = rng.randrange(documents)
+        return (rng.choice(AGENCIES), EPOCH + timedelta(seconds=n * 3), public_id(3, n))
+
+    time_query(
+        connection,
+        "issued documents: a page deep in the list, by keyset",
+        issued_list.format(extra="AND (issued_at, id) < (%s, %s)"),
+        deep_in_the_list,
         samples,
     )
     slots_per_shard = max(1, documents // max(1, len(shard_ids)))
