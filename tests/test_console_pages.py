@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from darwaza.applications.models import Application
@@ -54,6 +55,16 @@ def _submitted(db: Session, citizen: Citizen, count: int, *, first: int = 0) -> 
     return [a.tracking_number or "" for a in ordered]
 
 
+def _officer(
+    make_client: ClientFactory, settings: Settings, db: Session, agency: str
+) -> TestClient:
+    """A signed-in officer's browser at ``agency``."""
+    officer = create_staff(db, settings, username=f"{agency}.pager", agency_id=agency)
+    browser = make_client()
+    sign_in_officer(browser, settings, officer, STAFF_PASSWORD)
+    return browser
+
+
 def _walk(browser: object, path: str) -> tuple[list[list[str]], list[str]]:
     pages: list[list[str]] = []
     texts: list[str] = []
@@ -71,9 +82,7 @@ def test_an_officer_walks_a_long_queue_a_page_at_a_time_seeing_each_application_
     make_client: ClientFactory, settings: Settings, db: Session
 ) -> None:
     expected = _submitted(db, create_citizen(db), 120)
-    officer = create_staff(db, settings, username="hec.pager", agency_id="hec")
-    browser = make_client()
-    sign_in_officer(browser, settings, officer, STAFF_PASSWORD)
+    browser = _officer(make_client, settings, db, "hec")
 
     pages, texts = _walk(browser, "/console")
 
@@ -88,9 +97,7 @@ def test_work_arriving_while_an_officer_pages_does_not_repeat_or_skip_a_row(
 ) -> None:
     citizen = create_citizen(db)
     expected = _submitted(db, citizen, 60)
-    officer = create_staff(db, settings, username="hec.pager2", agency_id="hec")
-    browser = make_client()
-    sign_in_officer(browser, settings, officer, STAFF_PASSWORD)
+    browser = _officer(make_client, settings, db, "hec")
     first = browser.get("/console")
     assert TRACKING_LINK.findall(first.text) == expected[:50]
 
@@ -121,9 +128,7 @@ def test_a_broken_page_link_starts_the_queue_again(
     make_client: ClientFactory, settings: Settings, db: Session
 ) -> None:
     expected = _submitted(db, create_citizen(db), 55)
-    officer = create_staff(db, settings, username="hec.pager3", agency_id="hec")
-    browser = make_client()
-    sign_in_officer(browser, settings, officer, STAFF_PASSWORD)
+    browser = _officer(make_client, settings, db, "hec")
 
     for token in ("not-a-token", "W10", "WyJ4IiwgInkiLCAieiJd", "%00" * 3, "A" * 500):
         page = browser.get("/console", params={"after": token})
@@ -168,9 +173,7 @@ def test_issued_documents_page_newest_first_and_the_cnic_search_is_not_in_the_ad
         create_document(db, settings, holder_cnic=f"35202{index:07d}1", claims=claims).id
         for index in range(53)
     ]
-    officer = create_staff(db, settings, username="nadra.pager", agency_id="nadra")
-    browser = make_client()
-    sign_in_officer(browser, settings, officer, STAFF_PASSWORD)
+    browser = _officer(make_client, settings, db, "nadra")
 
     first = browser.get("/console/documents")
     following = NEXT_LINK.search(first.text)

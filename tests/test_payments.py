@@ -644,23 +644,29 @@ def test_production_refuses_payments_on_the_development_channel_secrets() -> Non
     )
 
 
-def test_citizen_pays_online_and_the_return_page_shows_the_servers_truth(
-    make_client: ClientFactory, settings: Settings, db: Session
-) -> None:
+def _with_sandbox_psp(citizen: TestClient, settings: Settings) -> TestClient:
+    """Point the citizen's Darwaza at the sandbox PSP, which calls it back in process."""
     from darwaza.payments.providers import SandboxPsp
     from darwaza.payments.sandbox import create_sandbox_app
 
+    darwaza = TestClient(citizen.app, base_url="http://127.0.0.1:8000")
+    psp = TestClient(
+        create_sandbox_app(settings, transport=darwaza._transport), base_url="http://psp.test"
+    )
+    citizen.app.state.payment_provider = SandboxPsp(settings, transport=psp._transport)
+    return psp
+
+
+def test_citizen_pays_online_and_the_return_page_shows_the_servers_truth(
+    make_client: ClientFactory, settings: Settings, db: Session
+) -> None:
     citizen = make_client()
     sign_up(citizen, settings, cnic="35202-9900112-4", full_name="Kiran", mobile="03009900112")
     application_id, psid, amount = _apply_and_get_challan(citizen)
     db.commit()
     challan_id = db.scalar(select(Payment.id).where(Payment.psid == psid))
     db.commit()
-    darwaza = TestClient(citizen.app, base_url="http://127.0.0.1:8000")
-    psp = TestClient(
-        create_sandbox_app(settings, transport=darwaza._transport), base_url="http://psp.test"
-    )
-    citizen.app.state.payment_provider = SandboxPsp(settings, transport=psp._transport)
+    psp = _with_sandbox_psp(citizen, settings)
 
     # The return address alone proves nothing: before paying, the page still says unpaid.
     started = post_form(
@@ -703,19 +709,12 @@ def test_citizen_pays_online_and_the_return_page_shows_the_servers_truth(
 def test_paying_the_psid_at_a_bank_closes_an_online_payment_left_open(
     make_client: ClientFactory, settings: Settings, db: Session
 ) -> None:
-    from darwaza.payments.providers import SandboxPsp
-    from darwaza.payments.sandbox import create_sandbox_app
-
     citizen = make_client()
     sign_up(citizen, settings, cnic="35202-9900113-4", full_name="Nida", mobile="03009900113")
     application_id, psid, amount = _apply_and_get_challan(citizen)
     challan_id = db.scalar(select(Payment.id).where(Payment.psid == psid))
     db.commit()
-    darwaza = TestClient(citizen.app, base_url="http://127.0.0.1:8000")
-    psp = TestClient(
-        create_sandbox_app(settings, transport=darwaza._transport), base_url="http://psp.test"
-    )
-    citizen.app.state.payment_provider = SandboxPsp(settings, transport=psp._transport)
+    _with_sandbox_psp(citizen, settings)
     # The citizen starts paying by card, leaves it there, and pays at a bank instead.
     started = post_form(
         citizen, f"/payments/{challan_id}/online", {"idempotency_key": "k2"}, page="/"
