@@ -8,13 +8,16 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 
 from darwaza.settings import Settings
 from tests.journeys import deliver_due_messages
+from tests.servers import darwaza_serve, server_environment
 
 
 def _free_port() -> int:
@@ -80,3 +83,80 @@ def test_two_workers_take_concurrent_sign_ups_without_locking_errors(
         os.killpg(server.pid, signal.SIGTERM)
         _, errors = server.communicate(timeout=30)
     assert b"database is locked" not in errors
+
+
+def _listeners(port: int) -> dict[int, set[int]]:
+    """The processes listening on ``port``, each with the inodes of its listening sockets."""
+    inodes: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], int(fields[9])
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
+                inodes.add(inode)
+    holders: dict[int, set[int]] = {}
+    for process in Path("/proc").iterdir():
+        if not process.name.isdigit():
+            continue
+        try:
+            links = [os.readlink(fd) for fd in (process / "fd").iterdir()]
+        except OSError:
+            continue  # gone, or not ours to read
+        held = {int(link[8:-1]) for link in links if link.startswith("socket:[")} & inodes
+        if held:
+            holders[int(process.name)] = held
+    return holders
+
+
+def _answered_by(port: int) -> Counter[int]:
+    """Which process holds each connection open to ``port`` (by the connection's inode)."""
+    inodes = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+            inodes[int(fields[9])] = True
+    counted: Counter[int] = Counter()
+    for process in Path("/proc").iterdir():
+        if not process.name.isdigit():
+            continue
+        try:
+            links = [os.readlink(fd) for fd in (process / "fd").iterdir()]
+        except OSError:
+            continue
+        for link in links:
+            if link.startswith("socket:[") and int(link[8:-1]) in inodes:
+                counted[int(process.name)] += 1
+    return counted
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; SO_REUSEPORT")
+def test_each_worker_listens_on_its_own_socket_and_a_burst_of_connections_is_shared(
+    settings: Settings, tmp_path: Path
+) -> None:
+    env = server_environment(settings, tmp_path / "data")
+    with darwaza_serve(env, workers=2) as base:
+        port = int(base.rsplit(":", 1)[1])
+        deadline = time.monotonic() + 30  # the first worker may answer before the second binds
+        while len(holders := _listeners(port)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        # Two workers, one socket each; the supervisor holds none, so a worker that dies
+        # takes its socket with it and no connection is left waiting on it.
+        assert len(holders) == 2
+        assert all(len(held) == 1 for held in holders.values())
+        assert len(set.union(*holders.values())) == 2
+
+        # 64 keep-alive connections opened at once, as a bank's gateway opens its pool.
+        burst = [socket.create_connection(("127.0.0.1", port)) for _ in range(64)]
+        try:
+            time.sleep(0.5)
+            shares = _answered_by(port)
+            assert set(shares) == set(holders)
+            assert min(shares.values()) >= 12, shares  # a hash share, not a burst taken whole
+        finally:
+            for connection in burst:
+                connection.close()
+
+        # A worker killed outright: new connections go to the other, none hangs.
+        os.kill(min(holders), signal.SIGKILL)
+        for _ in range(20):
+            assert httpx.get(f"{base}/healthz", timeout=3).status_code == 200
