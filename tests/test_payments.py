@@ -731,4 +731,6 @@ def test_paying_the_psid_at_a_bank_closes_an_online_payment_left_open(
     states = {payment_id: state for payment_id, state in rows}
     assert states == {challan_id: "paid", online_id: "cancelled"}
     db.commit()
-    assert "Cancelled" in citizen.get(f"/payments/{online_id}/return").text
+    back = citizen.get(f"/payments/{online_id}/return").text
+    assert "The fee was paid another way" in back
+    assert f'href="/payments/{challan_id}"' in back

@@ -160,6 +160,19 @@ def live_payments(db: Session, *, application_id: str) -> Sequence[Payment]:
     )
 
 
+def settled_instead(db: Session, *, payment: Payment) -> Payment | None:
+    """The application's other payment that paid the fee, if one did (which is why
+    ``payment`` was cancelled)."""
+    return next(
+        (
+            other
+            for other in live_payments(db, application_id=payment.application_id)
+            if other.id != payment.id and other.state.settled
+        ),
+        None,
+    )
+
+
 def latest_payment(db: Session, *, application_id: str) -> Payment | None:
     """The newest payment of an application, whatever its state."""
     return db.scalar(

@@ -57,7 +57,13 @@ def _page(
 ) -> Response:
     definition = catalogue.service(payment.service_id)
     latest = service.latest_payment(db, application_id=payment.application_id)
+    paid_by = (
+        service.settled_instead(db, payment=payment)
+        if payment.state == PaymentState.CANCELLED
+        else None
+    )
     context = {
+        "paid_by": paid_by,
         "payment": payment,
         "service": definition,
         "agency": catalogue.agencies[definition.agency],
