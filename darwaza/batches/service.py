@@ -32,7 +32,7 @@ from darwaza.documents.models import Document
 from darwaza.documents.service import change_statuses_in_bulk
 from darwaza.errors import Conflict, Forbidden, NotFound
 from darwaza.i18n import N_, translate
-from darwaza.jobs import Priority, enqueue
+from darwaza.jobs import NewJob, Priority, enqueue_all
 from darwaza.settings import Settings
 
 ISSUE_CHUNK_JOB: Final = "batches.issue_chunk"
@@ -147,18 +147,23 @@ def _start_run(db: Session, *, batch: Batch, action: BatchAction, actor: Actor) 
     if batch.issuing_started_at is None:
         batch.issuing_started_at = utcnow()
     last = db.scalar(select(func.max(BatchRow.row_number)).where(BatchRow.batch_id == batch.id))
-    for first in range(2, (last or 1) + 1, batch.chunk_size):
-        enqueue(
-            db,
-            kind=ISSUE_CHUNK_JOB,
-            payload={
-                "batch_id": batch.id,
-                "first_row": first,
-                "last_row": first + batch.chunk_size - 1,
-            },
-            idempotency_key=f"batch:{batch.id}:run:{batch.runs}:rows:{first}",
-            priority=Priority.BULK,
-        )
+    # One statement for every chunk (2,000 for a million rows), not two per chunk.
+    enqueue_all(
+        db,
+        [
+            NewJob(
+                kind=ISSUE_CHUNK_JOB,
+                payload={
+                    "batch_id": batch.id,
+                    "first_row": first,
+                    "last_row": first + batch.chunk_size - 1,
+                },
+                idempotency_key=f"batch:{batch.id}:run:{batch.runs}:rows:{first}",
+                priority=Priority.BULK,
+            )
+            for first in range(2, (last or 1) + 1, batch.chunk_size)
+        ],
+    )
 
 
 def pause_batch(db: Session, *, batch: Batch, actor: Actor) -> Batch:

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from darwaza.clock import KARACHI, utcnow
 from darwaza.errors import NotFound
-from darwaza.jobs import enqueue
+from darwaza.jobs import NewJob, enqueue_all
 from darwaza.notifications.models import (
     Channel,
     DeliveryStatus,
@@ -148,17 +148,22 @@ def notify(
             row.last_error = "not sent: this address bounced permanently before"
         written.append(row)
     db.flush()
-    for row in written:
-        if row.status is DeliveryStatus.CREATED:
-            enqueue(
-                db,
+    due = after_quiet_hours(settings, max(now, send_after or now))
+    enqueue_all(
+        db,
+        [
+            NewJob(
                 kind=DELIVER_JOB,
                 payload={"notification_id": row.id},
                 idempotency_key=f"notification:{row.id}",
-                run_at=after_quiet_hours(settings, max(now, send_after or now)),
+                run_at=due,
                 max_attempts=DELIVERY_ATTEMPTS,
-                now=now,
             )
+            for row in written
+            if row.status is DeliveryStatus.CREATED
+        ],
+        now=now,
+    )
     return written
 
 
