@@ -23,6 +23,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -72,27 +73,34 @@ def b64url_encode(data: bytes) -> str:
     return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_TO_URLSAFE).decode()
 
 
+_B64URL_TEXT: Final = re.compile(r"[A-Za-z0-9_-]*")
+_B64URL_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# The bits of the last character that encode nothing, by the length of the text mod 4.
+_UNUSED_BITS: Final = {2: 0b1111, 3: 0b11}
+
+
 def b64url_decode(text: str) -> bytes:
     """Decode base64url without padding, refusing anything but its one canonical spelling.
 
     Lenient decoders accept padding, other alphabets or non-zero unused bits; each of
     those gives a second spelling of the same bytes, which would let a changed
-    character still verify.
+    character still verify. The alphabet and the unused bits of the last character are
+    checked directly (re-encoding to compare cost as much as the decoding).
     """
-    if not isinstance(text, str) or not text.isascii():
+    if not isinstance(text, str) or not _B64URL_TEXT.fullmatch(text):
         raise ValueError("not base64url")
-    if len(text) % 4 == 1:
+    remainder = len(text) % 4
+    if remainder == 1:
         raise ValueError("not base64url")
+    if remainder and _B64URL_ALPHABET.index(text[-1]) & _UNUSED_BITS[remainder]:
+        raise ValueError("not canonical base64url")
     try:
-        data = binascii.a2b_base64(
-            (text + "=" * (-len(text) % 4)).encode("ascii").translate(_FROM_URLSAFE),
+        return binascii.a2b_base64(
+            (text + "=" * (-remainder % 4)).encode("ascii").translate(_FROM_URLSAFE),
             strict_mode=True,
         )
     except (binascii.Error, ValueError) as error:
         raise ValueError("not base64url") from error
-    if b64url_encode(data) != text:
-        raise ValueError("not canonical base64url")
-    return data
 
 
 def generate_signing_key() -> SigningKey:

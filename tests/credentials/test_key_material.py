@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given
+from hypothesis import strategies as st
 
 from darwaza.crypto.keys import (
     KeyMaterialError,
@@ -93,6 +96,28 @@ def test_base64url_accepts_only_the_canonical_spelling() -> None:
     for spelling in ("__4=", "//4", "__5", "_ _4", "_"):
         with pytest.raises(ValueError):
             b64url_decode(spelling)
+
+
+@given(st.text(alphabet="ABPQYZabpz0189-_+/= \n.é", max_size=14))
+def test_base64url_decodes_a_text_only_when_it_is_the_one_spelling_of_its_bytes(
+    text: str,
+) -> None:
+    try:
+        data = b64url_decode(text)
+    except ValueError:
+        # Refused: whatever a lenient decoder makes of it is spelled otherwise.
+        try:
+            lenient = base64.urlsafe_b64decode(text.encode() + b"==")
+        except ValueError:
+            return
+        assert b64url_encode(lenient) != text
+        return
+    assert b64url_encode(data) == text
+
+
+@given(st.binary(max_size=96))
+def test_base64url_reads_back_every_byte_string(data: bytes) -> None:
+    assert b64url_decode(b64url_encode(data)) == data
 
 
 def _seal(private_key: ec.EllipticCurvePrivateKey, secret: str = SECRET) -> bytes:
