@@ -85,16 +85,21 @@ def test_two_workers_take_concurrent_sign_ups_without_locking_errors(
     assert b"database is locked" not in errors
 
 
-def _listeners(port: int) -> dict[int, set[int]]:
-    """The processes listening on ``port``, each with the inodes of its listening sockets."""
+def _tcp_inodes(port: int, state: str) -> set[int]:
+    """The inodes of this machine's TCP sockets on local ``port`` in ``state`` (hex, as
+    ``/proc/net/tcp`` writes it: ``0A`` listening, ``01`` established)."""
     inodes: set[int] = set()
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
             fields = line.split()
-            local, state, inode = fields[1], fields[3], int(fields[9])
-            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:
-                inodes.add(inode)
-    holders: dict[int, set[int]] = {}
+            if fields[3] == state and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(int(fields[9]))
+    return inodes
+
+
+def _holders(inodes: set[int]) -> dict[int, set[int]]:
+    """The processes holding any of these sockets open, with the ones each holds."""
+    held_by: dict[int, set[int]] = {}
     for process in Path("/proc").iterdir():
         if not process.name.isdigit():
             continue
@@ -104,29 +109,18 @@ def _listeners(port: int) -> dict[int, set[int]]:
             continue  # gone, or not ours to read
         held = {int(link[8:-1]) for link in links if link.startswith("socket:[")} & inodes
         if held:
-            holders[int(process.name)] = held
-    return holders
+            held_by[int(process.name)] = held
+    return held_by
+
+
+def _listeners(port: int) -> dict[int, set[int]]:
+    """The processes listening on ``port``, each with its listening sockets."""
+    return _holders(_tcp_inodes(port, "0A"))
 
 
 def _answered_by(port: int) -> Counter[int]:
-    """Which process holds each connection open to ``port`` (by the connection's inode)."""
-    inodes = {}
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if fields[3] == "01" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-            inodes[int(fields[9])] = True
-    counted: Counter[int] = Counter()
-    for process in Path("/proc").iterdir():
-        if not process.name.isdigit():
-            continue
-        try:
-            links = [os.readlink(fd) for fd in (process / "fd").iterdir()]
-        except OSError:
-            continue
-        for link in links:
-            if link.startswith("socket:[") and int(link[8:-1]) in inodes:
-                counted[int(process.name)] += 1
-    return counted
+    """How many of the connections open to ``port`` each process holds."""
+    return Counter({pid: len(held) for pid, held in _holders(_tcp_inodes(port, "01")).items()})
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; SO_REUSEPORT")
