@@ -188,8 +188,7 @@ def main() -> None:
         issued = prepare(settings, count)
         if args.postgres:
             # As a database in service would have: the planner's statistics of its tables.
-            with engine_for(url).connect() as connection:
-                connection.execute(text("COMMIT"))
+            with engine_for(url).begin() as connection:
                 connection.execute(text("ANALYZE"))
         env = server_environment(
             settings.model_copy(update={"key_sealing_secret": SECRET + "-sealing"}),
