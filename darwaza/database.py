@@ -233,7 +233,8 @@ def insert_unless_present(
     two writers racing to add the same row both succeed, and one row is there after.
 
     ``values`` is one row or several (one statement either way). Returns how many rows
-    were added. Given a Core table rather than a model, the session is not flushed first.
+    were added. Like any statement run through the session, it flushes pending changes
+    first unless the caller holds ``no_autoflush``.
     """
     dialect = db.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert

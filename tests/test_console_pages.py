@@ -65,11 +65,11 @@ def _officer(
     return browser
 
 
-def _walk(browser: object, path: str) -> tuple[list[list[str]], list[str]]:
+def _walk(browser: TestClient, path: str) -> tuple[list[list[str]], list[str]]:
     pages: list[list[str]] = []
     texts: list[str] = []
     while path:
-        page = browser.get(path)  # type: ignore[attr-defined]
+        page = browser.get(path)
         assert page.status_code == 200, page.text
         texts.append(page.text)
         pages.append(TRACKING_LINK.findall(page.text))

@@ -19,7 +19,7 @@ from darwaza.identity.models import Citizen, StaffMember
 from darwaza.payments import service as payments
 from darwaza.storage import file_store_for
 from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
-from darwaza.web.pages import FormDep, errors_of, form_text, redirect
+from darwaza.web.pages import FormDep, errors_of, form_text, pager_links, redirect
 from darwaza.web.templating import render
 
 router = APIRouter(prefix="/console", dependencies=CSRF_PROTECTED, include_in_schema=False)
@@ -53,9 +53,6 @@ def queue(
             "officer": officer,
             "agency": catalogue.agencies[officer.agency_id or ""],
             "applications": page.rows,
-            "page": page,
-            "first_page": request.url.remove_query_params("after"),
-            "next_page": request.url.include_query_params(after=page.next_after or ""),
             "fee_states": payments.payment_states_of(
                 db, application_ids=[application.id for application in page.rows]
             ),
@@ -70,7 +67,8 @@ def queue(
                 s for s in workflow.ApplicationState if s != workflow.ApplicationState.DRAFT
             ],
             "is_overdue": officers.is_overdue,
-        },
+        }
+        | pager_links(request, page),
     )
 
 

@@ -18,7 +18,7 @@ from darwaza.identity.dependencies import OfficerDep
 from darwaza.numbers import InvalidCnic, parse_cnic
 from darwaza.paging import Page, make_page, read_after
 from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
-from darwaza.web.pages import FormDep, errors_of, form_text, redirect
+from darwaza.web.pages import FormDep, errors_of, form_text, pager_links, redirect
 from darwaza.web.templating import render
 
 router = APIRouter(
@@ -85,14 +85,12 @@ def _list(
         "documents/console_list.html",
         {
             "documents": page.rows,
-            "page": page,
-            "first_page": request.url.remove_query_params("after"),
-            "next_page": request.url.include_query_params(after=page.next_after or ""),
             "types": catalogue.document_types,
             "cnic": cnic,
             "searched": searched,
             "errors": {"cnic": cnic_error} if cnic_error else {},
-        },
+        }
+        | pager_links(request, page),
         status_code=422 if cnic_error else 200,
     )
 

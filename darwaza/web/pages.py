@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData, UploadFile
 
 from darwaza.errors import DarwazaError, Message
+from darwaza.paging import Page
 from darwaza.web.context import MAX_FORM_FIELD_BYTES, MAX_FORM_FIELDS, MAX_FORM_FILES
 
 
@@ -60,3 +61,13 @@ def form_file(form: FormData, name: str) -> UploadFile | None:
 def errors_of(error: DarwazaError) -> dict[str, Message]:
     """The per-field messages of an error, or its one message under ``_form``."""
     return error.fields or {"_form": error.message}
+
+
+def pager_links(request: Request, page: Page[Any]) -> dict[str, Any]:
+    """What the ``pager`` macro needs: the page, and this list's first and next pages
+    (the address as asked, its ``after`` token replaced or taken away)."""
+    return {
+        "page": page,
+        "first_page": request.url.remove_query_params("after"),
+        "next_page": request.url.include_query_params(after=page.next_after or ""),
+    }
