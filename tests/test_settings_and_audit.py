@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from darwaza.audit.actors import Actor
@@ -84,3 +84,48 @@ def test_a_deleted_last_event_is_noticed(db: Session) -> None:
     db.execute(text("DELETE FROM audit_events WHERE sequence = :id"), {"id": last})
     db.commit()
     assert "deleted" in (verify_chain(db).first_problem or "")
+
+
+def _actions(db: Session, prefix: str) -> list[str]:
+    return list(
+        db.scalars(
+            select(AuditEvent.action)
+            .where(AuditEvent.action.startswith(prefix))
+            .order_by(AuditEvent.id)
+        )
+    )
+
+
+def _note(db: Session, action: str) -> None:
+    record_event(db, actor=Actor.system(), action=action, object_type="test", object_id=None)
+
+
+def test_events_are_written_in_the_order_recorded_and_seen_in_the_same_transaction(
+    db: Session,
+) -> None:
+    _note(db, "order.first")
+    _note(db, "order.second")
+    assert _actions(db, "order.") == ["order.first", "order.second"]
+    _note(db, "order.third")
+    db.commit()
+    assert _actions(db, "order.") == ["order.first", "order.second", "order.third"]
+
+
+def test_events_of_a_rolled_back_savepoint_go_with_it_and_the_rest_stay(db: Session) -> None:
+    _note(db, "savepoint.before")
+    savepoint = db.begin_nested()
+    _note(db, "savepoint.inside")
+    savepoint.rollback()
+    with db.begin_nested():
+        _note(db, "savepoint.kept")
+    _note(db, "savepoint.after")
+    db.commit()
+    assert _actions(db, "savepoint.") == ["savepoint.before", "savepoint.kept", "savepoint.after"]
+
+
+def test_events_of_a_rolled_back_transaction_are_not_written(db: Session) -> None:
+    _note(db, "rollback.lost")
+    db.rollback()
+    _note(db, "rollback.kept")
+    db.commit()
+    assert _actions(db, "rollback.") == ["rollback.kept"]

@@ -10,19 +10,20 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import event as orm_events
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from darwaza.audit.actors import Actor
 from darwaza.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
 from darwaza.clock import numeric_date, utcnow
 from darwaza.crypto.jws import MalformedJws, parse_compact_jws, sign_compact_jws
 from darwaza.crypto.keys import SigningKey, VerifyingKey
-from darwaza.database import insert_unless_present
+from darwaza.database import insert_unless_present, table_of
 
 GENESIS_HASH = "0" * 64
 
@@ -75,30 +76,108 @@ def record_event(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     subject_id: str | None = None,
-) -> AuditEvent:
+) -> None:
     """Append one event to the trail, in the caller's transaction.
 
     The event is only inserted: no lock is taken, so writers anywhere in the platform
-    never wait on each other here. It goes to the database with the transaction's next
-    flush, so the events of one transaction are written in one statement.
-    :func:`sequence_events` later chains it in order.
-    ``subject_id`` names the citizen whose records the event touches, so they can be
-    told who looked (see :mod:`darwaza.audit.access`).
+    never wait on each other here. It is held until the session would flush (before its
+    next statement, or at commit), and the events held then go in one ``INSERT``: a Core
+    statement, as nothing reads them back as objects. :func:`sequence_events` later chains
+    them in order. ``subject_id`` names the citizen whose records the event touches, so
+    they can be told who looked (see :mod:`darwaza.audit.access`).
     """
-    event = AuditEvent(
-        at=utcnow(),
-        actor_kind=actor.kind,
-        actor_id=actor.id,
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        # Round-trip the JSON so what is stored is exactly what is read back and hashed.
-        before=json.loads(_canonical(before)) if before is not None else None,
-        after=json.loads(_canonical(after)) if after is not None else None,
-        subject_id=subject_id,
+    if not db.in_transaction():
+        db.begin()  # as adding an object would: a rollback from here drops the event
+    _unwritten(db).rows.append(
+        {
+            "at": utcnow(),
+            "actor_kind": actor.kind,
+            "actor_id": actor.id,
+            "action": action,
+            "object_type": object_type,
+            "object_id": object_id,
+            # Round-trip the JSON so what is stored is exactly what is read back and hashed.
+            "before": json.loads(_canonical(before)) if before is not None else None,
+            "after": json.loads(_canonical(after)) if after is not None else None,
+            "subject_id": subject_id,
+        }
     )
-    db.add(event)
-    return event
+
+
+@dataclass
+class _Unwritten:
+    """A session's events not yet sent, and where each open savepoint began among them."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    savepoints: dict[int, int] = field(default_factory=dict)
+    # The savepoint that ended last and where it began: a rollback is told after the end.
+    ended: tuple[int, int] | None = None
+
+
+_UNWRITTEN = "darwaza.audit.unwritten"
+_INSERT_EVENTS = insert(table_of(AuditEvent))
+
+
+def _unwritten(db: Session) -> _Unwritten:
+    held = db.info.get(_UNWRITTEN)
+    if held is None:
+        held = db.info[_UNWRITTEN] = _Unwritten()
+    return cast(_Unwritten, held)
+
+
+def write_events(db: Session) -> None:
+    """Send the events held so far, in the order they were recorded, in one statement."""
+    held = db.info.get(_UNWRITTEN)
+    if held is None or not held.rows:
+        return
+    rows, held.rows = held.rows, []
+    held.savepoints = dict.fromkeys(held.savepoints, 0)
+    db.connection().execute(_INSERT_EVENTS, rows)
+
+
+@orm_events.listens_for(Session, "do_orm_execute")
+def _before_statement(state: ORMExecuteState) -> None:
+    # Where the ORM would autoflush, so a query in the same transaction sees the events.
+    if state.session.autoflush:
+        write_events(state.session)
+
+
+@orm_events.listens_for(Session, "before_flush")
+def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
+    write_events(session)
+
+
+@orm_events.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    write_events(session)
+
+
+@orm_events.listens_for(Session, "after_transaction_create")
+def _savepoint_began(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        held = _unwritten(session)
+        held.savepoints[id(transaction)] = len(held.rows)
+
+
+@orm_events.listens_for(Session, "after_transaction_end")
+def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
+    held = session.info.get(_UNWRITTEN)
+    if held is not None and transaction.nested:
+        began = held.savepoints.pop(id(transaction), 0)
+        held.ended = (id(transaction), began)
+
+
+@orm_events.listens_for(Session, "after_soft_rollback")
+def _rolled_back(session: Session, previous: SessionTransaction) -> None:
+    # Events recorded inside a savepoint rolled back are dropped with it, as its rows are;
+    # a whole transaction rolled back drops them all.
+    held = session.info.get(_UNWRITTEN)
+    if held is None:
+        return
+    if not previous.nested:
+        held.rows.clear()
+    elif held.ended is not None and held.ended[0] == id(previous):
+        del held.rows[held.ended[1] :]
 
 
 def _content_hash(event: AuditEvent, *, sequence: int, previous_hash: str) -> str:
