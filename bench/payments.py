@@ -167,6 +167,9 @@ def main() -> None:
     parser.add_argument("--postgres", default="")
     parser.add_argument("--workers", type=int, default=2, help="server worker processes")
     parser.add_argument(
+        "--threads", type=int, default=0, help="request threads per worker (0: the default)"
+    )
+    parser.add_argument(
         "--warm-up",
         type=float,
         default=2,
@@ -194,6 +197,7 @@ def main() -> None:
             settings.model_copy(update={"key_sealing_secret": SECRET + "-sealing"}),
             data_dir,
             AUDIT_SEQUENCE_SECONDS="2",
+            **({"REQUEST_THREADS": str(args.threads)} if args.threads else {}),
         )
         env["DARWAZA_KEY_SEALING_SECRET"] = SECRET + "-sealing"
         host_before = es256_signatures_per_second()

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from darwaza.audit.actors import Actor
@@ -183,12 +183,20 @@ def latest_payment(db: Session, *, application_id: str) -> Payment | None:
     )
 
 
+# Built once: the biller asks these at the rate citizens pay, and a statement built anew
+# is compiled from the cache only after its key is worked out again.
+_BY_PSID = select(Payment).where(Payment.psid == bindparam("psid"))
+_BY_PSID_LOCKED = _BY_PSID.with_for_update()
+_OTHER_UNPAID = select(Payment.id).where(
+    Payment.application_id == bindparam("application_id"),
+    Payment.id != bindparam("payment_id"),
+    Payment.state.in_([PaymentState.CREATED, PaymentState.PENDING]),
+)
+
+
 def payment_by_psid(db: Session, *, psid: str, lock: bool = False) -> Payment | None:
     """The payment with this PSID; ``lock`` takes its row lock (PostgreSQL) for a credit."""
-    query = select(Payment).where(Payment.psid == psid)
-    if lock:
-        query = query.with_for_update()
-    return db.scalar(query)
+    return db.scalar(_BY_PSID_LOCKED if lock else _BY_PSID, {"psid": psid})
 
 
 def is_past_due(payment: Payment, *, now: datetime | None = None) -> bool:
@@ -318,13 +326,13 @@ def credit_payment(db: Session, *, payment: Payment, credit: Credit, actor: Acto
 
 def _other_unpaid(db: Session, payment: Payment) -> Sequence[Payment]:
     """The application's other challans or online payments still open to be paid."""
-    return db.scalars(
-        select(Payment).where(
-            Payment.application_id == payment.application_id,
-            Payment.id != payment.id,
-            Payment.state.in_([PaymentState.CREATED, PaymentState.PENDING]),
-        )
+    # Usually none: asked by id alone, so the common answer carries one column, not all.
+    ids = db.scalars(
+        _OTHER_UNPAID, {"application_id": payment.application_id, "payment_id": payment.id}
     ).all()
+    if not ids:
+        return []
+    return db.scalars(select(Payment).where(Payment.id.in_(ids)).order_by(Payment.id)).all()
 
 
 def cancel_for_waiver(db: Session, *, payment: Payment, reason: str, actor: Actor) -> None:
