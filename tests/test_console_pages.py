@@ -199,3 +199,41 @@ def test_issued_documents_page_newest_first_and_the_cnic_search_is_not_in_the_ad
     in_urdu = browser.post("/console/documents", data={"cnic": "12", "csrf_token": csrf_of(first)})
     assert in_urdu.status_code == 422
     assert translate("ur", "Enter a valid CNIC: 13 digits, like 12345-1234567-1.") in in_urdu.text
+
+
+NEXT_FORM = re.compile(r'<input type="hidden" name="after" value="([^"]+)">')
+
+
+def test_a_cnic_with_more_documents_than_a_page_is_searched_page_by_page_by_post(
+    make_client: ClientFactory, settings: Settings, db: Session
+) -> None:
+    claims = {
+        "full_name": "Zara Ali",
+        "father_name": "Ali Raza",
+        "gender": "Female",
+        "date_of_birth": "1990-01-01",
+    }
+    holder = "3520200000421"
+    issued = [
+        create_document(db, settings, holder_cnic=holder, claims=claims).id for _ in range(53)
+    ]
+    create_document(db, settings, holder_cnic="3520200000431", claims=claims)
+    browser = _officer(make_client, settings, db, "nadra")
+    token = csrf_of(browser.get("/console/documents"))
+
+    first = browser.post("/console/documents", data={"cnic": holder, "csrf_token": token})
+    assert first.status_code == 200
+    assert len(DOCUMENT_LINK.findall(first.text)) == 50
+    after = NEXT_FORM.search(first.text)
+    assert after is not None, "the page must say there is more, and offer it"
+    assert "First page" not in first.text
+
+    second = browser.post(
+        "/console/documents",
+        data={"cnic": holder, "after": after.group(1).replace("&amp;", "&"), "csrf_token": token},
+    )
+    shown = DOCUMENT_LINK.findall(first.text) + DOCUMENT_LINK.findall(second.text)
+    assert sorted(shown) == sorted(issued) and len(set(shown)) == 53
+    assert NEXT_FORM.search(second.text) is None
+    assert "First page" in second.text
+    assert holder not in str(second.url) and "0000042" not in str(second.url)

@@ -7,7 +7,8 @@ from datetime import datetime
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select, tuple_
+from sqlalchemy import Select, select, tuple_
+from sqlalchemy.orm import Session
 
 from darwaza.audit.actors import Actor
 from darwaza.catalogue.dependencies import CatalogueDep
@@ -39,22 +40,16 @@ def documents(
 ) -> Response:
     """The agency's documents, newest first, a page at a time (by keyset: see `darwaza.paging`)."""
     query = select(Document).where(Document.agency_id == officer.agency_id)
-    position = read_after(after, datetime, str)
-    if position is not None:
-        query = query.where(tuple_(Document.issued_at, Document.id) < tuple_(*position))
-    rows = db.scalars(
-        query.order_by(Document.issued_at.desc(), Document.id.desc()).limit(LIST_PAGE_SIZE + 1)
-    ).all()
-    page = make_page(rows, size=LIST_PAGE_SIZE, key=_newest_first, continued=position is not None)
-    return _list(request, catalogue, page)
+    return _list(request, catalogue, _newest_page(db, query, after))
 
 
 @router.post("", response_class=HTMLResponse)
 def search_documents(
     request: Request, db: DbDep, officer: OfficerDep, catalogue: CatalogueDep, form: FormDep
 ) -> Response:
-    """The agency's documents held by one CNIC. The CNIC comes in the form's body, never
-    the address, so it stays out of browser history and proxies' logs."""
+    """The agency's documents held by one CNIC, a page at a time. The CNIC comes in the
+    form's body, never the address, so it stays out of browser history and proxies' logs;
+    the next page is asked by the same form, with the page's ``after`` token."""
     cnic = form_text(form, "cnic")
     try:
         holder = parse_cnic(cnic)
@@ -62,13 +57,21 @@ def search_documents(
         return _list(
             request, catalogue, Page(rows=[]), cnic=cnic, searched=True, cnic_error=error.message
         )
-    found = db.scalars(
-        select(Document)
-        .where(Document.agency_id == officer.agency_id, Document.holder_cnic == holder)
-        .order_by(Document.issued_at.desc())
-        .limit(LIST_PAGE_SIZE)
+    query = select(Document).where(
+        Document.agency_id == officer.agency_id, Document.holder_cnic == holder
+    )
+    page = _newest_page(db, query, form_text(form, "after"))
+    return _list(request, catalogue, page, cnic=cnic, searched=True)
+
+
+def _newest_page(db: Session, query: Select[tuple[Document]], after: str) -> Page[Document]:
+    position = read_after(after, datetime, str)
+    if position is not None:
+        query = query.where(tuple_(Document.issued_at, Document.id) < tuple_(*position))
+    rows = db.scalars(
+        query.order_by(Document.issued_at.desc(), Document.id.desc()).limit(LIST_PAGE_SIZE + 1)
     ).all()
-    return _list(request, catalogue, Page(rows=found), cnic=cnic, searched=True)
+    return make_page(rows, size=LIST_PAGE_SIZE, key=_newest_first, continued=position is not None)
 
 
 def _list(
