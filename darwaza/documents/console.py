@@ -64,7 +64,7 @@ def search_documents(
     return _list(request, catalogue, page, cnic=cnic, searched=True)
 
 
-def _newest_page(db: Session, query: Select[tuple[Document]], after: str) -> Page[Document]:
+def _newest_page(db: Session, query: Select[Document], after: str) -> Page[Document]:
     position = read_after(after, datetime, str)
     if position is not None:
         query = query.where(tuple_(Document.issued_at, Document.id) < tuple_(*position))
