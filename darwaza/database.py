@@ -15,7 +15,17 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Engine, MetaData, String, Table, create_engine, event, text
+from sqlalchemy import (
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -204,6 +214,26 @@ def _engine(url: str, immediate: bool, pool: PoolLimits) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     return build_engine(url, immediate=immediate, pool=pool)
+
+
+def fill_pool(settings: Settings) -> int:
+    """Open the pool's connections now and hand them back; how many were opened.
+
+    A fresh server (just started, or deployed while citizens are using the service)
+    otherwise opens them inside its first requests, each waiting for PostgreSQL to start
+    a backend. SQLite opens a file and gains nothing, so it is left alone.
+    """
+    if settings.resolved_database_url.startswith("sqlite"):
+        return 0
+    engine = engine_for(settings.resolved_database_url, pool=pool_limits(settings))
+    opened: list[Connection] = []
+    try:
+        for _ in range(settings.database_pool_size):
+            opened.append(engine.connect())
+    finally:
+        for connection in opened:
+            connection.close()
+    return len(opened)
 
 
 def session_factory(
