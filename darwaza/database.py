@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -139,13 +140,16 @@ class PoolLimits:
     Sized together with the request threads (see ``DARWAZA_REQUEST_THREADS``): a request
     that cannot get a connection within ``timeout`` seconds is answered 503 at once
     instead of hanging. ``statement_seconds`` bounds one statement on PostgreSQL, and a
-    transaction left idle is ended by the server after twice that.
+    transaction left idle is ended by the server after twice that. A connection that sat
+    in the pool longer than ``ping_after_idle_seconds`` is checked before it is handed out
+    (see :func:`_ping_if_idle`).
     """
 
     size: int = 10
     overflow: int = 10
     timeout: float = 3.0
     statement_seconds: int = 15
+    ping_after_idle_seconds: float = 5.0
 
 
 def pool_limits(settings: Settings) -> PoolLimits:
@@ -192,14 +196,49 @@ def build_engine(url: str, *, immediate: bool = True, pool: PoolLimits = PoolLim
         f"-c statement_timeout={milliseconds} "
         f"-c idle_in_transaction_session_timeout={2 * milliseconds}"
     )
-    return create_engine(
+    engine = create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=pool.size,
         max_overflow=pool.overflow,
         pool_timeout=pool.timeout,
         connect_args={"options": options, "connect_timeout": 5},
     )
+    _ping_if_idle(engine, after_seconds=pool.ping_after_idle_seconds)
+    return engine
+
+
+_IDLE_SINCE = "darwaza.idle_since"
+
+
+def _ping_if_idle(engine: Engine, *, after_seconds: float) -> None:
+    """Check a pooled connection before use only if it sat idle for ``after_seconds``.
+
+    SQLAlchemy's ``pool_pre_ping`` checks every checkout: a round trip added to every
+    request. A connection handed back moments ago (the usual case under load) is as
+    alive as the last statement it ran; one that sat idle may have been cut by a
+    restart, a failover or a proxy, and is checked, and replaced if dead (the pool
+    tries again with a new connection), so no request meets a dead one.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _opened(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE, 0.0)
+        if time.monotonic() - idle_since < after_seconds:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError("the connection did not answer a ping") from error
+        if not alive:
+            raise DisconnectionError("the connection did not answer a ping")
 
 
 def engine_for(url: str, *, immediate: bool = True, pool: PoolLimits = PoolLimits()) -> Engine:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,8 +15,10 @@ import boto3
 import httpx
 import pytest
 from moto.server import ThreadedMotoServer
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from darwaza.database import PoolLimits, build_engine, engine_for
 from darwaza.settings import Settings
 from tests.factories import create_document
 from tests.journeys import PDF_BYTES, latest_code, register_sim
@@ -277,3 +280,55 @@ def test_a_read_that_has_to_write_after_another_write_runs_again_and_records_onc
         .where(AuditEvent.action == "document.viewed", AuditEvent.object_id == document.id)
     )
     assert looks == 1
+
+
+def _postgres_only(settings: Settings) -> str:
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        pytest.skip("the pool's pings are PostgreSQL's")
+    return url
+
+
+def test_a_connection_cut_while_idle_is_replaced_before_a_request_meets_it(
+    settings: Settings,
+) -> None:
+    url = _postgres_only(settings)
+    engine = build_engine(url, pool=PoolLimits(size=1, overflow=0, ping_after_idle_seconds=0.2))
+    try:
+        with engine.connect() as connection:
+            backend = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        # As a database restart, a failover or a proxy's idle timeout would: the
+        # connection is cut while it waits in the pool.
+        with engine_for(url).connect() as admin:
+            assert admin.execute(text("SELECT pg_terminate_backend(:pid, 2000)"), {"pid": backend})
+        time.sleep(0.3)
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != backend
+    finally:
+        engine.dispose()
+
+
+def test_a_connection_handed_back_moments_ago_is_not_pinged_again(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = _postgres_only(settings)
+    engine = build_engine(url, pool=PoolLimits(size=1, overflow=0, ping_after_idle_seconds=60))
+    pings: list[object] = []
+    real_ping = engine.dialect.do_ping
+
+    def counted_ping(dbapi_connection: object) -> bool:
+        pings.append(dbapi_connection)
+        return real_ping(dbapi_connection)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted_ping)
+    try:
+        for _ in range(5):
+            with engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        assert pings == [], "busy connections cost a round trip each"
+        monkeypatch.setattr(time, "monotonic", lambda: 10.0**9)  # a long quiet spell later
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        assert len(pings) == 1
+    finally:
+        engine.dispose()
