@@ -129,3 +129,13 @@ def test_events_of_a_rolled_back_transaction_are_not_written(db: Session) -> Non
     _note(db, "rollback.kept")
     db.commit()
     assert _actions(db, "rollback.") == ["rollback.kept"]
+
+
+def test_events_of_a_session_closed_without_commit_do_not_reach_its_next_transaction(
+    db: Session,
+) -> None:
+    _note(db, "closed.lost")
+    db.close()
+    _note(db, "closed.kept")
+    db.commit()
+    assert _actions(db, "closed.") == ["closed.kept"]

@@ -162,9 +162,16 @@ def _savepoint_began(session: Session, transaction: SessionTransaction) -> None:
 @orm_events.listens_for(Session, "after_transaction_end")
 def _transaction_ended(session: Session, transaction: SessionTransaction) -> None:
     held = session.info.get(_UNWRITTEN)
-    if held is not None and transaction.nested:
+    if held is None:
+        return
+    if transaction.nested:
         began = held.savepoints.pop(id(transaction), 0)
         held.ended = (id(transaction), began)
+    elif transaction.parent is None:
+        # Committed (and so written) or ended without a commit (rolled back, or the
+        # session closed): nothing held may reach a later transaction of this session.
+        held.rows.clear()
+        held.savepoints.clear()
 
 
 @orm_events.listens_for(Session, "after_soft_rollback")
