@@ -305,16 +305,21 @@ def insert_unless_present(
     were added. Like any statement run through the session, it flushes pending changes
     first unless the caller holds ``no_autoflush``.
     """
-    dialect = db.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    # The rows go as parameters, not in the statement, so its compiled form is cached.
-    statement = (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=unique)
-        .execution_options(preserve_rowcount=True)
-    )
+    statement = _insert_unless_present(db.get_bind().dialect.name, table, tuple(unique))
     rows = values if isinstance(values, dict) else list(values)
     return int(getattr(db.execute(statement, rows), "rowcount", 0))
+
+
+@functools.cache
+def _insert_unless_present(dialect: str, table: Any, unique: tuple[str, ...]) -> Any:
+    # Built once per table: the rows go as parameters, not in the statement, so neither
+    # the statement nor its cache key is made again for each call.
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=list(unique))
+        .execution_options(preserve_rowcount=True)
+    )
 
 
 @contextmanager
