@@ -287,7 +287,11 @@ def session_factory(
 
 
 @functools.cache
-def _sessions(engine: Engine) -> sessionmaker[Session]:
+def _sessions(engine: Engine, statement_by_statement: bool = False) -> sessionmaker[Session]:
+    if statement_by_statement:
+        # Shares the engine's pool; the connection's usual level is restored when it is
+        # handed back (a client-side switch in psycopg: no round trip either way).
+        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
@@ -384,14 +388,25 @@ def _replica_answers(engine: Engine, *, max_lag_seconds: float) -> bool:
 _replica_health = _ReplicaHealth()
 
 
-def read_session_factory(settings: Settings) -> sessionmaker[Session]:
+def read_session_factory(
+    settings: Settings, *, statement_by_statement: bool = False
+) -> sessionmaker[Session]:
     """Sessions for reads that may be a little stale: the replica when it is usable,
-    else the primary without SQLite's write lock."""
+    else the primary without SQLite's write lock.
+
+    ``statement_by_statement`` is for work that only reads and needs no snapshot across
+    its statements (checking a document's status): on PostgreSQL each statement then runs
+    on its own (autocommit), so a lone ``SELECT`` is one round trip, not ``BEGIN``,
+    ``SELECT``, ``ROLLBACK``. Never for anything that may write: it would not be atomic.
+    """
     replica_url = settings.resolved_replica_url
     if replica_url:
         replica = engine_for(replica_url, pool=pool_limits(settings))
         if _replica_health.usable(
             replica, max_lag_seconds=settings.database_replica_max_lag_seconds
         ):
-            return _sessions(replica)
-    return session_factory(settings, immediate=False)
+            return _sessions(replica, statement_by_statement)
+    primary = settings.resolved_database_url
+    # SQLite's reads are in-process calls, and its engines begin transactions themselves.
+    by_statement = statement_by_statement and not primary.startswith("sqlite")
+    return _sessions(engine_for(primary, immediate=False, pool=pool_limits(settings)), by_statement)

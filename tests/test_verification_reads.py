@@ -6,8 +6,10 @@ import sqlite3
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session
 
+from darwaza.database import engine_for, pool_limits, transaction
 from darwaza.settings import Settings
 from tests.factories import create_document
 
@@ -49,3 +51,38 @@ def test_a_qr_is_checked_while_another_transaction_holds_the_write_lock(
     assert answer.status_code == 200
     assert answer.json()["verdict"] == "valid"
     assert answer.json()["status_checked"] is True
+
+
+def test_on_postgresql_a_qr_check_reads_its_status_without_a_transaction_and_writers_keep_theirs(
+    app_client: TestClient, settings: Settings, db: Session
+) -> None:
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        pytest.skip("SQLite's reads are in-process calls: there is no round trip to save")
+    document = create_document(
+        db,
+        settings,
+        holder_cnic="3520255555552",
+        agency_id="hec",
+        document_type="hec-degree-attestation",
+        claims=DEGREE_CLAIMS,
+    )
+    engine = engine_for(url, pool=pool_limits(settings))
+    status_reads: list[bool] = []
+
+    def note(conn: Connection, _cursor: object, statement: str, *_args: object) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM status_lists" in statement:
+            status_reads.append(bool(conn.connection.dbapi_connection.autocommit))  # type: ignore[union-attr]
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        answer = app_client.post("/api/v1/verify", json={"credential": document.qr_text})
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+    assert answer.json()["verdict"] == "valid" and answer.json()["status_checked"] is True
+    # One statement on its own: no BEGIN before it, no ROLLBACK after it.
+    assert status_reads == [True]
+    # The same pooled connections serve writers again, inside transactions.
+    for _ in range(pool_limits(settings).size + 1):
+        with transaction(settings) as session:
+            assert session.connection().connection.dbapi_connection.autocommit is False  # type: ignore[union-attr]

@@ -69,13 +69,14 @@ def check_text(
     """Verify text in a transaction of its own: the primary for a share link (opening one
     is recorded), else a read-only session. A document checked as text changes nothing:
     its keys and status are read from the replica, or from the primary without SQLite's
-    write lock, so checks never queue behind each other or behind a write."""
+    write lock, so checks never queue behind each other or behind a write; on PostgreSQL
+    without a transaction around them (one round trip for the status, not three)."""
     if names_a_share(text):
         with transaction(settings) as db:
             return verify_text(
                 db, settings=settings, catalogue=catalogue, text=text, user_agent=user_agent
             )
-    reader = read_session_factory(settings)()
+    reader = read_session_factory(settings, statement_by_statement=True)()
     try:
         return verify_text(
             reader, settings=settings, catalogue=catalogue, text=text, user_agent=user_agent
