@@ -120,12 +120,15 @@ def _lifespan(
         try:
             with transaction(settings) as session:
                 sync_agencies(session, catalogue=catalogue)
-            # Before the first request, not during it: uvicorn listens once this returns.
-            await anyio.to_thread.run_sync(fill_pool, settings)
         except SQLAlchemyError:
             log.exception(
                 "could not bring agencies in step with the catalogue; run `darwaza db upgrade`"
             )
+        # Before the first request, not during it: uvicorn listens once this returns.
+        try:
+            await anyio.to_thread.run_sync(fill_pool, settings)
+        except SQLAlchemyError:
+            log.warning("could not open the database pool ahead: requests open it as they go")
         await _prepare_routes(app)
         yield
 

@@ -26,6 +26,12 @@ from tests.test_bad_input import switch_to_urdu
 
 TRACKING_LINK = re.compile(r'href="/console/applications/[^"]+">([^<]+)</a>')
 NEXT_LINK = re.compile(r'<a href="([^"]+)" rel="next">')
+IDENTITY_CLAIMS = {
+    "full_name": "Zara Ali",
+    "father_name": "Ali Raza",
+    "gender": "Female",
+    "date_of_birth": "1990-01-01",
+}
 DOCUMENT_LINK = re.compile(r'href="/console/documents/([^"]+)"')
 
 
@@ -163,14 +169,8 @@ def test_the_queue_api_names_the_next_page_in_a_link_header(
 def test_issued_documents_page_newest_first_and_the_cnic_search_is_not_in_the_address(
     make_client: ClientFactory, settings: Settings, db: Session
 ) -> None:
-    claims = {
-        "full_name": "Zara Ali",
-        "father_name": "Ali Raza",
-        "gender": "Female",
-        "date_of_birth": "1990-01-01",
-    }
     issued = [
-        create_document(db, settings, holder_cnic=f"35202{index:07d}1", claims=claims).id
+        create_document(db, settings, holder_cnic=f"35202{index:07d}1", claims=IDENTITY_CLAIMS).id
         for index in range(53)
     ]
     browser = _officer(make_client, settings, db, "nadra")
@@ -207,17 +207,12 @@ NEXT_FORM = re.compile(r'<input type="hidden" name="after" value="([^"]+)">')
 def test_a_cnic_with_more_documents_than_a_page_is_searched_page_by_page_by_post(
     make_client: ClientFactory, settings: Settings, db: Session
 ) -> None:
-    claims = {
-        "full_name": "Zara Ali",
-        "father_name": "Ali Raza",
-        "gender": "Female",
-        "date_of_birth": "1990-01-01",
-    }
     holder = "3520200000421"
     issued = [
-        create_document(db, settings, holder_cnic=holder, claims=claims).id for _ in range(53)
+        create_document(db, settings, holder_cnic=holder, claims=IDENTITY_CLAIMS).id
+        for _ in range(53)
     ]
-    create_document(db, settings, holder_cnic="3520200000431", claims=claims)
+    create_document(db, settings, holder_cnic="3520200000431", claims=IDENTITY_CLAIMS)
     browser = _officer(make_client, settings, db, "nadra")
     token = csrf_of(browser.get("/console/documents"))
 
