@@ -24,6 +24,7 @@ from darwaza.audit.models import AuditEvent
 from darwaza.clock import utcnow
 from darwaza.database import session_factory
 from darwaza.documents.models import Document
+from darwaza.i18n import translate
 from darwaza.payments import biller
 from darwaza.payments.models import Payment, PaymentCredit, PaymentRefund
 from darwaza.payments.providers import SIGNATURE_HEADER, sign_body
@@ -55,6 +56,7 @@ from tests.journeys import (
     sms_messages,
     start_degree_application,
 )
+from tests.test_bad_input import switch_to_urdu
 
 # --- the state machine and PSIDs --------------------------------------------------------
 
@@ -734,3 +736,7 @@ def test_paying_the_psid_at_a_bank_closes_an_online_payment_left_open(
     back = citizen.get(f"/payments/{online_id}/return").text
     assert "The fee was paid another way" in back
     assert f'href="/payments/{challan_id}"' in back
+    switch_to_urdu(citizen)
+    in_urdu = citizen.get(f"/payments/{online_id}/return").text
+    closed = "The fee was paid another way, so this payment was closed and took nothing."
+    assert html.escape(translate("ur", closed), quote=False) in in_urdu
