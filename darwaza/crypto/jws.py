@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -33,9 +32,11 @@ class MalformedJws(ValueError):
     """The text is not a well-formed compact JWS (it says nothing about the signature)."""
 
 
-@dataclass(frozen=True)
-class CompactJws:
-    """A compact JWS split into its parts; nothing has been verified yet."""
+class CompactJws(NamedTuple):
+    """A compact JWS split into its parts; nothing has been verified yet.
+
+    A named tuple, not a frozen dataclass: as immutable, made in a third of the time.
+    """
 
     header: dict[str, Any]
     payload: dict[str, Any]
@@ -77,7 +78,21 @@ def strict_json_loads(data: bytes | str) -> Any:
     """Parse JSON, refusing duplicate object members and NaN/Infinity.
 
     Bytes must be UTF-8 (RFC 8259 section 8.1), without a byte order mark.
+
+    Compact JSON as issuers write it (``compact_json``) is read by orjson, in C, and
+    accepted only when orjson writes the value back to the very same bytes: a text
+    with a duplicate member cannot be that, since what orjson writes has none. Anything
+    else (other spacing or escapes, a duplicate, a number orjson does not take, bad
+    input) goes to the standard decoder, which reads it or refuses it as it always did.
     """
+    if isinstance(data, bytes):
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            if orjson.dumps(value) == data:
+                return value
     text = data.decode("utf-8") if isinstance(data, bytes) else data
     return _STRICT_DECODER.decode(text)
 

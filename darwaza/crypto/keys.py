@@ -23,10 +23,10 @@ import hashlib
 import hmac
 import json
 import os
-import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+import pybase64
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -63,18 +63,21 @@ class KeySealingError(KeyMaterialError):
     """A sealed key could not be opened: wrong secret, corrupted or unknown version."""
 
 
-_TO_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
-_FROM_URLSAFE: Final = bytes.maketrans(b"-_", b"+/")
+_URLSAFE: Final = b"-_"  # base64url's two characters in place of "+" and "/"
 
 
 def b64url_encode(data: bytes) -> str:
     """Base64url without padding, as JOSE and SD-JWT write binary values."""
-    # binascii directly: the base64 module's wrappers cost more than the encoding itself.
-    return binascii.b2a_base64(data, newline=False).rstrip(b"=").translate(_TO_URLSAFE).decode()
+    # pybase64 (SIMD) writes the URL-safe alphabet itself, a third of binascii's time.
+    return pybase64.b64encode(data, altchars=_URLSAFE).rstrip(b"=").decode()
 
 
-_B64URL_TEXT: Final = re.compile(r"[A-Za-z0-9_-]*")
-_B64URL_ALPHABET: Final = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_B64URL_ALPHABET: Final = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# Each byte's value as a base64url digit (0 for bytes outside the alphabet, which the
+# strict decoder refuses anyway).
+_B64URL_VALUES: Final = bytes(
+    _B64URL_ALPHABET.index(code) if code in _B64URL_ALPHABET else 0 for code in range(256)
+)
 # The bits of the last character that encode nothing, by the length of the text mod 4.
 _UNUSED_BITS: Final = {2: 0b1111, 3: 0b11}
 
@@ -87,19 +90,23 @@ def b64url_decode(text: str) -> bytes:
     character still verify. The alphabet and the unused bits of the last character are
     checked directly (re-encoding to compare cost as much as the decoding).
     """
-    if not isinstance(text, str) or not _B64URL_TEXT.fullmatch(text):
+    if not isinstance(text, str) or not text.isascii():
         raise ValueError("not base64url")
-    remainder = len(text) % 4
+    encoded = text.encode("ascii")
+    # The standard alphabet's two characters and padding are refused here (the decoder
+    # takes "+" and "/" as well as "-" and "_"); it refuses every other character.
+    if b"+" in encoded or b"/" in encoded or b"=" in encoded:
+        raise ValueError("not base64url")
+    remainder = len(encoded) % 4
     if remainder == 1:
         raise ValueError("not base64url")
-    if remainder and _B64URL_ALPHABET.index(text[-1]) & _UNUSED_BITS[remainder]:
+    if remainder and _B64URL_VALUES[encoded[-1]] & _UNUSED_BITS[remainder]:
         raise ValueError("not canonical base64url")
     try:
-        return binascii.a2b_base64(
-            (text + "=" * (-remainder % 4)).encode("ascii").translate(_FROM_URLSAFE),
-            strict_mode=True,
+        return pybase64.b64decode(
+            encoded + b"=" * (-remainder % 4), altchars=_URLSAFE, validate=True
         )
-    except (binascii.Error, ValueError) as error:
+    except binascii.Error as error:
         raise ValueError("not base64url") from error
 
 

@@ -4,7 +4,7 @@ The ``base45`` package decodes in a Python loop, one character and one ``divmod`
 time, and was the slowest step of a QR verification (more than half of it). Here no
 Python code runs per character: the characters become digit values in one
 ``bytes.translate`` call, and every group of three is combined at once by arithmetic on
-big integers whose 32-bit slots hold one group each (see :func:`b45decode`). The same
+one big integer whose 24-bit slots hold one group each (see :func:`b45decode`). The same
 answer, about ten times faster, with no native dependency.
 
 Every canonical-form rule is kept, since each broken rule would be a second spelling of
@@ -46,24 +46,20 @@ def b45decode(text: str) -> bytes:
         raise Base45Error("not Base45: a character outside the alphabet")
     whole = length - length % 3
     groups = whole // 3
-    # Each group's three digits go into their own 32-bit slot of three big integers, so
-    # one addition of those integers combines every group at once: a group is worth at
-    # most 44 * (1 + 45 + 2025) = 91124, which fits its slot, so no slot carries.
-    slots = 4 * groups
-    low, middle, high = bytearray(slots), bytearray(slots), bytearray(slots)
-    low[3::4] = digits[0:whole:3]
-    middle[3::4] = digits[1:whole:3]
-    high[3::4] = digits[2:whole:3]
-    combined = (
-        int.from_bytes(low, "big")
-        + 45 * int.from_bytes(middle, "big")
-        + 2025 * int.from_bytes(high, "big")
-    ).to_bytes(slots, "big")
-    if any(combined[1::4]):
+    # Read little-endian, the digits are one big integer in which each group of three is
+    # a 24-bit slot, its first digit in the slot's low byte. A mask picks the same digit
+    # out of every slot at once, so three masks, two multiplications and two additions
+    # weigh every group at once: a group is worth at most 44 * (1 + 45 + 2025) = 91124,
+    # less than 2**24, so no slot carries into the next.
+    every = int.from_bytes(digits[:whole], "little")
+    mask = _first_bytes_of_slots(groups)
+    worth = (every & mask) + 45 * ((every >> 8) & mask) + 2025 * ((every >> 16) & mask)
+    combined = worth.to_bytes(whole, "little")  # per group: low byte, high byte, excess
+    if combined[2::3] != bytes(groups):  # compared in C, not byte by byte in Python
         raise Base45Error("not Base45: a group is worth more than two bytes")
     out = bytearray(2 * groups)
-    out[0::2] = combined[2::4]
-    out[1::2] = combined[3::4]
+    out[0::2] = combined[1::3]
+    out[1::2] = combined[0::3]
     decoded = bytes(out)
     if whole != length:
         last = digits[whole] + 45 * digits[whole + 1]
@@ -71,6 +67,12 @@ def b45decode(text: str) -> bytes:
             raise Base45Error("not Base45: the last pair is worth more than one byte")
         decoded += bytes((last,))
     return decoded
+
+
+@functools.lru_cache(maxsize=256)
+def _first_bytes_of_slots(groups: int) -> int:
+    """``groups`` 24-bit slots, each with only its low byte set (0x0000FF repeated)."""
+    return int.from_bytes(b"\xff\x00\x00" * groups, "little")
 
 
 @functools.cache

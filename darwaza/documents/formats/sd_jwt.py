@@ -14,13 +14,11 @@ twice, a reserved claim name, or a claim both plain and disclosed all refuse the
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import secrets
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from darwaza.clock import numeric_date
 from darwaza.crypto.claims import RESERVED_CLAIM_NAMES, SD_JWT_MEMBERS
@@ -56,6 +54,8 @@ SALT_BYTES: Final = 16  # 128 bits, as RFC 9901 recommends
 DIGEST_BYTES: Final = 32  # SHA-256
 MAX_DISCLOSURES: Final = 1000
 MAX_NESTING: Final = 32
+_TEXT: Final = frozenset({str})
+_PLAIN_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
 
 
 class MalformedSdJwt(ValueError):
@@ -69,23 +69,25 @@ class MalformedSdJwt(ValueError):
         self.reason = reason
 
 
-@dataclass(frozen=True)
-class Disclosure:
-    """One disclosure: ``[salt, name, value]`` for a claim, ``[salt, value]`` for an array item."""
+class Disclosure(NamedTuple):
+    """One disclosure: ``[salt, name, value]`` for a claim, ``[salt, value]`` for an array item.
+
+    Named tuples, not frozen dataclasses, here and for the parsed token: as immutable,
+    and made in a fraction of the time on the path every verification takes.
+    """
 
     encoded: str
     salt: str
     name: str | None
     value: Any
 
-    @functools.cached_property
+    @property
     def digest(self) -> str:
         """The digest that refers to this disclosure from the signed payload."""
         return disclosure_digest(self.encoded)
 
 
-@dataclass(frozen=True)
-class ParsedSdJwt:
+class ParsedSdJwt(NamedTuple):
     """An SD-JWT split into its parts; nothing has been verified."""
 
     issuer_jwt_text: str
@@ -310,9 +312,10 @@ class _Unpacker:
     def __init__(self, disclosures: Iterable[Disclosure]) -> None:
         self.by_digest: dict[str, Disclosure] = {}
         for disclosure in disclosures:
-            if disclosure.digest in self.by_digest:
+            digest = disclosure.digest
+            if digest in self.by_digest:
                 raise MalformedSdJwt(N_("The same disclosure is included twice."))
-            self.by_digest[disclosure.digest] = disclosure
+            self.by_digest[digest] = disclosure
         self.seen_digests: set[str] = set()
         self.used_digests: set[str] = set()
 
@@ -336,24 +339,40 @@ class _Unpacker:
             return self._unpack_array(value, depth)
         return value
 
+    def _claim_all(self, digests: list[Any]) -> list[Disclosure]:
+        """The disclosures ``digests`` refer to, in their order; decoys and claims the
+        holder chose not to show are left out. Every check of :meth:`_claim`, by sets."""
+        if not digests:
+            return []
+        if not _TEXT.issuperset(map(type, digests)):
+            raise MalformedSdJwt(N_("A digest in the document is not text."))
+        unique = set(digests)
+        if len(unique) != len(digests) or not self.seen_digests.isdisjoint(unique):
+            raise MalformedSdJwt(N_("The same digest appears twice in the document."))
+        self.seen_digests |= unique
+        disclosed = unique & self.by_digest.keys()
+        self.used_digests |= disclosed
+        return [self.by_digest[digest] for digest in digests if digest in disclosed]
+
     def _unpack_object(self, value: dict[str, Any], depth: int) -> dict[str, Any]:
         digests = value.get("_sd", [])
         if not isinstance(digests, list):
             raise MalformedSdJwt(N_("The list of digests in the document is malformed."))
+        # A plain member (most are) is kept as it is, without a call, where its depth is
+        # allowed; anything else is unpacked.
+        plain = _PLAIN_SCALARS if depth < MAX_NESTING else frozenset()
         result = {
-            name: self.unpack(member, depth + 1)
+            name: member if type(member) in plain else self.unpack(member, depth + 1)
             for name, member in value.items()
             if name != "_sd" and not (depth == 0 and name == "_sd_alg")
         }
-        for digest in digests:
-            disclosure = self._claim(digest)
-            if disclosure is None:
-                continue  # a decoy, or a claim the holder chose not to show
+        reserved = RESERVED_CLAIM_NAMES if depth == 0 else SD_JWT_MEMBERS
+        for disclosure in self._claim_all(digests):
             if disclosure.name is None:
                 raise MalformedSdJwt(N_("A disclosure has the wrong shape for its place."))
             # At the top level every name the credential uses itself is refused (a disclosed
             # "exp" or "status" must never pose as the issuer's); deeper, SD-JWT's own.
-            if disclosure.name in (RESERVED_CLAIM_NAMES if depth == 0 else SD_JWT_MEMBERS):
+            if disclosure.name in reserved:
                 raise MalformedSdJwt(N_("A disclosure uses a reserved claim name."))
             if disclosure.name in result:
                 raise MalformedSdJwt(N_("A claim appears both in plain view and as a disclosure."))
