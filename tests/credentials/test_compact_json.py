@@ -12,7 +12,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from darwaza.crypto.jws import compact_json
+from darwaza.crypto.jws import compact_json, strict_json_loads
 
 plain_data = st.recursive(
     st.none()
@@ -68,3 +68,27 @@ def test_nan_and_infinities_are_refused_not_written_as_null(number: float) -> No
 def test_what_json_cannot_hold_is_refused_as_before() -> None:
     with pytest.raises(TypeError):
         compact_json({"at": datetime(2026, 12, 1, tzinfo=UTC)})
+
+
+@given(plain_data)
+def test_strict_reading_gives_what_the_standard_library_reads(value: Any) -> None:
+    # Compact bytes take the fast reader; the same value spaced out takes the standard one.
+    for data in (compact_json(value), json.dumps(value, indent=1).encode("utf-8")):
+        assert strict_json_loads(data) == json.loads(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"a":1,"a":1}',  # the same member twice, even with the same value
+        b'{"c":{"cnic":"3520212345671","cnic":"3520212345672"}}',
+        b'[{"x":true,"y":false,"x":true}]',
+        b"[NaN]",
+        b'{"a":-Infinity}',
+        b"\xef\xbb\xbf{}",  # a byte order mark
+        b'{"a":"\xff"}',  # not UTF-8
+    ],
+)
+def test_strict_reading_refuses_what_is_not_one_plain_json_value(data: bytes) -> None:
+    with pytest.raises(ValueError):
+        strict_json_loads(data)
