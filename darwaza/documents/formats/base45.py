@@ -15,10 +15,7 @@ than 65535 and no final pair worth more than 255.
 
 from __future__ import annotations
 
-import array
 import functools
-import struct
-import sys
 from typing import Final
 
 ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
@@ -27,6 +24,13 @@ _INVALID: Final = 0xFF
 _DIGITS: Final = bytes(
     ALPHABET.index(chr(code)) if chr(code) in ALPHABET else _INVALID for code in range(256)
 )
+_DIGITS_TO_CHARACTERS: Final = bytes.maketrans(bytes(range(45)), ALPHABET.encode("ascii"))
+# v // 45 == (v * 11651) >> 19 for every v below 65536, and (q * 1457) >> 16 == q // 45
+# for every q below 1457 (65535 // 45 + 1).
+_BY_45_FACTOR: Final = 11651
+_BY_45_SHIFT: Final = 19
+_SMALL_BY_45_FACTOR: Final = 1457
+_SMALL_BY_45_SHIFT: Final = 16
 _PAIRS: Final = tuple(ALPHABET[value % 45] + ALPHABET[value // 45] for value in range(45 * 45))
 
 
@@ -75,36 +79,38 @@ def _first_bytes_of_slots(groups: int) -> int:
     return int.from_bytes(b"\xff\x00\x00" * groups, "little")
 
 
-@functools.cache
-def _triples() -> array.array[int]:
-    """Every 16-bit value's three characters, one per byte of a 32-bit item (256 KiB).
-
-    Built on first use only: verifiers never encode.
-    """
-    alphabet = ALPHABET.encode("ascii")
-    return array.array(
-        "I",
-        (
-            alphabet[value % 45] | alphabet[value // 45 % 45] << 8 | alphabet[value // 2025] << 16
-            for value in range(0x10000)
-        ),
+@functools.lru_cache(maxsize=256)
+def _encoding_masks(groups: int) -> tuple[int, int]:
+    """For ``groups`` 32-bit slots: each slot's low 11 bits, and each slot's low byte."""
+    return (
+        int.from_bytes(b"\xff\x07\x00\x00" * groups, "little"),
+        int.from_bytes(b"\xff\x00\x00\x00" * groups, "little"),
     )
 
 
 def b45encode(data: bytes) -> str:
     """``data`` in Base45, two bytes to three characters (a last odd byte to two)."""
     whole = len(data) - len(data) % 2
-    values = struct.unpack(f">{whole // 2}H", data[:whole])
-    # One table look-up per group, in C; then the fourth (padding) byte of each is dropped.
-    items = array.array("I", map(_triples().__getitem__, values))
-    if sys.byteorder == "big":  # pragma: no cover - the characters must be the low bytes
-        items.byteswap()
-    looked_up = items.tobytes()
-    characters = bytearray(3 * len(values))
-    characters[0::3] = looked_up[0::4]
-    characters[1::3] = looked_up[1::4]
-    characters[2::3] = looked_up[2::4]
-    text = characters.decode("ascii")
+    groups = whole // 2
+    # Each pair of bytes becomes a 32-bit slot of one big integer, and its three digits
+    # come out of every slot at once. Division by 45 is a multiplication and a shift
+    # (exact for every 16-bit value, tested for all of them), and no slot's product
+    # reaches 2**30, so no slot carries into the next; masks drop what the shift brings
+    # down from the slot above.
+    slots = bytearray(4 * groups)
+    slots[0::4] = data[1:whole:2]
+    slots[1::4] = data[0:whole:2]
+    value = int.from_bytes(slots, "little")
+    eleven_bits, low_byte = _encoding_masks(groups)
+    by_45 = ((value * _BY_45_FACTOR) >> _BY_45_SHIFT) & eleven_bits  # value // 45
+    by_2025 = ((by_45 * _SMALL_BY_45_FACTOR) >> _SMALL_BY_45_SHIFT) & low_byte  # // 2025
+    digits = (value - 45 * by_45) | (by_45 - 45 * by_2025) << 8 | by_2025 << 16
+    spread = digits.to_bytes(4 * groups, "little")
+    characters = bytearray(3 * groups)
+    characters[0::3] = spread[0::4]
+    characters[1::3] = spread[1::4]
+    characters[2::3] = spread[2::4]
+    text = characters.translate(_DIGITS_TO_CHARACTERS).decode("ascii")
     if whole != len(data):
         text += _PAIRS[data[-1]]
     return text

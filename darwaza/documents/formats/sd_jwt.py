@@ -52,6 +52,9 @@ MIN_DECOYS: Final = 2
 MAX_DECOYS: Final = 5
 SALT_BYTES: Final = 16  # 128 bits, as RFC 9901 recommends
 DIGEST_BYTES: Final = 32  # SHA-256
+_DECOY_CHOICES: Final = MAX_DECOYS - MIN_DECOYS + 1
+if 256 % _DECOY_CHOICES:  # pragma: no cover - a guard on the constants above
+    raise RuntimeError("a random byte must pick among the decoy counts without bias")
 MAX_DISCLOSURES: Final = 1000
 MAX_NESTING: Final = 32
 _TEXT: Final = frozenset({str})
@@ -180,9 +183,11 @@ def issue_sd_jwt(
         holder_key = public_key_from_jwk(holder_jwk)
         payload["cnf"] = {"jwk": public_jwk(holder_key, kid_for_public_key(holder_key))}
 
-    decoys = MIN_DECOYS + secrets.randbelow(MAX_DECOYS - MIN_DECOYS + 1)
-    # One read of the system's randomness for every salt and decoy, not one each.
-    random = secrets.token_bytes(SALT_BYTES * len(hidden) + DIGEST_BYTES * decoys)
+    # One read of the system's randomness for every salt and decoy, not one each, and
+    # its last byte for the number of decoys: 256 is a multiple of the choices, so each
+    # number is as likely as the others.
+    random = secrets.token_bytes(SALT_BYTES * len(hidden) + DIGEST_BYTES * MAX_DECOYS + 1)
+    decoys = MIN_DECOYS + random[-1] % _DECOY_CHOICES
     disclosures: list[Disclosure] = []
     for name, value in claims.items():
         if name in hidden:
