@@ -6,4 +6,4 @@ from darwaza.settings import get_settings
 
 configure_logging(get_settings().log_level, get_settings().log_format)
 
-app = create_app()
+app = create_app(serving=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from collections.abc import Iterator
@@ -181,3 +182,23 @@ def test_a_fresh_server_opens_its_database_connections_before_the_first_request(
     with TestClient(create_app(settings), base_url="http://127.0.0.1:8000"):
         # Opened in the lifespan, before uvicorn would listen; back in the pool, idle.
         assert engine.pool.checkedin() == settings.database_pool_size  # type: ignore[attr-defined]
+
+
+def test_a_server_keeps_what_it_built_at_start_out_of_full_collections(
+    settings: Settings,
+) -> None:
+    # Under load, full collections walked every object a worker built at start and
+    # stopped it for 100-130 ms every few seconds (bench/payments.py's slowest answers).
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:8000"):
+        assert gc.get_freeze_count() == 0, "an application in a test process freezes nothing"
+    try:
+        with TestClient(
+            create_app(settings, serving=True), base_url="http://127.0.0.1:8000"
+        ) as client:
+            frozen = gc.get_freeze_count()
+            assert frozen > 50_000, "the modules, catalogue and routes are frozen at start"
+            # What a full collection still walks: what was made after the start.
+            assert len(gc.get_objects()) < frozen / 10
+            assert client.get("/healthz").status_code == 200
+    finally:
+        gc.unfreeze()
