@@ -133,6 +133,16 @@ def _begin_immediate(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+_BY_STATEMENT = "darwaza_by_statement"
+
+
+def _begin_unless_by_statement(conn: Any) -> None:
+    # A reader's snapshot across its statements. Work that reads one statement at a time
+    # (see read_engine) needs none: without BEGIN, SQLite runs each statement on its own.
+    if not conn.get_execution_options().get(_BY_STATEMENT):
+        conn.exec_driver_sql("BEGIN")
+
+
 @dataclass(frozen=True)
 class PoolLimits:
     """How many connections a process keeps, and how long a request waits for one.
@@ -189,7 +199,7 @@ def build_engine(url: str, *, immediate: bool = True, pool: PoolLimits = PoolLim
         if immediate:
             event.listen(engine, "begin", _begin_immediate)
         else:
-            event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+            event.listen(engine, "begin", _begin_unless_by_statement)
         return engine
     milliseconds = pool.statement_seconds * 1000
     options = (
@@ -287,12 +297,21 @@ def session_factory(
 
 
 @functools.cache
-def _sessions(engine: Engine, statement_by_statement: bool = False) -> sessionmaker[Session]:
-    if statement_by_statement:
-        # Shares the engine's pool; the connection's usual level is restored when it is
-        # handed back (a client-side switch in psycopg: no round trip either way).
-        engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+def _sessions(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@functools.cache
+def _autocommit(engine: Engine) -> Engine:
+    """``engine`` with each statement on its own (one per engine, kept).
+
+    Shares the engine's pool. On PostgreSQL the connection's usual level is restored
+    when it is handed back (a client-side switch in psycopg: no round trip either way);
+    a SQLite reader simply does not begin a transaction (``_begin_unless_by_statement``).
+    """
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(**{_BY_STATEMENT: True})
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def insert_unless_present(
@@ -388,10 +407,8 @@ def _replica_answers(engine: Engine, *, max_lag_seconds: float) -> bool:
 _replica_health = _ReplicaHealth()
 
 
-def read_session_factory(
-    settings: Settings, *, statement_by_statement: bool = False
-) -> sessionmaker[Session]:
-    """Sessions for reads that may be a little stale: the replica when it is usable,
+def read_engine(settings: Settings, *, statement_by_statement: bool = False) -> Engine:
+    """The engine for reads that may be a little stale: the replica when it is usable,
     else the primary without SQLite's write lock.
 
     ``statement_by_statement`` is for work that only reads and needs no snapshot across
@@ -405,8 +422,13 @@ def read_session_factory(
         if _replica_health.usable(
             replica, max_lag_seconds=settings.database_replica_max_lag_seconds
         ):
-            return _sessions(replica, statement_by_statement)
-    primary = settings.resolved_database_url
-    # SQLite's reads are in-process calls, and its engines begin transactions themselves.
-    by_statement = statement_by_statement and not primary.startswith("sqlite")
-    return _sessions(engine_for(primary, immediate=False, pool=pool_limits(settings)), by_statement)
+            return _autocommit(replica) if statement_by_statement else replica
+    engine = engine_for(settings.resolved_database_url, immediate=False, pool=pool_limits(settings))
+    return _autocommit(engine) if statement_by_statement else engine
+
+
+def read_session_factory(
+    settings: Settings, *, statement_by_statement: bool = False
+) -> sessionmaker[Session]:
+    """Sessions on :func:`read_engine`: the replica when usable, else the primary."""
+    return _sessions(read_engine(settings, statement_by_statement=statement_by_statement))

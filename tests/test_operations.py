@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,7 +15,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from darwaza.app import READINESS_CHECKS, create_app
+from darwaza.app import API_ROUTERS, PAGE_ROUTERS, READINESS_CHECKS, create_app
 from darwaza.database import engine_for, pool_limits
 from darwaza.logs import REQUEST_ID, JsonFormatter, RequestIdFilter
 from darwaza.settings import Settings
@@ -202,3 +203,32 @@ def test_a_server_keeps_what_it_built_at_start_out_of_full_collections(
             assert client.get("/healthz").status_code == 200
     finally:
         gc.unfreeze()
+
+
+def test_no_route_shadows_another_routers_so_their_order_is_free() -> None:
+    # The routers are ordered by how often they are called; that must change no answer.
+    routers = [*API_ROUTERS, *PAGE_ROUTERS]
+    routes = [
+        (index, route)
+        for index, router in enumerate(routers)
+        for route in router.routes
+        if isinstance(route, fastapi.routing.APIRoute)
+    ]
+
+    assert len(routes) > 100
+
+    def example(path: str) -> str:
+        return re.sub(r"\{[^}]+\}", "x1", path)
+
+    shadowed = [
+        f"{first.path} and {second.path}"
+        for index, first in routes
+        for other, second in routes
+        if index < other
+        and first.methods & second.methods
+        and (
+            first.path_regex.match(example(second.path))
+            or second.path_regex.match(example(first.path))
+        )
+    ]
+    assert not shadowed

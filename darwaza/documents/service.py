@@ -17,6 +17,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, insert, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -590,11 +591,12 @@ _STATUS_AT = (
 )
 
 
-def status_code_at(db: Session, *, status_list_id: str, index: int) -> int | None:
+def status_code_at(db: Session | Connection, *, status_list_id: str, index: int) -> int | None:
     """The 2-bit status at one slot, or ``None`` if the shard does not exist."""
     # One indexed round trip through a statement built once: every verification online
     # asks this, and building the query costs more than running it.
-    row = db.connection().execute(_STATUS_AT, {"shard": status_list_id, "index": index}).first()
+    connection = db if isinstance(db, Connection) else db.connection()
+    row = connection.execute(_STATUS_AT, {"shard": status_list_id, "index": index}).first()
     if row is None or not 0 <= index < row.capacity:
         return None
     return (row.status or DocumentStatus.VALID).code

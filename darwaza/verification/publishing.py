@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, or_, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from darwaza.agencies.keys import (
@@ -208,9 +209,12 @@ def offline_package(db: Session, *, settings: Settings, catalogue: Catalogue) ->
 
 
 class DatabaseTrustSource:
-    """The platform's own view for verifying online: keys and statuses from the database."""
+    """The platform's own view for verifying online: keys and statuses from the database,
+    through an ORM session or, for a check that only reads, a plain connection."""
 
-    def __init__(self, db: Session, *, settings: Settings, catalogue: Catalogue) -> None:
+    def __init__(
+        self, db: Session | Connection, *, settings: Settings, catalogue: Catalogue
+    ) -> None:
         self.db = db
         self.settings = settings
         self.catalogue = catalogue
@@ -229,14 +233,14 @@ class DatabaseTrustSource:
         public_key = _public_keys.get(cache_key)
         if public_key is not None:
             return public_key, info
-        record = self.db.scalar(
-            select(SigningKeyRecord).where(
+        jwk = self.db.scalar(
+            select(SigningKeyRecord.public_jwk).where(
                 SigningKeyRecord.kid == kid, SigningKeyRecord.agency_id == agency.id
             )
         )
-        if record is None:
+        if jwk is None:
             return None
-        public_key = public_key_from_jwk(record.public_jwk)
+        public_key = public_key_from_jwk(jwk)
         if len(_public_keys) < _MAX_CACHED:
             _public_keys[cache_key] = public_key
         return public_key, info

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from darwaza.catalogue import Catalogue
 from darwaza.clock import utcnow
-from darwaza.database import read_session_factory, transaction
+from darwaza.database import read_engine, transaction
 from darwaza.metrics import VERIFICATIONS
 from darwaza.settings import Settings
 from darwaza.verification.offline import (
@@ -50,13 +51,25 @@ def verify_text(
         if not on_platform(candidate, settings.base_url):
             return VerificationResult(verdict=Verdict.UNKNOWN_ISSUER, reasons=[FOREIGN_LINK])
         token = share_token_of(candidate, settings.base_url)
+    if token is None:
+        return verify_document(db, settings=settings, catalogue=catalogue, text=candidate)
     trust = DatabaseTrustSource(db, settings=settings, catalogue=catalogue)
-    if token is not None:
-        share = wallet.live_share(db, token=token)
-        result = verify_credential(share.presentation, trust=trust, now=utcnow())
-        wallet.record_opening(db, share=share, verdict=result.verdict.value, user_agent=user_agent)
-    else:
-        result = verify_credential(candidate, trust=trust, now=utcnow())
+    share = wallet.live_share(db, token=token)
+    result = verify_credential(share.presentation, trust=trust, now=utcnow())
+    wallet.record_opening(db, share=share, verdict=result.verdict.value, user_agent=user_agent)
+    return _counted(result)
+
+
+def verify_document(
+    db: Session | Connection, *, settings: Settings, catalogue: Catalogue, text: str
+) -> VerificationResult:
+    """Verify a QR text or an SD-JWT (not a share link) against the platform's keys and
+    status lists: reads only, so a plain connection serves as well as a session."""
+    trust = DatabaseTrustSource(db, settings=settings, catalogue=catalogue)
+    return _counted(verify_credential(text, trust=trust, now=utcnow()))
+
+
+def _counted(result: VerificationResult) -> VerificationResult:
     VERIFICATIONS.labels(
         result.verdict.value, result.format.value if result.format else "unknown"
     ).inc()
@@ -76,11 +89,7 @@ def check_text(
             return verify_text(
                 db, settings=settings, catalogue=catalogue, text=text, user_agent=user_agent
             )
-    reader = read_session_factory(settings, statement_by_statement=True)()
-    try:
-        return verify_text(
-            reader, settings=settings, catalogue=catalogue, text=text, user_agent=user_agent
-        )
-    finally:
-        reader.rollback()
-        reader.close()
+    # A plain connection, not an ORM session: the check reads one row (two on a key's
+    # first use), and a session's setup and rollback cost more than the read.
+    with read_engine(settings, statement_by_statement=True).connect() as connection:
+        return verify_document(connection, settings=settings, catalogue=catalogue, text=text)
