@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -11,6 +12,8 @@ from sqlalchemy.orm import Session
 
 from darwaza.database import engine_for, pool_limits, read_session_factory, transaction
 from darwaza.settings import Settings
+from darwaza.verification.api import VerifyRead, verification_json
+from darwaza.verification.verdicts import Verdict, VerificationResult
 from tests.factories import create_document
 
 DEGREE_CLAIMS = {
@@ -98,3 +101,47 @@ def test_a_qr_check_reads_its_status_on_its_own_and_every_other_session_keeps_it
             reader.close()
         with transaction(settings) as session:
             assert _in_a_transaction(session.connection())
+
+
+@pytest.mark.parametrize("language", ["en", "ur"])
+def test_the_verify_answer_is_exactly_what_its_documented_model_writes(
+    app_client: TestClient, settings: Settings, db: Session, language: str
+) -> None:
+    # The route writes its answer itself (it is the one the country calls); this holds it
+    # to the shape, order and formats the OpenAPI document promises.
+    document = create_document(
+        db,
+        settings,
+        holder_cnic="3520255555553",
+        agency_id="hec",
+        document_type="hec-degree-attestation",
+        claims=DEGREE_CLAIMS,
+    )
+    for credential, verdict in ((document.qr_text, "valid"), ("not a document", "malformed")):
+        answer = app_client.post(
+            "/api/v1/verify",
+            json={"credential": credential},
+            headers={"Accept-Language": language},
+        )
+        assert answer.status_code == 200
+        assert answer.headers["content-type"] == "application/json"
+        assert answer.json()["verdict"] == verdict
+        modelled = VerifyRead.model_validate_json(answer.content)
+        assert answer.content == modelled.model_dump_json().encode()
+        shown = [modelled.verdict_label, *modelled.reasons]
+        if modelled.issuer is not None:
+            shown.append(modelled.issuer.name)
+        # Every sentence in the reader's language: Urdu is written in Arabic script.
+        assert all(_in_urdu(text) == (language == "ur") for text in shown)
+
+
+def _in_urdu(text: str) -> bool:
+    return any("\u0600" <= character <= "\u06ff" for character in text)
+
+
+def test_a_claim_too_large_for_orjson_is_still_answered_as_the_model_writes_it() -> None:
+    # JSON allows any integer, and a signed document may hold one past 64 bits.
+    result = VerificationResult(verdict=Verdict.VALID, claims={"register_number": 2**70})
+    written = verification_json(result, "en")
+    assert json.loads(written)["claims"] == {"register_number": 2**70}
+    assert written == VerifyRead.model_validate_json(written).model_dump_json().encode()
