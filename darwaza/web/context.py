@@ -115,12 +115,14 @@ class SessionGate:
 
     def __init__(self, *, permits: int, one_writer: bool, seconds: float) -> None:
         self._permits = asyncio.Semaphore(permits)
-        self._writer = asyncio.Lock() if one_writer else None
+        # A semaphore of one, not a Lock: its ``locked()`` also counts those already
+        # waiting, so a turn that looks free is taken at once (see ``_take``).
+        self._writer = asyncio.Semaphore(1) if one_writer else None
         self._seconds = seconds
 
-    async def _take(self, turn: asyncio.Semaphore | asyncio.Lock) -> None:
+    async def _take(self, turn: asyncio.Semaphore) -> None:
         if not turn.locked():
-            # Free now: taken at once (nothing awaits in between), with no timer to set.
+            # Free now, with no one waiting for it: taken at once, no timer to set.
             await turn.acquire()
             return
         try:
