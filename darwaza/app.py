@@ -73,58 +73,47 @@ log = logging.getLogger("darwaza")
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 FORM_OVERHEAD_BYTES = 64 * 1024  # the form fields around the largest file
 
-API_ROUTERS: tuple[APIRouter, ...] = (
-    verification_api.router,
-    payments_api.router,
-    verification_views.public,
-    catalogue_api.router,
-    identity_api.router,
-    identity_inbox.api,
-    applications_api.router,
-    documents_api.router,
-    batches_api.router,
-    wallet_api.router,
-    audit_api.router,
-)
-# Pages show who is signed in, in the header, in their language: each page learns its
-# viewer, whether or not the route itself needs the person.
-PAGE_ROUTERS: tuple[APIRouter, ...] = (
-    catalogue_views.router,
-    verification_views.router,
-    identity_views.router,
-    identity_account.router,
-    identity_inbox.pages,
-    identity_admin.router,
-    passkey_routes.router,
-    applications_views.router,
-    documents_console.router,
-    batches_console.router,
-    applications_console.router,
-    wallet_views.router,
-    payments_views.router,
-)
+# Every router, in the order FastAPI tries them, and whether it serves pages. Pages show
+# who is signed in, in the header, in their language: each page learns its viewer,
+# whether or not the route itself needs the person.
+#
 # FastAPI tries routers one after another, route by route (5-10 us a route here), and
 # the public pages came after 90 to 130 routes. So what the whole country calls comes
 # first: checking documents (the API and its public files), the banks' 1Bill calls, and
 # the pages anyone opens (home, services, verify). No route of one router matches
 # another's (tested), so the order changes no answer, only how soon it is found.
-_FIRST_API_ROUTERS = 3
-_FIRST_PAGE_ROUTERS = 2
+_API, _PAGES = False, True
+ROUTERS: tuple[tuple[APIRouter, bool], ...] = (
+    (verification_api.router, _API),
+    (payments_api.router, _API),
+    (verification_views.public, _API),
+    (catalogue_views.router, _PAGES),
+    (verification_views.router, _PAGES),
+    (catalogue_api.router, _API),
+    (identity_api.router, _API),
+    (identity_inbox.api, _API),
+    (applications_api.router, _API),
+    (documents_api.router, _API),
+    (batches_api.router, _API),
+    (wallet_api.router, _API),
+    (audit_api.router, _API),
+    (identity_views.router, _PAGES),
+    (identity_account.router, _PAGES),
+    (identity_inbox.pages, _PAGES),
+    (identity_admin.router, _PAGES),
+    (passkey_routes.router, _PAGES),
+    (applications_views.router, _PAGES),
+    (documents_console.router, _PAGES),
+    (batches_console.router, _PAGES),
+    (applications_console.router, _PAGES),
+    (wallet_views.router, _PAGES),
+    (payments_views.router, _PAGES),
+)
 
 
 def _include_routers(app: FastAPI) -> None:
-    def pages(routers: tuple[APIRouter, ...]) -> None:
-        for router in routers:
-            app.include_router(router, dependencies=[Depends(get_principal)])
-
-    def api(routers: tuple[APIRouter, ...]) -> None:
-        for router in routers:
-            app.include_router(router)
-
-    api(API_ROUTERS[:_FIRST_API_ROUTERS])
-    pages(PAGE_ROUTERS[:_FIRST_PAGE_ROUTERS])
-    api(API_ROUTERS[_FIRST_API_ROUTERS:])
-    pages(PAGE_ROUTERS[_FIRST_PAGE_ROUTERS:])
+    for router, pages in ROUTERS:
+        app.include_router(router, dependencies=[Depends(get_principal)] if pages else None)
 
 
 def _lifespan(

@@ -427,8 +427,6 @@ def read_engine(settings: Settings, *, statement_by_statement: bool = False) -> 
     return _autocommit(engine) if statement_by_statement else engine
 
 
-def read_session_factory(
-    settings: Settings, *, statement_by_statement: bool = False
-) -> sessionmaker[Session]:
+def read_session_factory(settings: Settings) -> sessionmaker[Session]:
     """Sessions on :func:`read_engine`: the replica when usable, else the primary."""
-    return _sessions(read_engine(settings, statement_by_statement=statement_by_statement))
+    return _sessions(read_engine(settings))

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session
 
 from darwaza.database import engine_for, pool_limits, read_session_factory, transaction
+from darwaza.documents.models import Document
 from darwaza.settings import Settings
 from darwaza.verification.api import VerifyRead, verification_json
 from darwaza.verification.verdicts import Verdict, VerificationResult
@@ -25,20 +26,24 @@ DEGREE_CLAIMS = {
 }
 
 
+def _a_degree(db: Session, settings: Settings, holder_cnic: str) -> Document:
+    return create_document(
+        db,
+        settings,
+        holder_cnic=holder_cnic,
+        agency_id="hec",
+        document_type="hec-degree-attestation",
+        claims=DEGREE_CLAIMS,
+    )
+
+
 def test_a_qr_is_checked_while_another_transaction_holds_the_write_lock(
     app_client: TestClient, settings: Settings, db: Session
 ) -> None:
     url = settings.resolved_database_url
     if not url.startswith("sqlite:///"):
         pytest.skip("the write lock is SQLite's")
-    document = create_document(
-        db,
-        settings,
-        holder_cnic="3520255555551",
-        agency_id="hec",
-        document_type="hec-degree-attestation",
-        claims=DEGREE_CLAIMS,
-    )
+    document = _a_degree(db, settings, "3520255555551")
     # Warm the key cache and the first request's work outside the lock.
     assert (
         app_client.post("/api/v1/verify", json={"credential": document.qr_text}).json()["verdict"]
@@ -66,14 +71,7 @@ def _in_a_transaction(connection: Connection) -> bool:
 def test_a_qr_check_reads_its_status_on_its_own_and_every_other_session_keeps_its_transaction(
     app_client: TestClient, settings: Settings, db: Session
 ) -> None:
-    document = create_document(
-        db,
-        settings,
-        holder_cnic="3520255555552",
-        agency_id="hec",
-        document_type="hec-degree-attestation",
-        claims=DEGREE_CLAIMS,
-    )
+    document = _a_degree(db, settings, "3520255555552")
     url = settings.resolved_database_url
     # The readers' engine (on PostgreSQL, the one engine for all).
     engine = engine_for(url, immediate=False, pool=pool_limits(settings))
@@ -109,14 +107,7 @@ def test_the_verify_answer_is_exactly_what_its_documented_model_writes(
 ) -> None:
     # The route writes its answer itself (it is the one the country calls); this holds it
     # to the shape, order and formats the OpenAPI document promises.
-    document = create_document(
-        db,
-        settings,
-        holder_cnic="3520255555553",
-        agency_id="hec",
-        document_type="hec-degree-attestation",
-        claims=DEGREE_CLAIMS,
-    )
+    document = _a_degree(db, settings, "3520255555553")
     for credential, verdict in ((document.qr_text, "valid"), ("not a document", "malformed")):
         answer = app_client.post(
             "/api/v1/verify",
