@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 import logging
+import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -28,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -115,15 +116,19 @@ def new_public_id() -> str:
 SQLITE_BUSY_SECONDS = 15
 
 
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
-    # WAL lets readers and one writer work at once across the server's workers; the busy
-    # timeout makes a second writer wait instead of failing with "database is locked".
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_SECONDS * 1000}")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+def _sqlite_configuration(lock_wait_seconds: float) -> Callable[[Any, Any], None]:
+    def configure(dbapi_connection: Any, _record: Any) -> None:
+        # WAL lets readers and one writer work at once across the server's workers; the
+        # busy timeout makes a second writer wait instead of failing with "database is
+        # locked".
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(lock_wait_seconds * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return configure
 
 
 def _begin_immediate(conn: Any) -> None:
@@ -172,12 +177,21 @@ def pool_limits(settings: Settings) -> PoolLimits:
     )
 
 
-def build_engine(url: str, *, immediate: bool = True, pool: PoolLimits = PoolLimits()) -> Engine:
+def build_engine(
+    url: str,
+    *,
+    immediate: bool = True,
+    pool: PoolLimits = PoolLimits(),
+    lock_wait_seconds: float = SQLITE_BUSY_SECONDS,
+    autocommit: bool = False,
+) -> Engine:
     """Create an engine for ``url`` with the settings each backend needs.
 
     On SQLite, ``immediate`` makes every transaction take the write lock when it begins
     (see :func:`_begin_immediate`); a reader that never writes does without, so reads
-    never queue behind writers.
+    never queue behind writers. ``lock_wait_seconds`` is how long a statement waits for a
+    lock SQLite holds elsewhere before failing with "database is locked". On PostgreSQL,
+    ``autocommit`` runs each statement on its own (see :func:`statement_engine`).
     """
     if url.startswith("sqlite"):
         # A file database gets the same pool limits as PostgreSQL: a request that cannot
@@ -188,9 +202,9 @@ def build_engine(url: str, *, immediate: bool = True, pool: PoolLimits = PoolLim
             else {}
         )
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_SECONDS}, **sized
+            url, connect_args={"check_same_thread": False, "timeout": lock_wait_seconds}, **sized
         )
-        event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "connect", _sqlite_configuration(lock_wait_seconds))
 
         @event.listens_for(engine, "connect")
         def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
@@ -206,12 +220,18 @@ def build_engine(url: str, *, immediate: bool = True, pool: PoolLimits = PoolLim
         f"-c statement_timeout={milliseconds} "
         f"-c idle_in_transaction_session_timeout={2 * milliseconds}"
     )
+    # An autocommit connection holds no transaction to end when it is handed back, so the
+    # pool's rollback on return is left out with it.
+    per_statement: dict[str, Any] = (
+        {"isolation_level": "AUTOCOMMIT", "pool_reset_on_return": None} if autocommit else {}
+    )
     engine = create_engine(
         url,
         pool_size=pool.size,
         max_overflow=pool.overflow,
         pool_timeout=pool.timeout,
         connect_args={"options": options, "connect_timeout": 5},
+        **per_statement,
     )
     _ping_if_idle(engine, after_seconds=pool.ping_after_idle_seconds)
     return engine
@@ -302,16 +322,20 @@ def _sessions(engine: Engine) -> sessionmaker[Session]:
 
 
 @functools.cache
-def _autocommit(engine: Engine) -> Engine:
-    """``engine`` with each statement on its own (one per engine, kept).
+def _statement_engine(url: str, pool: PoolLimits) -> Engine:
+    """An engine for ``url`` whose statements each run on their own (one per URL, kept).
 
-    Shares the engine's pool. On PostgreSQL the connection's usual level is restored
-    when it is handed back (a client-side switch in psycopg: no round trip either way);
-    a SQLite reader simply does not begin a transaction (``_begin_unless_by_statement``).
+    On PostgreSQL it has a pool of its own, whose connections are in autocommit from the
+    start: switching a shared connection to autocommit and back on every use cost a
+    third of a status read's CPU (psycopg's client-side changes of state, each through
+    its wait loop). A SQLite reader simply does not begin a transaction
+    (``_begin_unless_by_statement``), on the readers' engine.
     """
-    if engine.dialect.name == "sqlite":
-        return engine.execution_options(**{_BY_STATEMENT: True})
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
+    if url.startswith("sqlite"):
+        return engine_for(url, immediate=False, pool=pool).execution_options(
+            **{_BY_STATEMENT: True}
+        )
+    return build_engine(url, pool=pool, autocommit=True)
 
 
 def insert_unless_present(
@@ -422,9 +446,41 @@ def read_engine(settings: Settings, *, statement_by_statement: bool = False) -> 
         if _replica_health.usable(
             replica, max_lag_seconds=settings.database_replica_max_lag_seconds
         ):
-            return _autocommit(replica) if statement_by_statement else replica
-    engine = engine_for(settings.resolved_database_url, immediate=False, pool=pool_limits(settings))
-    return _autocommit(engine) if statement_by_statement else engine
+            if statement_by_statement:
+                return _statement_engine(replica_url, pool_limits(settings))
+            return replica
+    if statement_by_statement:
+        return _statement_engine(settings.resolved_database_url, pool_limits(settings))
+    return engine_for(settings.resolved_database_url, immediate=False, pool=pool_limits(settings))
+
+
+def never_waiting_reader(settings: Settings) -> Engine | None:
+    """An engine whose reads never wait for a lock, for reading on the event loop itself.
+
+    Only a SQLite file without a replica has one. In WAL mode its readers take no lock a
+    writer holds, so a read is a few microseconds of work on a file the system keeps in
+    memory; in the rare moments SQLite still makes a reader wait (another connection
+    recovering the log, or holding the database in exclusive mode) this engine's
+    statement fails at once with "database is locked" (:func:`is_lock_conflict`), and
+    the caller reads in a thread, where waiting harms nobody. Statements run one at a
+    time, without ``BEGIN``. PostgreSQL, or a replica, is a round trip away: ``None``.
+    """
+    url = settings.resolved_database_url
+    if not url.startswith("sqlite:///") or settings.resolved_replica_url:
+        return None
+    return _never_waiting(url, pool_limits(settings))
+
+
+@functools.cache
+def _never_waiting(url: str, pool: PoolLimits) -> Engine:
+    engine = build_engine(url, immediate=False, pool=pool, lock_wait_seconds=0)
+    return engine.execution_options(**{_BY_STATEMENT: True})
+
+
+def is_lock_conflict(error: OperationalError) -> bool:
+    """Whether SQLite refused a statement because another connection held a lock."""
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def read_session_factory(settings: Settings) -> sessionmaker[Session]:

@@ -1,16 +1,29 @@
-"""A document checked as text takes no write lock: checks never queue behind a writer."""
+"""A document checked as text takes no write lock and never makes the event loop wait:
+checks never queue behind a writer, nor other requests behind a check."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
+import threading
+import time
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Connection, event
+from httpx import Response
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session
 
-from darwaza.database import engine_for, pool_limits, read_session_factory, transaction
+from darwaza.database import (
+    SQLITE_BUSY_SECONDS,
+    engine_for,
+    never_waiting_reader,
+    pool_limits,
+    read_session_factory,
+    transaction,
+)
 from darwaza.documents.models import Document
 from darwaza.settings import Settings
 from darwaza.verification.api import VerifyRead, verification_json
@@ -68,29 +81,38 @@ def _in_a_transaction(connection: Connection) -> bool:
     return not dbapi.autocommit  # type: ignore[union-attr]
 
 
+def _on_the_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 def test_a_qr_check_reads_its_status_on_its_own_and_every_other_session_keeps_its_transaction(
     app_client: TestClient, settings: Settings, db: Session
 ) -> None:
     document = _a_degree(db, settings, "3520255555552")
-    url = settings.resolved_database_url
-    # The readers' engine (on PostgreSQL, the one engine for all).
-    engine = engine_for(url, immediate=False, pool=pool_limits(settings))
-    status_reads: list[bool] = []
+    # (in a transaction, on the event loop) for each read of a status, on any engine
+    status_reads: list[tuple[bool, bool]] = []
 
     def note(conn: Connection, _cursor: object, statement: str, *_args: object) -> None:
         if statement.lstrip().upper().startswith("SELECT") and "FROM status_lists" in statement:
-            status_reads.append(_in_a_transaction(conn))
+            status_reads.append((_in_a_transaction(conn), _on_the_event_loop()))
 
-    event.listen(engine, "before_cursor_execute", note)
+    event.listen(Engine, "before_cursor_execute", note)
     try:
         answer = app_client.post("/api/v1/verify", json={"credential": document.qr_text})
     finally:
-        event.remove(engine, "before_cursor_execute", note)
+        event.remove(Engine, "before_cursor_execute", note)
     assert answer.json()["verdict"] == "valid" and answer.json()["status_checked"] is True
     # One statement on its own: no BEGIN before it, no ROLLBACK after it (on PostgreSQL
-    # one round trip instead of three; on SQLite two statements fewer).
-    assert status_reads == [False]
-    # The same pooled connections serve readers and writers again, inside transactions.
+    # one round trip instead of three; on SQLite two statements fewer). SQLite's read,
+    # which never waits for a lock, is made on the event loop; PostgreSQL's, a round
+    # trip, in a thread.
+    on_sqlite = settings.resolved_database_url.startswith("sqlite")
+    assert status_reads == [(False, on_sqlite)]
+    # The pooled connections serve readers and writers again, inside transactions.
     for _ in range(pool_limits(settings).size + 1):
         reader = read_session_factory(settings)()
         try:
@@ -99,6 +121,65 @@ def test_a_qr_check_reads_its_status_on_its_own_and_every_other_session_keeps_it
             reader.close()
         with transaction(settings) as session:
             assert _in_a_transaction(session.connection())
+
+
+def test_a_check_that_sqlite_would_make_wait_waits_in_a_thread_not_on_the_event_loop(
+    app_client: TestClient, settings: Settings, db: Session
+) -> None:
+    url = settings.resolved_database_url
+    if not url.startswith("sqlite:///"):
+        pytest.skip("reads on the event loop are SQLite's")
+    document = _a_degree(db, settings, "3520255555554")
+    db.commit()
+    db.close()
+    # A connection in exclusive locking mode keeps every other reader out, even in WAL
+    # mode (the one case, with a log's recovery, where SQLite makes a reader wait). It
+    # can only take the database while no other connection has it open.
+    for engine in (
+        engine_for(url),
+        engine_for(url, immediate=False, pool=pool_limits(settings)),
+        engine_for(url, pool=pool_limits(settings)),
+        never_waiting_reader(settings),
+    ):
+        assert engine is not None
+        engine.dispose()
+    holder = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=0, isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    refused = threading.Event()
+    refusals: list[tuple[bool, float]] = []  # (on the event loop, seconds after the request)
+
+    def note_refusal(context: ExceptionContext) -> None:
+        if "locked" in str(context.original_exception) and not refused.is_set():
+            refusals.append((_on_the_event_loop(), time.monotonic() - started))
+            refused.set()
+
+    event.listen(Engine, "handle_error", note_refusal)
+    answers: list[Response] = []
+    checking = threading.Thread(
+        target=lambda: answers.append(
+            app_client.post("/api/v1/verify", json={"credential": document.qr_text})
+        )
+    )
+    started = time.monotonic()
+    try:
+        checking.start()
+        # The read on the event loop was refused at once, not after SQLite's 15 s wait
+        # for a lock; the check now waits in a thread.
+        assert refused.wait(timeout=10)
+        on_the_loop, after = refusals[0]
+        assert on_the_loop and after < SQLITE_BUSY_SECONDS / 3
+        # Meanwhile the event loop serves others: this answer comes while the lock is held.
+        assert app_client.get("/healthz").status_code == 200
+        assert checking.is_alive() and not answers
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        checking.join(timeout=20)
+        event.remove(Engine, "handle_error", note_refusal)
+    assert answers[0].status_code == 200
+    assert answers[0].json()["verdict"] == "valid"
+    assert answers[0].json()["status_checked"] is True
 
 
 @pytest.mark.parametrize("language", ["en", "ur"])

@@ -8,17 +8,15 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from darwaza.i18n import translate
-from darwaza.verification.service import check_text, names_a_share
+from darwaza.verification.online import check_for_request
 from darwaza.verification.verdicts import VerificationResult
 from darwaza.wallet import service as wallet
 from darwaza.web.api import error_responses
 from darwaza.web.context import (
     CSRF_PROTECTED,
     DbDep,
-    database_turn,
     request_language,
 )
 
@@ -56,16 +54,9 @@ async def verify(body: VerifyRequest, request: Request) -> Response:
     # together about a tenth of a verification's CPU.
     settings = request.app.state.settings
     language = request_language(request)
-    # One hop to the thread pool for all of it: the database reads (from a replica where
-    # there is one; a share link's opening is recorded on the primary) and the signature.
-    async with database_turn(request, writing=names_a_share(body.credential)):
-        result = await run_in_threadpool(
-            check_text,
-            settings=settings,
-            catalogue=request.app.state.catalogue,
-            text=body.credential,
-            user_agent=request.headers.get("user-agent", ""),
-        )
+    result = await check_for_request(
+        request, settings=settings, catalogue=request.app.state.catalogue, text=body.credential
+    )
     return Response(verification_json(result, language), media_type="application/json")
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from darwaza.catalogue import Catalogue
@@ -21,6 +20,7 @@ from darwaza.verification.images import (
     NO_QR_IN_PICTURE,
     read_qr_image_off_loop,
 )
+from darwaza.verification.online import check_for_request
 from darwaza.verification.publishing import (
     STATUS_LIST_TTL_SECONDS,
     TRUST_BUNDLE_TTL_SECONDS,
@@ -30,7 +30,7 @@ from darwaza.verification.publishing import (
     status_list_token,
     trust_bundle_token,
 )
-from darwaza.verification.service import check_text, names_a_share, verify_text
+from darwaza.verification.service import verify_text
 from darwaza.verification.verdicts import Verdict, VerificationResult
 from darwaza.web.api import error_responses
 from darwaza.web.context import (
@@ -39,7 +39,6 @@ from darwaza.web.context import (
     ReadDbDep,
     SettingsDep,
     client_address,
-    database_turn,
     request_language,
 )
 from darwaza.web.pages import FormDep, form_file, form_text
@@ -165,14 +164,7 @@ async def verify_submitted(
         text = decoded
     if not text.strip():
         return _verify_form(request, {"credential": Message(NOTHING_TO_CHECK)}, 422)
-    async with database_turn(request, writing=names_a_share(text)):
-        result = await run_in_threadpool(
-            check_text,
-            settings=settings,
-            catalogue=catalogue,
-            text=text,
-            user_agent=request.headers.get("user-agent", ""),
-        )
+    result = await check_for_request(request, settings=settings, catalogue=catalogue, text=text)
     return render(request, "verification/result.html", result_context(catalogue, result))
 
 
