@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -328,16 +328,14 @@ def _statement_engine(url: str, pool: PoolLimits) -> Engine:
     On PostgreSQL it has a pool of its own, whose connections are in autocommit from the
     start: switching a shared connection to autocommit and back on every use cost a
     third of a status read's CPU (psycopg's client-side changes of state, each through
-    its wait loop). A status read holds its connection for one short statement, so this
-    pool is half the size of the main one. A SQLite reader simply does not begin a
-    transaction (``_begin_unless_by_statement``), on the readers' engine.
+    its wait loop). A SQLite reader simply does not begin a transaction
+    (``_begin_unless_by_statement``), on the readers' engine.
     """
     if url.startswith("sqlite"):
         return engine_for(url, immediate=False, pool=pool).execution_options(
             **{_BY_STATEMENT: True}
         )
-    halved = replace(pool, size=max(1, pool.size // 2), overflow=pool.overflow // 2)
-    return build_engine(url, pool=halved, autocommit=True)
+    return build_engine(url, pool=pool, autocommit=True)
 
 
 def insert_unless_present(
