@@ -1,5 +1,6 @@
 """A document checked as text takes no write lock and never makes the event loop wait:
-checks never queue behind a writer, nor other requests behind a check."""
+checks never queue behind a writer, nor other requests behind a check; the public pages
+need no request thread at all."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,6 +20,7 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session
 
+from darwaza.app import create_app
 from darwaza.database import (
     SQLITE_BUSY_SECONDS,
     engine_for,
@@ -123,13 +128,23 @@ def test_a_qr_check_reads_its_status_on_its_own_and_every_other_session_keeps_it
             assert _in_a_transaction(session.connection())
 
 
-def test_a_check_that_sqlite_would_make_wait_waits_in_a_thread_not_on_the_event_loop(
-    app_client: TestClient, settings: Settings, db: Session
-) -> None:
+@dataclass
+class StuckCheck:
+    """A verification waiting in a request thread for a database held by another."""
+
+    answers: list[Response]
+    refusals: list[tuple[bool, float]]  # (on the event loop, seconds after the request)
+    thread: threading.Thread
+
+
+@contextmanager
+def _a_check_stuck_behind_an_exclusive_lock(
+    client: TestClient, settings: Settings, db: Session, qr_text: str
+) -> Iterator[StuckCheck]:
+    """Hold the SQLite database exclusively and send a QR to check; yields once the read
+    on the event loop was refused and the check waits in a thread. On leaving, the lock
+    is let go and the check answers."""
     url = settings.resolved_database_url
-    if not url.startswith("sqlite:///"):
-        pytest.skip("reads on the event loop are SQLite's")
-    document = _a_degree(db, settings, "3520255555554")
     db.commit()
     db.close()
     # A connection in exclusive locking mode keeps every other reader out, even in WAL
@@ -147,39 +162,73 @@ def test_a_check_that_sqlite_would_make_wait_waits_in_a_thread_not_on_the_event_
     holder.execute("PRAGMA locking_mode=EXCLUSIVE")
     holder.execute("BEGIN EXCLUSIVE")
     refused = threading.Event()
-    refusals: list[tuple[bool, float]] = []  # (on the event loop, seconds after the request)
+    stuck = StuckCheck([], [], threading.Thread(target=lambda: None))
 
     def note_refusal(context: ExceptionContext) -> None:
         if "locked" in str(context.original_exception) and not refused.is_set():
-            refusals.append((_on_the_event_loop(), time.monotonic() - started))
+            stuck.refusals.append((_on_the_event_loop(), time.monotonic() - started))
             refused.set()
 
     event.listen(Engine, "handle_error", note_refusal)
-    answers: list[Response] = []
-    checking = threading.Thread(
-        target=lambda: answers.append(
-            app_client.post("/api/v1/verify", json={"credential": document.qr_text})
+    stuck.thread = threading.Thread(
+        target=lambda: stuck.answers.append(
+            client.post("/api/v1/verify", json={"credential": qr_text})
         )
     )
     started = time.monotonic()
     try:
-        checking.start()
-        # The read on the event loop was refused at once, not after SQLite's 15 s wait
-        # for a lock; the check now waits in a thread.
+        stuck.thread.start()
         assert refused.wait(timeout=10)
-        on_the_loop, after = refusals[0]
-        assert on_the_loop and after < SQLITE_BUSY_SECONDS / 3
-        # Meanwhile the event loop serves others: this answer comes while the lock is held.
-        assert app_client.get("/healthz").status_code == 200
-        assert checking.is_alive() and not answers
+        yield stuck
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-        checking.join(timeout=20)
+        stuck.thread.join(timeout=20)
         event.remove(Engine, "handle_error", note_refusal)
-    assert answers[0].status_code == 200
-    assert answers[0].json()["verdict"] == "valid"
-    assert answers[0].json()["status_checked"] is True
+    assert stuck.answers[0].status_code == 200
+    assert stuck.answers[0].json()["verdict"] == "valid"
+    assert stuck.answers[0].json()["status_checked"] is True
+
+
+def test_a_check_that_sqlite_would_make_wait_waits_in_a_thread_not_on_the_event_loop(
+    app_client: TestClient, settings: Settings, db: Session
+) -> None:
+    if not settings.resolved_database_url.startswith("sqlite:///"):
+        pytest.skip("reads on the event loop are SQLite's")
+    document = _a_degree(db, settings, "3520255555554")
+    with _a_check_stuck_behind_an_exclusive_lock(app_client, settings, db, document.qr_text) as (
+        stuck
+    ):
+        # The read on the event loop was refused at once, not after SQLite's 15 s wait
+        # for a lock; the check now waits in a thread.
+        on_the_loop, after = stuck.refusals[0]
+        assert on_the_loop and after < SQLITE_BUSY_SECONDS / 3
+        # Meanwhile the event loop serves others: this answer comes while the lock is held.
+        assert app_client.get("/healthz").status_code == 200
+        assert stuck.thread.is_alive() and not stuck.answers
+
+
+def test_the_public_pages_need_no_request_thread(settings: Settings, db: Session) -> None:
+    # With one request thread, taken by a check stuck behind the database, a visitor
+    # without a session still gets the start page, the services and a service: they are
+    # rendered on the event loop, and nobody signed in costs no database read.
+    if not settings.resolved_database_url.startswith("sqlite:///"):
+        pytest.skip("the stuck check uses SQLite's exclusive lock")
+    document = _a_degree(db, settings, "3520255555556")
+    one_thread = settings.model_copy(update={"request_threads": 1})
+    with (
+        TestClient(create_app(one_thread), base_url="http://127.0.0.1:8000") as client,
+        _a_check_stuck_behind_an_exclusive_lock(client, settings, db, document.qr_text) as stuck,
+    ):
+        for path, shown in (
+            ("/", "Darwaza"),
+            ("/services", "Degree attestation"),
+            ("/services/hec-degree-attestation", "Sign in to apply"),
+        ):
+            page = client.get(path)
+            assert page.status_code == 200
+            assert shown in page.text
+        assert stuck.thread.is_alive() and not stuck.answers
 
 
 @pytest.mark.parametrize("language", ["en", "ur"])

@@ -7,18 +7,21 @@ from fastapi.responses import HTMLResponse
 
 from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.web.context import CSRF_PROTECTED, LanguageDep
+from darwaza.web.loop import on_the_loop
 from darwaza.web.templating import render
 
 router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(request: Request, catalogue: CatalogueDep) -> Response:
-    return render(request, "catalogue/home.html", {"agencies": list(catalogue.agencies.values())})
+async def home(request: Request, catalogue: CatalogueDep) -> Response:
+    return await on_the_loop(
+        render, request, "catalogue/home.html", {"agencies": list(catalogue.agencies.values())}
+    )
 
 
 @router.get("/services", response_class=HTMLResponse)
-def services(
+async def services(
     request: Request,
     catalogue: CatalogueDep,
     language: LanguageDep,
@@ -30,7 +33,8 @@ def services(
     found = list(catalogue.search(query, language) if query else catalogue.services.values())
     if chosen_agency is not None:
         found = [service for service in found if service.agency == chosen_agency.id]
-    return render(
+    return await on_the_loop(
+        render,
         request,
         "catalogue/services.html",
         {
@@ -44,9 +48,10 @@ def services(
 
 
 @router.get("/services/{service_id}", response_class=HTMLResponse)
-def service_page(request: Request, service_id: str, catalogue: CatalogueDep) -> Response:
+async def service_page(request: Request, service_id: str, catalogue: CatalogueDep) -> Response:
     service = catalogue.service(service_id)
-    return render(
+    return await on_the_loop(
+        render,
         request,
         "catalogue/service.html",
         {"service": service, "agency": catalogue.agencies[service.agency]},

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from darwaza.audit.actors import Actor
 from darwaza.errors import Forbidden, NotFound, NotSignedIn
@@ -18,6 +20,7 @@ from darwaza.identity.models import Citizen, StaffMember
 from darwaza.identity.sessions import Principal, resolve_session
 from darwaza.identity.tokens import TOKEN_PREFIX, record_token_use, resolve_api_token
 from darwaza.notifications.service import unread_count
+from darwaza.settings import Settings
 from darwaza.web.context import SESSION_COOKIE, DbDep, SettingsDep, Viewer, bearer_token
 
 SIGN_IN_COOKIE = "dz_signin"
@@ -27,25 +30,37 @@ def session_token(request: Request) -> str | None:
     return bearer_token(request) or request.cookies.get(SESSION_COOKIE)
 
 
-def get_principal(request: Request, db: DbDep, settings: SettingsDep) -> Principal | None:
-    """The signed-in person, if any (cached on the request)."""
+async def get_principal(request: Request, db: DbDep, settings: SettingsDep) -> Principal | None:
+    """The signed-in person, if any (cached on the request).
+
+    Without a session token nobody is signed in, and that is decided on the event loop:
+    the visitors of the public pages cost no hop to a thread. A token is looked up in
+    the thread pool.
+    """
     if not hasattr(request.state, "principal"):
-        principal = resolve_session(db, settings=settings, token=session_token(request))
-        request.state.principal = principal
-        if principal is not None and principal.staff_member is not None:
-            staff = principal.staff_member
-            request.state.viewer = Viewer("staff", staff.full_name, None, staff.role)
-        elif principal is not None and principal.citizen is not None:
-            citizen = principal.citizen
-            request.state.viewer = Viewer(
-                "citizen",
-                citizen.full_name,
-                citizen.preferred_language,
-                identity_proven=citizen.identity_proven,
-                unread=unread_count(db, recipient_id=citizen.id),
-            )
+        request.state.principal = None
+        token = session_token(request)
+        if token:
+            await run_in_threadpool(_sign_in, request, db, settings, token)
     cached: Principal | None = request.state.principal
     return cached
+
+
+def _sign_in(request: Request, db: Session, settings: Settings, token: str) -> None:
+    principal = resolve_session(db, settings=settings, token=token)
+    request.state.principal = principal
+    if principal is not None and principal.staff_member is not None:
+        staff = principal.staff_member
+        request.state.viewer = Viewer("staff", staff.full_name, None, staff.role)
+    elif principal is not None and principal.citizen is not None:
+        citizen = principal.citizen
+        request.state.viewer = Viewer(
+            "citizen",
+            citizen.full_name,
+            citizen.preferred_language,
+            identity_proven=citizen.identity_proven,
+            unread=unread_count(db, recipient_id=citizen.id),
+        )
 
 
 PrincipalDep = Annotated[Principal | None, Depends(get_principal)]

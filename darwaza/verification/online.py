@@ -6,12 +6,11 @@ on the event loop: handing it to a thread and back cost more CPU than the check 
 (about 180 us a hop on a 2-core host), and a thread that gives up Python's lock for a
 read waits to take it back behind whatever the loop is doing. Everything else (a share
 link, whose opening is recorded; PostgreSQL; a replica; SQLite at a moment it would
-make a reader wait) goes to the thread pool, in its turn at the database.
+make a reader wait) goes to the thread pool, in its turn at the database. On the loop
+it runs between two turns of the loop (see :mod:`darwaza.web.loop`).
 """
 
 from __future__ import annotations
-
-import asyncio
 
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
@@ -21,6 +20,7 @@ from darwaza.settings import Settings
 from darwaza.verification.service import check_text, check_text_without_waiting, names_a_share
 from darwaza.verification.verdicts import VerificationResult
 from darwaza.web.context import database_turn
+from darwaza.web.loop import on_the_loop
 
 
 async def check_for_request(
@@ -28,15 +28,10 @@ async def check_for_request(
 ) -> VerificationResult:
     """The verdict on ``text``: on the event loop when no wait can come of it, else in a
     thread (see the module's note)."""
-    # The check is a few hundred microseconds of work done without a pause. The loop is
-    # handed back before it and after it, so that answers already written go out and
-    # waiting requests are read in between. Without these two turns, uvloop ran checks
-    # back to back while 1-3 % of the requests sat unread in their sockets for 0.2-2 s
-    # (the same load with the turns: p99.5 67-95 ms, in a thread 105-113 ms).
-    await asyncio.sleep(0)
-    result = check_text_without_waiting(settings=settings, catalogue=catalogue, text=text)
+    result = await on_the_loop(
+        check_text_without_waiting, settings=settings, catalogue=catalogue, text=text
+    )
     if result is not None:
-        await asyncio.sleep(0)
         return result
     async with database_turn(request, writing=names_a_share(text)):
         return await run_in_threadpool(
