@@ -71,6 +71,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 E = TypeVar("E", bound=StrEnum)
+T = TypeVar("T")
 
 
 class StrEnumType(TypeDecorator[E]):
@@ -478,6 +479,25 @@ def never_waiting_reader(settings: Settings) -> Engine | None:
 def _never_waiting(url: str, pool: PoolLimits) -> Engine:
     engine = build_engine(url, immediate=False, pool=pool, lock_wait_seconds=0)
     return engine.execution_options(**{_BY_STATEMENT: True})
+
+
+def read_without_waiting(settings: Settings, read: Callable[[Connection], T]) -> T | None:
+    """``read(connection)`` through :func:`never_waiting_reader`, for the event loop.
+
+    ``None`` where the database has no such reader, or when a lock held elsewhere
+    refused the read (nothing waited): the caller then reads in a thread. ``read``
+    should only read.
+    """
+    engine = never_waiting_reader(settings)
+    if engine is None:
+        return None
+    try:
+        with engine.connect() as connection:
+            return read(connection)
+    except OperationalError as error:
+        if is_lock_conflict(error):
+            return None
+        raise
 
 
 def is_lock_conflict(error: OperationalError) -> bool:

@@ -32,6 +32,7 @@ from darwaza.database import (
 from darwaza.documents.models import Document
 from darwaza.settings import Settings
 from darwaza.verification.api import VerifyRead, verification_json
+from darwaza.verification.publishing import root_key_thumbprint
 from darwaza.verification.verdicts import Verdict, VerificationResult
 from tests.factories import create_document
 
@@ -266,3 +267,26 @@ def test_a_claim_too_large_for_orjson_is_still_answered_as_the_model_writes_it()
     written = verification_json(result, "en")
     assert json.loads(written)["claims"] == {"register_number": 2**70}
     assert written == VerifyRead.model_validate_json(written).model_dump_json().encode()
+
+
+def test_the_verify_page_reads_the_root_key_as_a_check_does(
+    app_client: TestClient, settings: Settings, db: Session
+) -> None:
+    # A new platform's first look at the page makes the root key (a write, in a thread);
+    # after that the page reads it on the event loop where that cannot wait (SQLite).
+    first = app_client.get("/verify")
+    reads: list[bool] = []  # on the event loop, for each read of the root key
+
+    def note(_conn: Connection, _cursor: object, statement: str, *_args: object) -> None:
+        if "FROM signing_keys" in statement and "purpose" in statement:
+            reads.append(_on_the_event_loop())
+
+    event.listen(Engine, "before_cursor_execute", note)
+    try:
+        second = app_client.get("/verify")
+    finally:
+        event.remove(Engine, "before_cursor_execute", note)
+    pinned = f'data-root-thumbprint="{root_key_thumbprint(db, settings=settings)}"'
+    assert first.status_code == second.status_code == 200
+    assert pinned in first.text and pinned in second.text
+    assert reads == [settings.resolved_database_url.startswith("sqlite")]

@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -154,12 +155,22 @@ def current_root_thumbprint(db: Session, *, settings: Settings) -> str:
     """The RFC 7638 thumbprint of the platform's root key: what verifiers pin.
 
     Every verify page shows it: one statement built once, and the thumbprint remembered
-    per public key.
+    per public key. The first call on a new platform makes the root key.
     """
-    found = db.connection().execute(_CURRENT_ROOT_JWK).scalar()
-    if found is None:
+    published = published_root_thumbprint(db)
+    if published is None:
         return jwk_thumbprint(root_key(db, settings=settings).private_key.public_key())
-    return _thumbprint_of(json.dumps(found, sort_keys=True))
+    return published
+
+
+def published_root_thumbprint(db: Session | Connection) -> str | None:
+    """The current root key's thumbprint, or ``None`` before the platform has made one.
+
+    Only reads: a plain connection serves as well as a session.
+    """
+    connection = db if isinstance(db, Connection) else db.connection()
+    found = connection.execute(_CURRENT_ROOT_JWK).scalar()
+    return None if found is None else _thumbprint_of(json.dumps(found, sort_keys=True))
 
 
 @functools.lru_cache(maxsize=64)

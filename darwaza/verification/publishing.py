@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from darwaza.agencies.keys import (
     PURPOSE_DOCUMENTS,
     current_root_thumbprint,
+    published_root_thumbprint,
     root_key,
     signing_key_for,
 )
@@ -27,6 +28,7 @@ from darwaza.agencies.models import SigningKeyRecord
 from darwaza.catalogue import Catalogue
 from darwaza.clock import utcnow
 from darwaza.crypto.keys import VerifyingKey, b64url_encode, public_key_from_jwk
+from darwaza.database import read_without_waiting
 from darwaza.documents.formats.status_list import sign_status_list_token
 from darwaza.documents.models import Document, DocumentStatus, StatusList
 from darwaza.documents.service import issuer_url, status_code_at, status_list_url, statuses_of
@@ -186,6 +188,14 @@ def trust_bundle_token(db: Session, *, settings: Settings, catalogue: Catalogue)
 def root_key_thumbprint(db: Session, *, settings: Settings) -> str:
     """The RFC 7638 thumbprint of the platform's root key: what verifiers pin."""
     return current_root_thumbprint(db, settings=settings)
+
+
+def root_key_thumbprint_without_waiting(settings: Settings) -> str | None:
+    """The root key's thumbprint read where no lock can make the read wait (for the event
+    loop; see :func:`~darwaza.database.read_without_waiting`). ``None`` where it cannot be
+    read so, or before the root key is made: :func:`root_key_thumbprint` then answers, in
+    a thread, and makes it."""
+    return read_without_waiting(settings, published_root_thumbprint)
 
 
 def offline_package(db: Session, *, settings: Settings, catalogue: Catalogue) -> dict[str, Any]:

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from darwaza.catalogue import Catalogue
 from darwaza.clock import utcnow
-from darwaza.database import is_lock_conflict, never_waiting_reader, read_engine, transaction
+from darwaza.database import read_engine, read_without_waiting, transaction
 from darwaza.metrics import VERIFICATIONS
 from darwaza.settings import Settings
 from darwaza.verification.offline import (
@@ -100,19 +99,17 @@ def check_text_without_waiting(
     *, settings: Settings, catalogue: Catalogue, text: str
 ) -> VerificationResult | None:
     """Verify a QR text or an SD-JWT where the database can be read without waiting for
-    any lock (see :func:`~darwaza.database.never_waiting_reader`), for the event loop.
+    any lock (see :func:`~darwaza.database.read_without_waiting`), for the event loop.
 
     ``None`` for a share link (its opening is a write), where the database has no such
     reader, or when a lock held elsewhere refused the read: :func:`check_text` then
     answers, in a thread. Nothing was counted or recorded for a ``None``.
     """
-    engine = never_waiting_reader(settings)
-    if engine is None or names_a_share(text):
+    if names_a_share(text):
         return None
-    try:
-        with engine.connect() as connection:
-            return verify_document(connection, settings=settings, catalogue=catalogue, text=text)
-    except OperationalError as error:
-        if is_lock_conflict(error):
-            return None
-        raise
+    return read_without_waiting(
+        settings,
+        lambda connection: verify_document(
+            connection, settings=settings, catalogue=catalogue, text=text
+        ),
+    )

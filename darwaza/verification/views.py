@@ -6,6 +6,7 @@ list tokens at ``/status-lists/{id}``, the signed trust bundle at ``/trust-bundl
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -27,6 +28,7 @@ from darwaza.verification.publishing import (
     entity_tag,
     issuer_metadata,
     root_key_thumbprint,
+    root_key_thumbprint_without_waiting,
     status_list_token,
     trust_bundle_token,
 )
@@ -39,8 +41,10 @@ from darwaza.web.context import (
     ReadDbDep,
     SettingsDep,
     client_address,
+    in_one_transaction,
     request_language,
 )
+from darwaza.web.loop import on_the_loop
 from darwaza.web.pages import FormDep, form_file, form_text
 from darwaza.web.templating import render
 
@@ -121,14 +125,19 @@ def _verifier_texts(language: str, catalogue: Catalogue) -> dict[str, Any]:
 
 
 @router.get("/verify", response_class=HTMLResponse)
-def verify_page(
-    request: Request, db: DbDep, settings: SettingsDep, catalogue: CatalogueDep
-) -> Response:
+async def verify_page(request: Request, settings: SettingsDep, catalogue: CatalogueDep) -> Response:
     # The root key's thumbprint is pinned in the page for the verifier in the browser, which
-    # checks the trust bundle's signature against it (see docs/verification.md).
-    thumbprint = root_key_thumbprint(db, settings=settings)
+    # checks the trust bundle's signature against it (see docs/verification.md). It is
+    # read on the event loop where no lock can make that wait (SQLite), else in a thread,
+    # as on a new platform, whose root key this first look makes.
+    thumbprint = await on_the_loop(root_key_thumbprint_without_waiting, settings)
+    if thumbprint is None:
+        thumbprint = await in_one_transaction(
+            request, settings, partial(root_key_thumbprint, settings=settings)
+        )
     texts = offline_verifier_texts(request_language(request), catalogue)
-    return render(
+    return await on_the_loop(
+        render,
         request,
         "verification/verify.html",
         {"errors": {}, "root_thumbprint": thumbprint, "verifier_texts": texts},
