@@ -28,7 +28,7 @@ from darwaza.agencies.models import SigningKeyRecord
 from darwaza.catalogue import Catalogue
 from darwaza.clock import utcnow
 from darwaza.crypto.keys import VerifyingKey, b64url_encode, public_key_from_jwk
-from darwaza.database import read_without_waiting
+from darwaza.database import read_engine, read_without_waiting, transaction
 from darwaza.documents.formats.status_list import sign_status_list_token
 from darwaza.documents.models import Document, DocumentStatus, StatusList
 from darwaza.documents.service import issuer_url, status_code_at, status_list_url, statuses_of
@@ -193,9 +193,20 @@ def root_key_thumbprint(db: Session, *, settings: Settings) -> str:
 def root_key_thumbprint_without_waiting(settings: Settings) -> str | None:
     """The root key's thumbprint read where no lock can make the read wait (for the event
     loop; see :func:`~darwaza.database.read_without_waiting`). ``None`` where it cannot be
-    read so, or before the root key is made: :func:`root_key_thumbprint` then answers, in
-    a thread, and makes it."""
+    read so, or before the root key is made: :func:`read_root_key_thumbprint` then
+    answers, in a thread."""
     return read_without_waiting(settings, published_root_thumbprint)
+
+
+def read_root_key_thumbprint(settings: Settings) -> str:
+    """The root key's thumbprint, read on its own (from the replica when there is one);
+    on a new platform the first reader makes the root key, in a transaction of its own."""
+    with read_engine(settings, statement_by_statement=True).connect() as connection:
+        published = published_root_thumbprint(connection)
+    if published is not None:
+        return published
+    with transaction(settings) as db:
+        return root_key_thumbprint(db, settings=settings)
 
 
 def offline_package(db: Session, *, settings: Settings, catalogue: Catalogue) -> dict[str, Any]:

@@ -6,11 +6,11 @@ list tokens at ``/status-lists/{id}``, the signed trust bundle at ``/trust-bundl
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from darwaza.catalogue import Catalogue
 from darwaza.catalogue.dependencies import CatalogueDep
@@ -27,6 +27,7 @@ from darwaza.verification.publishing import (
     TRUST_BUNDLE_TTL_SECONDS,
     entity_tag,
     issuer_metadata,
+    read_root_key_thumbprint,
     root_key_thumbprint,
     root_key_thumbprint_without_waiting,
     status_list_token,
@@ -41,7 +42,7 @@ from darwaza.web.context import (
     ReadDbDep,
     SettingsDep,
     client_address,
-    in_one_transaction,
+    database_turn,
     request_language,
 )
 from darwaza.web.loop import on_the_loop
@@ -128,13 +129,12 @@ def _verifier_texts(language: str, catalogue: Catalogue) -> dict[str, Any]:
 async def verify_page(request: Request, settings: SettingsDep, catalogue: CatalogueDep) -> Response:
     # The root key's thumbprint is pinned in the page for the verifier in the browser, which
     # checks the trust bundle's signature against it (see docs/verification.md). It is
-    # read on the event loop where no lock can make that wait (SQLite), else in a thread,
-    # as on a new platform, whose root key this first look makes.
+    # read on the event loop where no lock can make that wait (SQLite), else in a thread
+    # (where a new platform's first look makes the root key).
     thumbprint = await on_the_loop(root_key_thumbprint_without_waiting, settings)
     if thumbprint is None:
-        thumbprint = await in_one_transaction(
-            request, settings, partial(root_key_thumbprint, settings=settings)
-        )
+        async with database_turn(request, writing=False):
+            thumbprint = await run_in_threadpool(read_root_key_thumbprint, settings)
     texts = offline_verifier_texts(request_language(request), catalogue)
     return await on_the_loop(
         render,
