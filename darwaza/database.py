@@ -192,7 +192,7 @@ def build_engine(
     (see :func:`_begin_immediate`); a reader that never writes does without, so reads
     never queue behind writers. ``lock_wait_seconds`` is how long a statement waits for a
     lock SQLite holds elsewhere before failing with "database is locked". On PostgreSQL,
-    ``autocommit`` runs each statement on its own (see :func:`statement_engine`).
+    ``autocommit`` runs each statement on its own (see :func:`read_engine`).
     """
     if url.startswith("sqlite"):
         # A file database gets the same pool limits as PostgreSQL: a request that cannot
