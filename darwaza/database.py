@@ -465,7 +465,7 @@ def never_waiting_reader(settings: Settings) -> Engine | None:
     writer holds, so a read is a few microseconds of work on a file the system keeps in
     memory; in the rare moments SQLite still makes a reader wait (another connection
     recovering the log, or holding the database in exclusive mode) this engine's
-    statement fails at once with "database is locked" (:func:`is_lock_conflict`), and
+    statement fails at once with "database is locked" (:func:`_is_lock_conflict`), and
     the caller reads in a thread, where waiting harms nobody. Statements run one at a
     time, without ``BEGIN``. PostgreSQL, or a replica, is a round trip away: ``None``.
     """
@@ -495,12 +495,12 @@ def read_without_waiting(settings: Settings, read: Callable[[Connection], T]) ->
         with engine.connect() as connection:
             return read(connection)
     except OperationalError as error:
-        if is_lock_conflict(error):
+        if _is_lock_conflict(error):
             return None
         raise
 
 
-def is_lock_conflict(error: OperationalError) -> bool:
+def _is_lock_conflict(error: OperationalError) -> bool:
     """Whether SQLite refused a statement because another connection held a lock."""
     code = getattr(error.orig, "sqlite_errorcode", None)
     return isinstance(code, int) and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from darwaza.catalogue import Catalogue
 from darwaza.catalogue.dependencies import CatalogueDep
+from darwaza.database import never_waiting_reader
 from darwaza.errors import DarwazaError, Message
 from darwaza.i18n import N_, translate
 from darwaza.verification.images import (
@@ -131,7 +132,9 @@ async def verify_page(request: Request, settings: SettingsDep, catalogue: Catalo
     # checks the trust bundle's signature against it (see docs/verification.md). It is
     # read on the event loop where no lock can make that wait (SQLite), else in a thread
     # (where a new platform's first look makes the root key).
-    thumbprint = await on_the_loop(root_key_thumbprint_without_waiting, settings)
+    thumbprint = None
+    if never_waiting_reader(settings) is not None:  # else the loop's turns buy nothing
+        thumbprint = await on_the_loop(root_key_thumbprint_without_waiting, settings)
     if thumbprint is None:
         async with database_turn(request, writing=False):
             thumbprint = await run_in_threadpool(read_root_key_thumbprint, settings)
