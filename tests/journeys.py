@@ -79,14 +79,8 @@ def post_form(
 ) -> Response:
     """Open ``page`` (default: ``path``) for its CSRF token, then post the form."""
     token = get_form(client, page or path)
-    # A form with files carries its token in the address it posts to, as the page does.
-    params = {"csrf_token": token} if files else None
     return client.post(
-        path,
-        data={**data, "csrf_token": token},
-        files=files,
-        params=params,
-        follow_redirects=False,
+        path, data={**data, "csrf_token": token}, files=files, follow_redirects=False
     )
 
 
@@ -293,8 +287,7 @@ def fill_and_submit(
     token = csrf_of(client.get(page))
     response = client.post(
         page,
-        data={**GOOD_ANSWERS, "action": "submit"},
-        params={"csrf_token": token},
+        data={**GOOD_ANSWERS, "action": "submit", "csrf_token": token},
         files={
             "file:degree": ("degree.pdf", PDF_BYTES, "application/pdf"),
             "file:transcript": ("transcript.png", PNG_BYTES, "image/png"),

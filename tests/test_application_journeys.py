@@ -104,8 +104,7 @@ def test_officer_asks_for_information_citizen_answers_officer_approves(
     token = csrf_of(seen)
     answered = citizen.post(
         f"/applications/{application_id}/respond",
-        data={"message": "A clearer scan is attached."},
-        params={"csrf_token": token},
+        data={"message": "A clearer scan is attached.", "csrf_token": token},
         files={"file:degree": ("degree-clear.pdf", PDF_BYTES, "application/pdf")},
         follow_redirects=False,
     )

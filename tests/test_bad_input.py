@@ -107,8 +107,7 @@ def test_uploads_are_checked_and_the_draft_survives(
     too_big = b"%PDF-1.4\n" + b"0" * (5 * 1024 * 1024 + 10)
     response = citizen.post(
         page,
-        data={"full_name": "Upload Tester", "action": "save"},
-        params={"csrf_token": token},
+        data={"full_name": "Upload Tester", "action": "save", "csrf_token": token},
         files={"file:degree": ("degree.pdf", too_big, "application/pdf")},
     )
     assert response.status_code == 422
@@ -118,8 +117,7 @@ def test_uploads_are_checked_and_the_draft_survives(
     token = csrf_of(citizen.get(page))
     response = citizen.post(
         page,
-        data={"action": "save"},
-        params={"csrf_token": token},
+        data={"action": "save", "csrf_token": token},
         files={"file:degree": ("degree.pdf", b"just some text, not a PDF", "application/pdf")},
     )
     assert response.status_code == 422
@@ -128,8 +126,7 @@ def test_uploads_are_checked_and_the_draft_survives(
     token = csrf_of(citizen.get(page))
     response = citizen.post(
         page,
-        data={"action": "submit", "year_of_completion": "1900"},
-        params={"csrf_token": token},
+        data={"action": "submit", "year_of_completion": "1900", "csrf_token": token},
         files={"file:degree": ("degree.pdf", PDF_BYTES, "application/pdf")},
     )
     assert response.status_code == 422
@@ -168,6 +165,24 @@ def test_a_form_without_its_csrf_token_is_refused(app_client: TestClient) -> Non
     assert response.status_code == 403
     forged = app_client.post("/sign-in", data={"cnic": "35202-1234567-1", "csrf_token": "0" * 64})
     assert forged.status_code == 403
+
+
+def test_a_form_with_files_keeps_its_csrf_token_out_of_the_address(
+    app_client: TestClient,
+) -> None:
+    page = app_client.get("/verify")
+    token = csrf_of(page)
+    action = re.search(r'<form method="post" action="([^"]*)"[^>]*id="verify-form"', page.text)
+    assert action is not None and action.group(1) == "/verify"
+    assert all(token not in address for address in re.findall(r'action="([^"]*)"', page.text))
+    picture = {"image": ("qr.png", b"not a picture", "image/png")}
+    # A token that leaked through an address (a proxy's log, a browser's history) does
+    # not admit the form: the token is read from the form itself.
+    from_the_address = app_client.post("/verify", params={"csrf_token": token}, files=picture)
+    assert from_the_address.status_code == 403
+    from_the_form = app_client.post("/verify", data={"csrf_token": token}, files=picture)
+    assert from_the_form.status_code == 422
+    assert "No QR code could be read in that picture." in from_the_form.text
 
 
 def broken_copy(tmp_path: Path) -> Path:

@@ -38,8 +38,8 @@ def test_an_officer_uploads_another_approves_and_the_page_follows_progress(
     assert page.status_code == 200
     rows = [graduate(n) for n in range(1, 4)] + [["1234", "X", "BS", "CS", "PU", "2024"]]
     response = uploader.post(
-        f"/console/batches?csrf_token={csrf_of(page)}",
-        data={"document_type": "hec-degree-attestation"},
+        "/console/batches",
+        data={"document_type": "hec-degree-attestation", "csrf_token": csrf_of(page)},
         files={"register": ("graduates.csv", register_csv(rows), "text/csv")},
         follow_redirects=False,
     )

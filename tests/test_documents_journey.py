@@ -91,7 +91,7 @@ def test_degree_attestation_from_approval_to_revocation(
     picture = citizen.get(f"/wallet/{document.id}/qr.png").content
     token = csrf_of(employer.get("/verify"))
     from_photo = employer.post(
-        "/verify", params={"csrf_token": token}, files={"image": ("qr.png", picture, "image/png")}
+        "/verify", data={"csrf_token": token}, files={"image": ("qr.png", picture, "image/png")}
     )
     assert from_photo.status_code == 200 and "Revoked" in from_photo.text
     full = employer.post("/api/v1/verify", json={"credential": document.sd_jwt}).json()
@@ -379,8 +379,8 @@ def test_the_identity_card_in_the_wallet_is_attached_without_an_upload(
             **GOOD_ANSWERS,
             "wallet:identity_card": card.id,
             "action": "submit",
+            "csrf_token": csrf_of(draft),
         },
-        params={"csrf_token": csrf_of(draft)},
         files={
             "file:degree": ("degree.pdf", PDF_BYTES, "application/pdf"),
             "file:transcript": ("t.pdf", PDF_BYTES, "application/pdf"),

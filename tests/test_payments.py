@@ -93,8 +93,8 @@ def _submit(citizen: TestClient, application_id: str, *, tier: str | None = None
     token = csrf_of(citizen.get(page))
     response = citizen.post(
         page,
-        data={**GOOD_ANSWERS, "action": "submit"} | ({"fee_tier": tier} if tier else {}),
-        params={"csrf_token": token},
+        data={**GOOD_ANSWERS, "action": "submit", "csrf_token": token}
+        | ({"fee_tier": tier} if tier else {}),
         files={
             "file:degree": ("degree.pdf", PDF_BYTES, "application/pdf"),
             "file:transcript": ("transcript.png", PNG_BYTES, "image/png"),
@@ -532,7 +532,6 @@ def test_reconciliation_reports_each_day_and_its_csv_is_formula_safe(
     token = csrf_of(admin.get("/console/payments/reconcile"))
     shown = admin.post(
         "/console/payments/reconcile",
-        params={"csrf_token": token},
         data={"format": "csv", "csrf_token": token},
         files={"file": ("settlement.csv", settlement.encode(), "text/csv")},
     )

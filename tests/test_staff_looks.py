@@ -70,8 +70,7 @@ def test_an_officer_download_is_audited_with_the_files_own_id(
     }
     submitted = citizen_browser.post(
         f"/applications/{application.id}",
-        data={"action": "submit"},
-        params={"csrf_token": csrf_of(page)},
+        data={"action": "submit", "csrf_token": csrf_of(page)},
         files=files,
         follow_redirects=False,
     )

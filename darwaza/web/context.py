@@ -25,6 +25,7 @@ import anyio.to_thread
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from darwaza.database import (
     SQLITE_BUSY_SECONDS,
@@ -306,21 +307,39 @@ async def csrf_protect(request: Request) -> None:
     # The path from the scope, as the router read it: building ``request.url`` costs more.
     if request.scope["path"].startswith("/api/") and SESSION_COOKIE not in request.cookies:
         return  # an API call carrying no cookie has no ambient authority to abuse
-    seed = request.cookies.get(CSRF_COOKIE)
-    # A form with files names its token in the address it posts to, so the token is
-    # checked before a large body is read; a small form may carry it as a field.
-    sent = request.headers.get(CSRF_HEADER) or request.query_params.get(CSRF_FIELD)
-    content_type = request.headers.get("content-type", "")
-    if sent is None and content_type.startswith("application/x-www-form-urlencoded"):
-        form = await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+    # Never from the address: a token in a URL is kept in logs, history and Referer
+    # headers. A form carries it as a field; a script sends the header.
+    sent = request.headers.get(CSRF_HEADER)
+    form = None if sent else await _submitted_form(request)
+    if form is not None:
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
-    if not seed or not sent:
+    if not _csrf_token_matches(request, sent):
+        if form is not None:
+            await form.close()
         raise CsrfFailed()
+
+
+def _csrf_token_matches(request: Request, sent: str | None) -> bool:
+    seed = request.cookies.get(CSRF_COOKIE)
+    if not seed or not sent:
+        return False
     secret = request.app.state.settings.secret_key.encode()
     expected = hmac.new(secret, f"csrf:{seed}".encode(), hashlib.sha256).hexdigest()
-    if not hmac.compare_digest(expected, sent):
-        raise CsrfFailed()
+    return hmac.compare_digest(expected, sent)
+
+
+async def _submitted_form(request: Request) -> FormData | None:
+    # Read within the limits of any page's form; the page gets the same parsed form
+    # (Starlette keeps it on the request) and closes its files. A form with files is read
+    # whole before its token is checked, no more than the body limit lets in: as much as
+    # an anonymous form with files (a document's picture on /verify) may send anyway.
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        return None
+    return await request.form(
+        max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_FIELD_BYTES
+    )
 
 
 CSRF_PROTECTED = [Depends(csrf_protect)]
