@@ -20,9 +20,14 @@ from darwaza.paging import MAX_TOKEN_LENGTH
 from darwaza.payments import service as payments
 from darwaza.storage import file_store_for
 from darwaza.web.api import FieldProblem, error_responses
-from darwaza.web.context import CSRF_PROTECTED, DbDep, LanguageDep, SettingsDep
+from darwaza.web.context import CSRF_PROTECTED, CommittingRoute, DbDep, LanguageDep, SettingsDep
 
-router = APIRouter(prefix="/api/v1", tags=["applications"], dependencies=CSRF_PROTECTED)
+router = APIRouter(
+    route_class=CommittingRoute,
+    prefix="/api/v1",
+    tags=["applications"],
+    dependencies=CSRF_PROTECTED,
+)
 
 
 class StepRead(BaseModel):

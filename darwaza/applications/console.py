@@ -18,11 +18,16 @@ from darwaza.identity.dependencies import OfficerDep
 from darwaza.identity.models import Citizen, StaffMember
 from darwaza.payments import service as payments
 from darwaza.storage import file_store_for
-from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
+from darwaza.web.context import CSRF_PROTECTED, CommittingRoute, DbDep, SettingsDep
 from darwaza.web.pages import FormDep, errors_of, form_text, pager_links, redirect
 from darwaza.web.templating import render
 
-router = APIRouter(prefix="/console", dependencies=CSRF_PROTECTED, include_in_schema=False)
+router = APIRouter(
+    route_class=CommittingRoute,
+    prefix="/console",
+    dependencies=CSRF_PROTECTED,
+    include_in_schema=False,
+)
 
 
 @router.get("", response_class=HTMLResponse)

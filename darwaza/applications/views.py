@@ -20,11 +20,13 @@ from darwaza.identity.models import Citizen
 from darwaza.notifications.service import messages_about
 from darwaza.payments import service as payments
 from darwaza.storage import FileStore, file_store_for
-from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
+from darwaza.web.context import CSRF_PROTECTED, CommittingRoute, DbDep, SettingsDep
 from darwaza.web.pages import FormDep, errors_of, form_file, form_text, redirect
 from darwaza.web.templating import render
 
-router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
+router = APIRouter(
+    route_class=CommittingRoute, dependencies=CSRF_PROTECTED, include_in_schema=False
+)
 
 
 def attachment_response(store: FileStore, attachment: Attachment) -> Response:

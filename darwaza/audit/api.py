@@ -6,9 +6,9 @@ from fastapi import APIRouter, Response
 
 from darwaza.audit.anchors import checkpoint_anchor_for
 from darwaza.web.api import error_responses
-from darwaza.web.context import SettingsDep
+from darwaza.web.context import CommittingRoute, SettingsDep
 
-router = APIRouter(tags=["trust"])
+router = APIRouter(route_class=CommittingRoute, tags=["trust"])
 
 
 @router.get(

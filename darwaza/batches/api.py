@@ -19,11 +19,16 @@ from darwaza.i18n import N_
 from darwaza.identity.dependencies import AgencyCaller, agency_caller
 from darwaza.identity.tokens import SCOPE_ISSUE
 from darwaza.web.api import error_responses
-from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
+from darwaza.web.context import CSRF_PROTECTED, CommittingRoute, DbDep, SettingsDep
 
 Issuer = Annotated[AgencyCaller, Depends(agency_caller(SCOPE_ISSUE))]
 
-router = APIRouter(prefix="/api/v1/batches", tags=["batches"], dependencies=CSRF_PROTECTED)
+router = APIRouter(
+    route_class=CommittingRoute,
+    prefix="/api/v1/batches",
+    tags=["batches"],
+    dependencies=CSRF_PROTECTED,
+)
 
 
 class BatchRead(BaseModel):

@@ -19,11 +19,16 @@ from darwaza.errors import DarwazaError, InvalidInput, Message, NotFound
 from darwaza.i18n import N_
 from darwaza.identity.dependencies import OfficerDep
 from darwaza.identity.models import StaffMember
-from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
+from darwaza.web.context import CSRF_PROTECTED, CommittingRoute, DbDep, SettingsDep
 from darwaza.web.pages import FormDep, errors_of, form_file, form_text, redirect
 from darwaza.web.templating import render
 
-router = APIRouter(prefix="/console/batches", dependencies=CSRF_PROTECTED, include_in_schema=False)
+router = APIRouter(
+    route_class=CommittingRoute,
+    prefix="/console/batches",
+    dependencies=CSRF_PROTECTED,
+    include_in_schema=False,
+)
 
 REPORT_LINES_SHOWN = 100
 MAX_KEYS_FILE_BYTES = 5 * 1024 * 1024

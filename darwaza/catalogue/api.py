@@ -8,9 +8,11 @@ from fastapi import APIRouter
 
 from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.web.api import error_responses
-from darwaza.web.context import CSRF_PROTECTED, LanguageDep
+from darwaza.web.context import CSRF_PROTECTED, CommittingRoute, LanguageDep
 
-router = APIRouter(prefix="/api/v1", tags=["catalogue"], dependencies=CSRF_PROTECTED)
+router = APIRouter(
+    route_class=CommittingRoute, prefix="/api/v1", tags=["catalogue"], dependencies=CSRF_PROTECTED
+)
 
 
 @router.get("/agencies", responses=error_responses())

@@ -6,11 +6,13 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
 from darwaza.catalogue.dependencies import CatalogueDep
-from darwaza.web.context import CSRF_PROTECTED, LanguageDep
+from darwaza.web.context import CSRF_PROTECTED, CommittingRoute, LanguageDep
 from darwaza.web.loop import on_the_loop
 from darwaza.web.templating import render
 
-router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
+router = APIRouter(
+    route_class=CommittingRoute, dependencies=CSRF_PROTECTED, include_in_schema=False
+)
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -15,12 +15,17 @@ from darwaza.identity.dependencies import AgencyCaller, agency_caller
 from darwaza.identity.tokens import SCOPE_ISSUE, SCOPE_STATUS
 from darwaza.settings import Settings
 from darwaza.web.api import error_responses
-from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
+from darwaza.web.context import CSRF_PROTECTED, CommittingRoute, DbDep, SettingsDep
 
 Issuer = Annotated[AgencyCaller, Depends(agency_caller(SCOPE_ISSUE))]
 StatusKeeper = Annotated[AgencyCaller, Depends(agency_caller(SCOPE_STATUS))]
 
-router = APIRouter(prefix="/api/v1/documents", tags=["documents"], dependencies=CSRF_PROTECTED)
+router = APIRouter(
+    route_class=CommittingRoute,
+    prefix="/api/v1/documents",
+    tags=["documents"],
+    dependencies=CSRF_PROTECTED,
+)
 
 
 class DocumentIssue(BaseModel):

@@ -18,12 +18,15 @@ from darwaza.errors import DarwazaError, Message, NotFound
 from darwaza.identity.dependencies import OfficerDep
 from darwaza.numbers import InvalidCnic, parse_cnic
 from darwaza.paging import Page, make_page, read_after
-from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
+from darwaza.web.context import CSRF_PROTECTED, CommittingRoute, DbDep, SettingsDep
 from darwaza.web.pages import FormDep, errors_of, form_text, pager_links, redirect
 from darwaza.web.templating import render
 
 router = APIRouter(
-    prefix="/console/documents", dependencies=CSRF_PROTECTED, include_in_schema=False
+    route_class=CommittingRoute,
+    prefix="/console/documents",
+    dependencies=CSRF_PROTECTED,
+    include_in_schema=False,
 )
 
 

@@ -12,11 +12,13 @@ from darwaza.errors import NotSignedIn
 from darwaza.identity.dependencies import PrincipalDep
 from darwaza.identity.models import Passkey, StaffMember
 from darwaza.identity.sessions import Principal, end_sessions, live_sessions
-from darwaza.web.context import CSRF_PROTECTED, SESSION_COOKIE, DbDep
+from darwaza.web.context import CSRF_PROTECTED, SESSION_COOKIE, CommittingRoute, DbDep
 from darwaza.web.pages import redirect
 from darwaza.web.templating import render
 
-router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
+router = APIRouter(
+    route_class=CommittingRoute, dependencies=CSRF_PROTECTED, include_in_schema=False
+)
 
 
 def _require(principal: Principal | None) -> Principal:

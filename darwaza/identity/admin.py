@@ -28,11 +28,13 @@ from darwaza.identity.models import STAFF_ROLES, ApiToken, Role, StaffMember
 from darwaza.identity.staff import StaffEnrolment, authenticator_uri, create_staff_member
 from darwaza.identity.tokens import SCOPES, create_api_token, revoke_api_token
 from darwaza.settings import Settings
-from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
+from darwaza.web.context import CSRF_PROTECTED, CommittingRoute, DbDep, SettingsDep
 from darwaza.web.pages import FormDep, errors_of, form_text, redirect
 from darwaza.web.templating import render
 
-router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
+router = APIRouter(
+    route_class=CommittingRoute, dependencies=CSRF_PROTECTED, include_in_schema=False
+)
 
 ADMINS = (Role.AGENCY_ADMIN, Role.PLATFORM_ADMIN)
 AUDIT_READERS = (Role.AUDITOR, Role.PLATFORM_ADMIN)

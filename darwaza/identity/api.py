@@ -12,9 +12,21 @@ from darwaza.identity import service, sessions
 from darwaza.identity.dependencies import PrincipalDep
 from darwaza.numbers import mask_cnic
 from darwaza.web.api import error_responses
-from darwaza.web.context import CSRF_PROTECTED, DbDep, LanguageDep, SettingsDep, client_address
+from darwaza.web.context import (
+    CSRF_PROTECTED,
+    CommittingRoute,
+    DbDep,
+    LanguageDep,
+    SettingsDep,
+    client_address,
+)
 
-router = APIRouter(prefix="/api/v1/auth", tags=["sign-in"], dependencies=CSRF_PROTECTED)
+router = APIRouter(
+    route_class=CommittingRoute,
+    prefix="/api/v1/auth",
+    tags=["sign-in"],
+    dependencies=CSRF_PROTECTED,
+)
 
 
 class SignUpRequest(BaseModel):

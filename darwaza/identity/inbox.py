@@ -22,12 +22,17 @@ from darwaza.identity.dependencies import CitizenDep
 from darwaza.notifications import service as notifications
 from darwaza.notifications.models import Notification
 from darwaza.web.api import error_responses
-from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
+from darwaza.web.context import CSRF_PROTECTED, CommittingRoute, DbDep, SettingsDep
 from darwaza.web.pages import FormDep, errors_of, form_text, redirect
 from darwaza.web.templating import render
 
-pages = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
-api = APIRouter(prefix="/api/v1/notifications", tags=["notifications"], dependencies=CSRF_PROTECTED)
+pages = APIRouter(route_class=CommittingRoute, dependencies=CSRF_PROTECTED, include_in_schema=False)
+api = APIRouter(
+    route_class=CommittingRoute,
+    prefix="/api/v1/notifications",
+    tags=["notifications"],
+    dependencies=CSRF_PROTECTED,
+)
 SIGNATURE_HEADER = "X-Darwaza-Signature"
 
 

@@ -13,9 +13,11 @@ from darwaza.identity.dependencies import SIGN_IN_COOKIE, PrincipalDep
 from darwaza.identity.models import Citizen, StaffMember
 from darwaza.identity.sessions import start_session
 from darwaza.identity.views import set_session_cookie
-from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
+from darwaza.web.context import CSRF_PROTECTED, CommittingRoute, DbDep, SettingsDep
 
-router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
+router = APIRouter(
+    route_class=CommittingRoute, dependencies=CSRF_PROTECTED, include_in_schema=False
+)
 
 CEREMONY_COOKIE = "dz_passkey"
 

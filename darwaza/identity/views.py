@@ -15,6 +15,7 @@ from darwaza.web.context import (
     CSRF_PROTECTED,
     LANGUAGE_COOKIE,
     SESSION_COOKIE,
+    CommittingRoute,
     DbDep,
     LanguageDep,
     SettingsDep,
@@ -24,7 +25,9 @@ from darwaza.web.context import (
 from darwaza.web.pages import FormDep, errors_of, form_text, redirect, safe_next
 from darwaza.web.templating import render
 
-router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
+router = APIRouter(
+    route_class=CommittingRoute, dependencies=CSRF_PROTECTED, include_in_schema=False
+)
 
 ONE_YEAR = 365 * 24 * 3600
 

@@ -22,13 +22,16 @@ from darwaza.payments.providers import SIGNATURE_HEADER, signature_matches
 from darwaza.web.api import error_responses
 from darwaza.web.context import (
     CSRF_PROTECTED,
+    CommittingRoute,
     DbDep,
     SettingsDep,
     client_address,
     in_one_transaction,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["payments"], dependencies=CSRF_PROTECTED)
+router = APIRouter(
+    route_class=CommittingRoute, prefix="/api/v1", tags=["payments"], dependencies=CSRF_PROTECTED
+)
 
 MAX_WEBHOOK_BYTES = 64 * 1024
 

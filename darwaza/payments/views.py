@@ -27,11 +27,13 @@ from darwaza.payments.reconciliation import (
 )
 from darwaza.payments.workflow import PaymentState
 from darwaza.settings import Settings
-from darwaza.web.context import CSRF_PROTECTED, DbDep, LanguageDep, SettingsDep
+from darwaza.web.context import CSRF_PROTECTED, CommittingRoute, DbDep, LanguageDep, SettingsDep
 from darwaza.web.pages import FormDep, form_file, redirect
 from darwaza.web.templating import render
 
-router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
+router = APIRouter(
+    route_class=CommittingRoute, dependencies=CSRF_PROTECTED, include_in_schema=False
+)
 
 PRIVATE = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
 MAX_SETTLEMENT_BYTES = 5 * 1024 * 1024

@@ -16,11 +16,17 @@ from darwaza.wallet import service as wallet
 from darwaza.web.api import error_responses
 from darwaza.web.context import (
     CSRF_PROTECTED,
+    CommittingRoute,
     DbDep,
     request_language,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["verification"], dependencies=CSRF_PROTECTED)
+router = APIRouter(
+    route_class=CommittingRoute,
+    prefix="/api/v1",
+    tags=["verification"],
+    dependencies=CSRF_PROTECTED,
+)
 
 
 class VerifyRequest(BaseModel):

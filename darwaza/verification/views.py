@@ -39,6 +39,7 @@ from darwaza.verification.verdicts import Verdict, VerificationResult
 from darwaza.web.api import error_responses
 from darwaza.web.context import (
     CSRF_PROTECTED,
+    CommittingRoute,
     DbDep,
     ReadDbDep,
     SettingsDep,
@@ -50,8 +51,10 @@ from darwaza.web.loop import on_the_loop
 from darwaza.web.pages import FormDep, form_file, form_text
 from darwaza.web.templating import render
 
-router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
-public = APIRouter(tags=["trust"])
+router = APIRouter(
+    route_class=CommittingRoute, dependencies=CSRF_PROTECTED, include_in_schema=False
+)
+public = APIRouter(route_class=CommittingRoute, tags=["trust"])
 
 SHARE_PATH = "/s/"
 NOTHING_TO_CHECK = N_("Paste the text of a document, or choose a photo of its QR code.")

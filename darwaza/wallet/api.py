@@ -14,9 +14,14 @@ from darwaza.documents.models import Document
 from darwaza.identity.dependencies import CitizenDep
 from darwaza.wallet import service
 from darwaza.web.api import error_responses
-from darwaza.web.context import CSRF_PROTECTED, DbDep, SettingsDep
+from darwaza.web.context import CSRF_PROTECTED, CommittingRoute, DbDep, SettingsDep
 
-router = APIRouter(prefix="/api/v1/wallet", tags=["wallet"], dependencies=CSRF_PROTECTED)
+router = APIRouter(
+    route_class=CommittingRoute,
+    prefix="/api/v1/wallet",
+    tags=["wallet"],
+    dependencies=CSRF_PROTECTED,
+)
 
 
 class HeldDocument(BaseModel):

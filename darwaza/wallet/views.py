@@ -19,11 +19,13 @@ from darwaza.documents.printable import printable_pdf
 from darwaza.errors import DarwazaError
 from darwaza.identity.dependencies import CitizenDep
 from darwaza.wallet import service
-from darwaza.web.context import CSRF_PROTECTED, DbDep, LanguageDep, SettingsDep
+from darwaza.web.context import CSRF_PROTECTED, CommittingRoute, DbDep, LanguageDep, SettingsDep
 from darwaza.web.pages import FormDep, errors_of, redirect
 from darwaza.web.templating import render
 
-router = APIRouter(dependencies=CSRF_PROTECTED, include_in_schema=False)
+router = APIRouter(
+    route_class=CommittingRoute, dependencies=CSRF_PROTECTED, include_in_schema=False
+)
 
 PRIVATE = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
 

@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 import hashlib
 import hmac
+import inspect
 import secrets
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import anyio
 import anyio.to_thread
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
@@ -59,8 +63,20 @@ async def get_settings_dep(request: Request) -> Settings:
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+# The open sessions of the request being served, for its sync endpoint to commit.
+_REQUEST_SESSIONS: contextvars.ContextVar[list[Session] | None] = contextvars.ContextVar(
+    "darwaza_request_sessions", default=None
+)
+
+
 async def _one_transaction(session: Session) -> AsyncIterator[Session]:
-    # Making a session does no I/O; ending one does only if it began a transaction.
+    # Making a session does no I/O; ending one does only if it began a transaction (a
+    # sync endpoint has usually committed it already, see `commit_in_the_endpoint`).
+    opened = _REQUEST_SESSIONS.get()
+    if opened is None:
+        opened = []
+        _REQUEST_SESSIONS.set(opened)
+    opened.append(session)
     try:
         yield session
     except BaseException:
@@ -69,10 +85,47 @@ async def _one_transaction(session: Session) -> AsyncIterator[Session]:
         else:
             session.close()
         raise
+    finally:
+        opened.remove(session)
     if session.in_transaction():
         await anyio.to_thread.run_sync(_commit, session, limiter=_ENDINGS)
     else:
         session.close()
+
+
+def commit_in_the_endpoint(endpoint: Callable[..., T]) -> Callable[..., T]:
+    """A sync endpoint that commits its request's transactions before it leaves its thread.
+
+    Without it FastAPI hands the endpoint's result back to the event loop, and the
+    request boundary hops to a thread once more only to commit; on SQLite the write lock
+    stayed held for that round trip, and for the loop's turns on the way. The request
+    boundary still closes the sessions, and rolls back if the endpoint raised (or the
+    commit failed). FastAPI builds the response after the commit.
+    """
+
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> T:
+        result = endpoint(*args, **kwargs)
+        for session in _REQUEST_SESSIONS.get() or ():
+            if session.in_transaction():
+                session.commit()
+        return result
+
+    return run
+
+
+class CommittingRoute(APIRoute):
+    """Every page and API route: a sync endpoint commits in its own thread
+    (see `commit_in_the_endpoint`); an async one leaves it to the request boundary."""
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        if inspect.isfunction(endpoint) and not (
+            inspect.iscoroutinefunction(endpoint)
+            or inspect.isgeneratorfunction(endpoint)
+            or inspect.isasyncgenfunction(endpoint)
+        ):
+            endpoint = commit_in_the_endpoint(endpoint)
+        super().__init__(path, endpoint, **kwargs)
 
 
 # Ending a transaction has threads of its own: a session holding a connection must never
