@@ -281,7 +281,8 @@ def run(label: str, database_url: str, citizens: int, rounds: int, workers: int)
         f"worker {cpu[1] / requests * 1000:.1f} ms, these clients {cpu[2] / requests * 1000:.1f} ms"
     )
     print(f"{'step':<10} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}")
-    for name, values in steps.items():
+    every_step = [seconds for values in steps.values() for seconds in values]
+    for name, values in [*steps.items(), ("all", every_step)]:
         ordered = sorted(values)
         p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
         print(
