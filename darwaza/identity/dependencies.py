@@ -54,12 +54,14 @@ def _sign_in(request: Request, db: Session, settings: Settings, token: str) -> N
         request.state.viewer = Viewer("staff", staff.full_name, None, staff.role)
     elif principal is not None and principal.citizen is not None:
         citizen = principal.citizen
+        # The count is for the bell in a page's header: an API call draws no header.
+        drawing_a_page = not request.scope["path"].startswith("/api/")
         request.state.viewer = Viewer(
             "citizen",
             citizen.full_name,
             citizen.preferred_language,
             identity_proven=citizen.identity_proven,
-            unread=unread_count(db, recipient_id=citizen.id),
+            unread=unread_count(db, recipient_id=citizen.id) if drawing_a_page else 0,
         )
 
 
