@@ -69,13 +69,17 @@ _REQUEST_SESSIONS: contextvars.ContextVar[list[Session] | None] = contextvars.Co
 )
 
 
-async def _one_transaction(session: Session) -> AsyncIterator[Session]:
+async def _one_transaction(request: Request, session: Session) -> AsyncIterator[Session]:
     # Making a session does no I/O; ending one does only if it began a transaction (a
     # sync endpoint has usually committed it already, see `commit_in_the_endpoint`).
-    opened = _REQUEST_SESSIONS.get()
+    # The list lives in this run's request state: a GET run again as a writer (see
+    # WriteAgainMiddleware) starts from fresh state, so its endpoint never sees the
+    # first run's session, whose rollback may still be under way.
+    opened: list[Session] | None = getattr(request.state, "open_sessions", None)
     if opened is None:
         opened = []
-        _REQUEST_SESSIONS.set(opened)
+        request.state.open_sessions = opened
+    _REQUEST_SESSIONS.set(opened)
     opened.append(session)
     try:
         yield session
@@ -238,7 +242,9 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     reading = request.method in SAFE_METHODS and not request.scope.get(WRITE_AGAIN)
     settings = request.app.state.settings
     async with database_turn(request, writing=not reading):
-        async for session in _one_transaction(session_factory(settings, immediate=not reading)()):
+        async for session in _one_transaction(
+            request, session_factory(settings, immediate=not reading)()
+        ):
             yield session
 
 
@@ -249,7 +255,7 @@ async def get_read_db(request: Request) -> AsyncIterator[Session]:
     writing = bool(request.scope.get(WRITE_AGAIN))
     async with database_turn(request, writing=writing):
         factory = session_factory(settings) if writing else await _read_factory(settings)
-        async for session in _one_transaction(factory()):
+        async for session in _one_transaction(request, factory()):
             yield session
 
 
