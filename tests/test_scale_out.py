@@ -224,8 +224,13 @@ def test_two_hundred_writers_on_a_small_pool_are_served_without_a_hang(
     assert still_there == 200
 
 
+@pytest.mark.parametrize("first_run_ends_slowly", [False, True])
 def test_a_read_that_has_to_write_after_another_write_runs_again_and_records_once(
-    settings: Settings, db: Session, make_client: object, caplog: pytest.LogCaptureFixture
+    settings: Settings,
+    db: Session,
+    make_client: object,
+    caplog: pytest.LogCaptureFixture,
+    first_run_ends_slowly: bool,
 ) -> None:
     if not settings.resolved_database_url.startswith("sqlite"):
         pytest.skip("the stale-snapshot collision is SQLite's")
@@ -264,12 +269,26 @@ def test_a_read_that_has_to_write_after_another_write_runs_again_and_records_onc
         other.commit()
         other.close()
 
+    slowed: list[bool] = []
+
+    def end_slowly(_conn: object) -> None:
+        # The first run's rollback takes a while: the second run must not touch its session
+        # meanwhile (the second run starts before the first run's dependencies end).
+        if not slowed:
+            slowed.append(True)
+            time.sleep(0.3)
+
     caplog.set_level(logging.INFO, logger="darwaza.access")
     event.listen(reads, "after_cursor_execute", write_from_elsewhere)
+    if first_run_ends_slowly:
+        event.listen(reads, "rollback", end_slowly)
     try:
         page = browser.get(f"/console/documents/{document.id}")
     finally:
         event.remove(reads, "after_cursor_execute", write_from_elsewhere)
+        if first_run_ends_slowly:
+            event.remove(reads, "rollback", end_slowly)
+    assert slowed == ([True] if first_run_ends_slowly else [])
     assert collided
     assert page.status_code == 200
     assert "a read had to write; running /console/documents/" in caplog.text
