@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 from fastapi import APIRouter
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field, field_validator
 from sqlalchemy import func, select, text
@@ -83,3 +84,16 @@ def test_an_endpoint_that_fails_after_writing_leaves_nothing_behind(settings: Se
         failed = client.post("/test/write-then-fail")
         assert failed.status_code == 500
         assert client.get("/test/events").json() == before
+
+
+def test_every_router_of_the_domains_commits_in_its_endpoints() -> None:
+    # A router made without the route class would still work, only slower: say so here.
+    from darwaza.app import ROUTERS
+
+    plain = [
+        route.path
+        for router, _pages in ROUTERS
+        for route in router.routes
+        if isinstance(route, APIRoute) and not isinstance(route, CommittingRoute)
+    ]
+    assert plain == []
