@@ -290,3 +290,28 @@ def test_the_verify_page_reads_the_root_key_as_a_check_does(
     assert first.status_code == second.status_code == 200
     assert pinned in first.text and pinned in second.text
     assert reads == [settings.resolved_database_url.startswith("sqlite")]
+
+
+def test_a_status_list_signed_already_is_served_from_the_event_loop(
+    app_client: TestClient, settings: Settings, db: Session
+) -> None:
+    # The first request signs the shard's token (in a thread); after that, where the
+    # shard's version can be read without waiting (SQLite), the token this process signed
+    # for that version is found on the event loop.
+    document = _a_degree(db, settings, "3520277777771")
+    path = f"/status-lists/{document.status_list_id}"
+    first = app_client.get(path)
+    reads: list[bool] = []  # on the event loop, for each read of the shard
+
+    def note(_conn: Connection, _cursor: object, statement: str, *_args: object) -> None:
+        if "FROM status_lists" in statement:
+            reads.append(_on_the_event_loop())
+
+    event.listen(Engine, "before_cursor_execute", note)
+    try:
+        second = app_client.get(path)
+    finally:
+        event.remove(Engine, "before_cursor_execute", note)
+    assert first.status_code == second.status_code == 200
+    assert second.text == first.text and second.headers["etag"] == first.headers["etag"]
+    assert reads == [settings.resolved_database_url.startswith("sqlite")]

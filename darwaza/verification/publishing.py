@@ -13,7 +13,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import bindparam, exists, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -115,6 +115,28 @@ def status_list_token(db: Session, *, settings: Settings, status_list_id: str) -
             _token_cache.clear()
         _token_cache[cache_key] = token
     return token
+
+
+def signed_status_list_without_waiting(settings: Settings, status_list_id: str) -> str | None:
+    """The shard's token as this process signed it already for its current version, read
+    where no lock can make the read wait (for the event loop; see
+    :func:`~darwaza.database.read_without_waiting`). ``None`` when it cannot be read so,
+    for a shard that does not exist, or when the token is still to be signed:
+    :func:`status_list_token` then answers, in a thread."""
+    version = read_without_waiting(
+        settings,
+        lambda connection: connection.execute(
+            _SHARD_VERSION, {"shard": status_list_id}
+        ).scalar_one_or_none(),
+    )
+    if version is None:
+        return None
+    now = signing_period_start(utcnow())
+    with _token_cache_lock:
+        return _token_cache.get((settings.resolved_database_url, status_list_id, version, now))
+
+
+_SHARD_VERSION = select(StatusList.version).where(StatusList.id == bindparam("shard"))
 
 
 def issuer_metadata(

@@ -31,6 +31,7 @@ from darwaza.verification.publishing import (
     read_root_key_thumbprint,
     root_key_thumbprint,
     root_key_thumbprint_without_waiting,
+    signed_status_list_without_waiting,
     status_list_token,
     trust_bundle_token,
 )
@@ -44,6 +45,7 @@ from darwaza.web.context import (
     ReadDbDep,
     SettingsDep,
     client_address,
+    commit_in_the_endpoint,
     database_turn,
     request_language,
 )
@@ -229,19 +231,28 @@ def agency_jwks(
     response_class=Response,
     responses=error_responses(404) | {200: {"content": {"application/statuslist+jwt": {}}}},
 )
-def status_list(
+async def status_list(
     status_list_id: str, request: Request, db: ReadDbDep, settings: SettingsDep
 ) -> Response:
     """A signed status list token (draft-ietf-oauth-status-list), 2 bits per document.
 
     Sent with a strong ETag and kept for the token's ``ttl``; a copy still current gets
-    ``304 Not Modified``.
+    ``304 Not Modified``. A token this process signed already for the shard's current
+    version is found on the event loop where no lock can make the read wait (SQLite);
+    otherwise, and to sign one, in a thread.
     """
+    token = None
+    if never_waiting_reader(settings) is not None:  # else the loop's turns buy nothing
+        token = await on_the_loop(signed_status_list_without_waiting, settings, status_list_id)
+    if token is None:  # read and committed in one hop, as a sync endpoint would be
+        token = await run_in_threadpool(
+            commit_in_the_endpoint(status_list_token),
+            db,
+            settings=settings,
+            status_list_id=status_list_id,
+        )
     return _cacheable(
-        request,
-        status_list_token(db, settings=settings, status_list_id=status_list_id),
-        media_type="application/statuslist+jwt",
-        max_age=STATUS_LIST_TTL_SECONDS,
+        request, token, media_type="application/statuslist+jwt", max_age=STATUS_LIST_TTL_SECONDS
     )
 
 
