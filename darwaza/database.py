@@ -197,7 +197,7 @@ class _QueuedWriterConnection(sqlite3.Connection):
 def _database_file(url: str) -> bool:
     """Whether a SQLite URL names a file (not a database in memory)."""
     path = url.removeprefix("sqlite:///").partition("?")[0]
-    return bool(path) and path != ":memory:"
+    return url.startswith("sqlite:///") and path not in ("", ":memory:")
 
 
 def _begin_immediate(conn: Any) -> None:
@@ -281,7 +281,7 @@ def build_engine(
             else {}
         )
         connecting: dict[str, Any] = {"check_same_thread": False, "timeout": lock_wait_seconds}
-        if immediate and url.startswith("sqlite:///") and _database_file(url):
+        if immediate and _database_file(url):
             connecting["factory"] = _QueuedWriterConnection
         engine = create_engine(url, connect_args=connecting, **sized)
         event.listen(engine, "connect", _sqlite_configuration(lock_wait_seconds))

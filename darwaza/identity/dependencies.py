@@ -21,7 +21,14 @@ from darwaza.identity.sessions import Principal, resolve_session
 from darwaza.identity.tokens import TOKEN_PREFIX, record_token_use, resolve_api_token
 from darwaza.notifications.service import unread_count
 from darwaza.settings import Settings
-from darwaza.web.context import SESSION_COOKIE, DbDep, SettingsDep, Viewer, bearer_token
+from darwaza.web.context import (
+    SESSION_COOKIE,
+    DbDep,
+    SettingsDep,
+    Viewer,
+    bearer_token,
+    calls_the_api,
+)
 
 SIGN_IN_COOKIE = "dz_signin"
 
@@ -54,14 +61,13 @@ def _sign_in(request: Request, db: Session, settings: Settings, token: str) -> N
         request.state.viewer = Viewer("staff", staff.full_name, None, staff.role)
     elif principal is not None and principal.citizen is not None:
         citizen = principal.citizen
-        # The count is for the bell in a page's header: an API call draws no header.
-        drawing_a_page = not request.scope["path"].startswith("/api/")
         request.state.viewer = Viewer(
             "citizen",
             citizen.full_name,
             citizen.preferred_language,
             identity_proven=citizen.identity_proven,
-            unread=unread_count(db, recipient_id=citizen.id) if drawing_a_page else 0,
+            # The count is for the bell in a page's header: an API call draws no header.
+            unread=0 if calls_the_api(request) else unread_count(db, recipient_id=citizen.id),
         )
 
 

@@ -16,12 +16,11 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from darwaza.catalogue import Catalogue
-from darwaza.database import never_waiting_reader
 from darwaza.settings import Settings
 from darwaza.verification.service import check_text, check_text_without_waiting, names_a_share
 from darwaza.verification.verdicts import VerificationResult
 from darwaza.web.context import database_turn
-from darwaza.web.loop import on_the_loop
+from darwaza.web.loop import read_on_the_loop
 
 
 async def check_for_request(
@@ -29,12 +28,11 @@ async def check_for_request(
 ) -> VerificationResult:
     """The verdict on ``text``: on the event loop when no wait can come of it, else in a
     thread (see the module's note)."""
-    if never_waiting_reader(settings) is not None:  # else the loop's turns buy nothing
-        result = await on_the_loop(
-            check_text_without_waiting, settings=settings, catalogue=catalogue, text=text
-        )
-        if result is not None:
-            return result
+    result = await read_on_the_loop(
+        settings, check_text_without_waiting, settings=settings, catalogue=catalogue, text=text
+    )
+    if result is not None:
+        return result
     async with database_turn(request, writing=names_a_share(text)):
         return await run_in_threadpool(
             check_text,

@@ -91,9 +91,7 @@ def status_list_token(db: Session, *, settings: Settings, status_list_id: str) -
     if shard is None:
         raise NotFound()
     now = signing_period_start(utcnow())
-    cache_key = (settings.resolved_database_url, shard.id, shard.version, now)
-    with _token_cache_lock:
-        cached = _token_cache.get(cache_key)
+    cached = _signed_already(settings, shard.id, shard.version, now)
     if cached is not None:
         return cached
     statuses = [0] * shard.capacity
@@ -113,8 +111,21 @@ def status_list_token(db: Session, *, settings: Settings, status_list_id: str) -
     with _token_cache_lock:
         if len(_token_cache) > _MAX_CACHED:
             _token_cache.clear()
-        _token_cache[cache_key] = token
+        _token_cache[_token_key(settings, shard.id, shard.version, now)] = token
     return token
+
+
+def _token_key(
+    settings: Settings, shard_id: str, version: int, now: datetime
+) -> tuple[str, str, int, datetime]:
+    """A shard's token is signed once per version and signing period, in each process."""
+    return (settings.resolved_database_url, shard_id, version, now)
+
+
+def _signed_already(settings: Settings, shard_id: str, version: int, now: datetime) -> str | None:
+    """The token this process signed for a shard's version in this signing period."""
+    with _token_cache_lock:
+        return _token_cache.get(_token_key(settings, shard_id, version, now))
 
 
 def signed_status_list_without_waiting(settings: Settings, status_list_id: str) -> str | None:
@@ -131,9 +142,7 @@ def signed_status_list_without_waiting(settings: Settings, status_list_id: str) 
     )
     if version is None:
         return None
-    now = signing_period_start(utcnow())
-    with _token_cache_lock:
-        return _token_cache.get((settings.resolved_database_url, status_list_id, version, now))
+    return _signed_already(settings, status_list_id, version, signing_period_start(utcnow()))
 
 
 _SHARD_VERSION = select(StatusList.version).where(StatusList.id == bindparam("shard"))

@@ -14,7 +14,6 @@ from starlette.concurrency import run_in_threadpool
 
 from darwaza.catalogue import Catalogue
 from darwaza.catalogue.dependencies import CatalogueDep
-from darwaza.database import never_waiting_reader
 from darwaza.errors import DarwazaError, Message
 from darwaza.i18n import N_, translate
 from darwaza.verification.images import (
@@ -49,7 +48,7 @@ from darwaza.web.context import (
     database_turn,
     request_language,
 )
-from darwaza.web.loop import on_the_loop
+from darwaza.web.loop import on_the_loop, read_on_the_loop
 from darwaza.web.pages import FormDep, form_file, form_text
 from darwaza.web.templating import render
 
@@ -137,9 +136,7 @@ async def verify_page(request: Request, settings: SettingsDep, catalogue: Catalo
     # checks the trust bundle's signature against it (see docs/verification.md). It is
     # read on the event loop where no lock can make that wait (SQLite), else in a thread
     # (where a new platform's first look makes the root key).
-    thumbprint = None
-    if never_waiting_reader(settings) is not None:  # else the loop's turns buy nothing
-        thumbprint = await on_the_loop(root_key_thumbprint_without_waiting, settings)
+    thumbprint = await read_on_the_loop(settings, root_key_thumbprint_without_waiting, settings)
     if thumbprint is None:
         async with database_turn(request, writing=False):
             thumbprint = await run_in_threadpool(read_root_key_thumbprint, settings)
@@ -241,9 +238,9 @@ async def status_list(
     version is found on the event loop where no lock can make the read wait (SQLite);
     otherwise, and to sign one, in a thread.
     """
-    token = None
-    if never_waiting_reader(settings) is not None:  # else the loop's turns buy nothing
-        token = await on_the_loop(signed_status_list_without_waiting, settings, status_list_id)
+    token = await read_on_the_loop(
+        settings, signed_status_list_without_waiting, settings, status_list_id
+    )
     if token is None:  # read and committed in one hop, as a sync endpoint would be
         token = await run_in_threadpool(
             commit_in_the_endpoint(status_list_token),

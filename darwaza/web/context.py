@@ -295,6 +295,12 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
+def calls_the_api(request: Request) -> bool:
+    """Whether the request is for the JSON API (``/api/...``) rather than a page."""
+    # The path from the scope, as the router read it: building ``request.url`` costs more.
+    return str(request.scope["path"]).startswith("/api/")
+
+
 def client_address(request: Request) -> str:
     """The caller's network address (as the trusted proxy reports it), for throttling."""
     return request.client.host if request.client else ""
@@ -363,8 +369,7 @@ async def csrf_protect(request: Request) -> None:
     """
     if request.method not in UNSAFE_METHODS or bearer_token(request):
         return
-    # The path from the scope, as the router read it: building ``request.url`` costs more.
-    if request.scope["path"].startswith("/api/") and SESSION_COOKIE not in request.cookies:
+    if calls_the_api(request) and SESSION_COOKIE not in request.cookies:
         return  # an API call carrying no cookie has no ambient authority to abuse
     # Never from the address: a token in a URL is kept in logs, history and Referer
     # headers. A form carries it as a field; a script sends the header.
@@ -389,13 +394,18 @@ def _csrf_token_matches(request: Request, sent: str | None) -> bool:
 
 
 async def _submitted_form(request: Request) -> FormData | None:
-    # Read within the limits of any page's form; the page gets the same parsed form
-    # (Starlette keeps it on the request) and closes its files. A form with files is read
-    # whole before its token is checked, no more than the body limit lets in: as much as
-    # an anonymous form with files (a document's picture on /verify) may send anyway.
+    # The page gets the same parsed form (Starlette keeps it on the request) and closes
+    # its files. A form with files is read whole before its token is checked, no more
+    # than the body limit lets in: as much as an anonymous form with files (a document's
+    # picture on /verify) may send anyway.
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         return None
+    return await read_submitted_form(request)
+
+
+async def read_submitted_form(request: Request) -> FormData:
+    """The submitted form, within the limits of any page's form."""
     return await request.form(
         max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_FIELD_BYTES
     )

@@ -17,6 +17,9 @@ import asyncio
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+from darwaza.database import never_waiting_reader
+from darwaza.settings import Settings
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -31,3 +34,15 @@ async def on_the_loop(work: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
     result = work(*args, **kwargs)
     await asyncio.sleep(0)
     return result
+
+
+async def read_on_the_loop(
+    settings: Settings, read: Callable[P, T | None], /, *args: P.args, **kwargs: P.kwargs
+) -> T | None:
+    """``read(*args, **kwargs)`` on the loop (see :func:`on_the_loop`) where the database
+    has a reader that never waits (:func:`~darwaza.database.never_waiting_reader`), else
+    ``None`` at once: the caller then reads in a thread, and the loop's turns buy nothing.
+    """
+    if never_waiting_reader(settings) is None:
+        return None
+    return await on_the_loop(read, *args, **kwargs)

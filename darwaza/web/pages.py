@@ -12,14 +12,12 @@ from starlette.datastructures import FormData, UploadFile
 
 from darwaza.errors import DarwazaError, Message
 from darwaza.paging import Page
-from darwaza.web.context import MAX_FORM_FIELD_BYTES, MAX_FORM_FIELDS, MAX_FORM_FILES
+from darwaza.web.context import read_submitted_form
 
 
 async def read_form(request: Request) -> AsyncIterator[FormData]:
     """The submitted form, within the limits of any page's form; files are closed at the end."""
-    form = await request.form(
-        max_files=MAX_FORM_FILES, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_FIELD_BYTES
-    )
+    form = await read_submitted_form(request)
     try:
         yield form
     finally:
