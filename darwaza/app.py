@@ -38,6 +38,7 @@ from darwaza.catalogue.loading import load_catalogue
 from darwaza.database import engine_for, fill_pool, transaction
 from darwaza.documents import api as documents_api
 from darwaza.documents import console as documents_console
+from darwaza.documents.statuses import kept_in_memory
 from darwaza.errors import NotFound
 from darwaza.identity import account as identity_account
 from darwaza.identity import admin as identity_admin
@@ -144,7 +145,9 @@ def _lifespan(
         await _prepare_routes(app)
         if freeze_start_up_heap:
             _freeze_start_up_heap()
-        yield
+        async with kept_in_memory(settings) as status_memory:
+            app.state.status_memory = status_memory
+            yield
 
     return lifespan
 

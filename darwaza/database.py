@@ -421,6 +421,12 @@ def _statement_engine(url: str, pool: PoolLimits) -> Engine:
     return build_engine(url, pool=pool, autocommit=True)
 
 
+def primary_statement_engine(settings: Settings) -> Engine:
+    """The primary's engine whose statements each run on their own (see
+    :func:`_statement_engine`): for reads that must not come from a replica."""
+    return _statement_engine(settings.resolved_database_url, pool_limits(settings))
+
+
 def insert_unless_present(
     db: Session,
     table: Any,

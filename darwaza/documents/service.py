@@ -31,6 +31,7 @@ from darwaza.database import table_of
 from darwaza.documents.formats.compact_qr import encode_compact_qr
 from darwaza.documents.formats.sd_jwt import issue_sd_jwt
 from darwaza.documents.models import NOT_VALID_SQL, Document, DocumentStatus, StatusList
+from darwaza.documents.statuses import forget_when_committed
 from darwaza.errors import (
     Conflict,
     DarwazaError,
@@ -494,6 +495,7 @@ def change_statuses_in_bulk(
             .where(StatusList.id == shard_id)
             .values(version=StatusList.version + 1, updated_at=now)
         )
+    forget_when_committed(db, shards)
     return changed
 
 
@@ -535,6 +537,7 @@ def change_document_status(
     assert shard is not None
     shard.version += 1
     shard.updated_at = document.status_changed_at
+    forget_when_committed(db, [shard.id])
     record_event(
         db,
         actor=actor,

@@ -7,7 +7,10 @@ on the event loop: handing it to a thread and back cost more CPU than the check 
 read waits to take it back behind whatever the loop is doing. Everything else (a share
 link, whose opening is recorded; PostgreSQL; a replica; SQLite at a moment it would
 make a reader wait) goes to the thread pool, in its turn at the database. On the loop
-it runs between two turns of the loop (see :mod:`darwaza.web.loop`).
+it runs between two turns of the loop (see :mod:`darwaza.web.loop`). On PostgreSQL a
+server that keeps statuses in memory (:mod:`darwaza.documents.statuses`) checks on the
+loop too, once it holds the document's key and shard: its first check of a shard, and
+its first after the shard changes, read it in a thread.
 """
 
 from __future__ import annotations
@@ -16,11 +19,17 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from darwaza.catalogue import Catalogue
+from darwaza.documents.statuses import StatusMemory
 from darwaza.settings import Settings
-from darwaza.verification.service import check_text, check_text_without_waiting, names_a_share
+from darwaza.verification.service import (
+    check_text,
+    check_text_in_memory,
+    check_text_without_waiting,
+    names_a_share,
+)
 from darwaza.verification.verdicts import VerificationResult
 from darwaza.web.context import database_turn
-from darwaza.web.loop import read_on_the_loop
+from darwaza.web.loop import on_the_loop, read_on_the_loop
 
 
 async def check_for_request(
@@ -28,6 +37,13 @@ async def check_for_request(
 ) -> VerificationResult:
     """The verdict on ``text``: on the event loop when no wait can come of it, else in a
     thread (see the module's note)."""
+    memory: StatusMemory | None = getattr(request.app.state, "status_memory", None)
+    if memory is not None:
+        held = await on_the_loop(
+            check_text_in_memory, memory, settings=settings, catalogue=catalogue, text=text
+        )
+        if held is not None:
+            return held
     result = await read_on_the_loop(
         settings, check_text_without_waiting, settings=settings, catalogue=catalogue, text=text
     )
@@ -40,4 +56,5 @@ async def check_for_request(
             catalogue=catalogue,
             text=text,
             user_agent=request.headers.get("user-agent", ""),
+            memory=memory,
         )

@@ -32,6 +32,7 @@ from darwaza.database import read_engine, read_without_waiting, transaction
 from darwaza.documents.formats.status_list import sign_status_list_token
 from darwaza.documents.models import Document, DocumentStatus, StatusList
 from darwaza.documents.service import issuer_url, status_code_at, status_list_url, statuses_of
+from darwaza.documents.statuses import NotInMemory, StatusMemory
 from darwaza.errors import NotFound
 from darwaza.settings import Settings
 from darwaza.verification.trust_bundle import TrustedIssuer, sign_trust_bundle
@@ -260,14 +261,10 @@ def offline_package(db: Session, *, settings: Settings, catalogue: Catalogue) ->
     }
 
 
-class DatabaseTrustSource:
-    """The platform's own view for verifying online: keys and statuses from the database,
-    through an ORM session or, for a check that only reads, a plain connection."""
+class PlatformTrust:
+    """The platform's own agencies, keys and status lists, for verifying online."""
 
-    def __init__(
-        self, db: Session | Connection, *, settings: Settings, catalogue: Catalogue
-    ) -> None:
-        self.db = db
+    def __init__(self, *, settings: Settings, catalogue: Catalogue) -> None:
         self.settings = settings
         self.catalogue = catalogue
         self._agency_prefix = issuer_url(settings, "")
@@ -285,11 +282,7 @@ class DatabaseTrustSource:
         public_key = _public_keys.get(cache_key)
         if public_key is not None:
             return public_key, info
-        jwk = self.db.scalar(
-            select(SigningKeyRecord.public_jwk).where(
-                SigningKeyRecord.kid == kid, SigningKeyRecord.agency_id == agency.id
-            )
-        )
+        jwk = self._stored_key(agency.id, kid)
         if jwk is None:
             return None
         public_key = public_key_from_jwk(jwk)
@@ -297,10 +290,66 @@ class DatabaseTrustSource:
             _public_keys[cache_key] = public_key
         return public_key, info
 
+    def _stored_key(self, agency_id: str, kid: str) -> dict[str, Any] | None:
+        raise NotImplementedError
+
+    def status_of(self, uri: str, index: int) -> int | None:
+        raise NotImplementedError
+
+    def _shard_of(self, uri: str) -> str | None:
+        return (
+            uri.removeprefix(self._status_prefix) if uri.startswith(self._status_prefix) else None
+        )
+
+
+class DatabaseTrustSource(PlatformTrust):
+    """Keys and statuses from the database, through an ORM session or, for a check that
+    only reads, a plain connection; statuses from the server's memory where it keeps
+    them (:mod:`darwaza.documents.statuses`), reading a shard it lacks."""
+
+    def __init__(
+        self,
+        db: Session | Connection,
+        *,
+        settings: Settings,
+        catalogue: Catalogue,
+        memory: StatusMemory | None = None,
+    ) -> None:
+        super().__init__(settings=settings, catalogue=catalogue)
+        self.db = db
+        self.memory = memory
+
+    def _stored_key(self, agency_id: str, kid: str) -> dict[str, Any] | None:
+        jwk: dict[str, Any] | None = self.db.scalar(
+            select(SigningKeyRecord.public_jwk).where(
+                SigningKeyRecord.kid == kid, SigningKeyRecord.agency_id == agency_id
+            )
+        )
+        return jwk
+
     def status_of(self, uri: str, index: int) -> int | None:
         """The current status at a slot of one of the platform's status lists."""
-        if not uri.startswith(self._status_prefix):
+        shard_id = self._shard_of(uri)
+        if shard_id is None:
             return None
-        return status_code_at(
-            self.db, status_list_id=uri.removeprefix(self._status_prefix), index=index
-        )
+        if self.memory is not None and self.memory.listening.listening:
+            return self.memory.code_read(shard_id, index)
+        return status_code_at(self.db, status_list_id=shard_id, index=index)
+
+
+class MemoryTrustSource(PlatformTrust):
+    """Only the keys and statuses this server holds in memory, for a check on the event
+    loop: anything else raises :class:`~darwaza.documents.statuses.NotInMemory`."""
+
+    def __init__(self, memory: StatusMemory, *, settings: Settings, catalogue: Catalogue) -> None:
+        super().__init__(settings=settings, catalogue=catalogue)
+        self.memory = memory
+
+    def _stored_key(self, agency_id: str, kid: str) -> dict[str, Any] | None:
+        raise NotInMemory(kid)
+
+    def status_of(self, uri: str, index: int) -> int | None:
+        shard_id = self._shard_of(uri)
+        if shard_id is None:
+            return None
+        return self.memory.code_in_memory(shard_id, index)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from darwaza.catalogue import Catalogue
 from darwaza.clock import utcnow
 from darwaza.database import read_engine, read_without_waiting, transaction
+from darwaza.documents.statuses import NotInMemory, StatusMemory
 from darwaza.metrics import VERIFICATIONS
 from darwaza.settings import Settings
 from darwaza.verification.offline import (
@@ -17,7 +18,7 @@ from darwaza.verification.offline import (
     on_platform,
     share_token_of,
 )
-from darwaza.verification.publishing import DatabaseTrustSource
+from darwaza.verification.publishing import DatabaseTrustSource, MemoryTrustSource
 from darwaza.verification.verdicts import Verdict, VerificationResult
 from darwaza.verification.verifier import verify_credential
 from darwaza.wallet import service as wallet
@@ -61,11 +62,16 @@ def verify_text(
 
 
 def verify_document(
-    db: Session | Connection, *, settings: Settings, catalogue: Catalogue, text: str
+    db: Session | Connection,
+    *,
+    settings: Settings,
+    catalogue: Catalogue,
+    text: str,
+    memory: StatusMemory | None = None,
 ) -> VerificationResult:
     """Verify a QR text or an SD-JWT (not a share link) against the platform's keys and
     status lists: reads only, so a plain connection serves as well as a session."""
-    trust = DatabaseTrustSource(db, settings=settings, catalogue=catalogue)
+    trust = DatabaseTrustSource(db, settings=settings, catalogue=catalogue, memory=memory)
     return _counted(verify_credential(text, trust=trust, now=utcnow()))
 
 
@@ -77,7 +83,12 @@ def _counted(result: VerificationResult) -> VerificationResult:
 
 
 def check_text(
-    *, settings: Settings, catalogue: Catalogue, text: str, user_agent: str = ""
+    *,
+    settings: Settings,
+    catalogue: Catalogue,
+    text: str,
+    user_agent: str = "",
+    memory: StatusMemory | None = None,
 ) -> VerificationResult:
     """Verify text in a transaction of its own: the primary for a share link (opening one
     is recorded), else a read-only session. A document checked as text changes nothing:
@@ -92,7 +103,28 @@ def check_text(
     # A plain connection, not an ORM session: the check reads one row (two on a key's
     # first use), and a session's setup and rollback cost more than the read.
     with read_engine(settings, statement_by_statement=True).connect() as connection:
-        return verify_document(connection, settings=settings, catalogue=catalogue, text=text)
+        return verify_document(
+            connection, settings=settings, catalogue=catalogue, text=text, memory=memory
+        )
+
+
+def check_text_in_memory(
+    memory: StatusMemory, *, settings: Settings, catalogue: Catalogue, text: str
+) -> VerificationResult | None:
+    """Verify a QR text or an SD-JWT with only the keys and statuses this server holds in
+    memory (:mod:`darwaza.documents.statuses`), for the event loop: no wait, no round trip.
+
+    ``None`` for a share link, or when something the check needs is not held: then
+    :func:`check_text` answers, in a thread, and keeps what it read. Nothing was counted
+    for a ``None``.
+    """
+    if names_a_share(text):
+        return None
+    trust = MemoryTrustSource(memory, settings=settings, catalogue=catalogue)
+    try:
+        return _counted(verify_credential(text, trust=trust, now=utcnow()))
+    except NotInMemory:
+        return None
 
 
 def check_text_without_waiting(

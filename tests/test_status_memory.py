@@ -1,0 +1,175 @@
+"""On PostgreSQL a server keeps documents' statuses in memory, and hears every change:
+a document changed by anyone (another server, a job, an operator's SQL) is never checked
+against the old copy, and a server that cannot hear reads the database again."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, event, text
+from sqlalchemy.orm import Session
+
+from darwaza.app import create_app
+from darwaza.database import engine_for
+from darwaza.documents.models import Document
+from darwaza.documents.statuses import CHANNEL, StatusMemory
+from darwaza.settings import Settings
+from tests.factories import create_document
+
+CHANGES = ("revoked", "valid", "suspended", "valid", "revoked")
+
+
+def _postgres_only(settings: Settings) -> None:
+    if settings.resolved_database_url.startswith("sqlite"):
+        pytest.skip("statuses are kept in memory on PostgreSQL, which tells of changes")
+
+
+def _until(condition: object, seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "waited too long"
+        time.sleep(0.02)
+
+
+@pytest.fixture
+def listening_client(settings: Settings) -> Iterator[tuple[TestClient, StatusMemory]]:
+    _postgres_only(settings)
+    app = create_app(settings)
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        memory: StatusMemory = app.state.status_memory
+        _until(lambda: memory.listening.listening)
+        yield client, memory
+
+
+@pytest.fixture
+def document(db: Session, settings: Settings) -> Document:
+    return create_document(
+        db,
+        settings,
+        holder_cnic="3520277777771",
+        agency_id="hec",
+        document_type="hec-degree-attestation",
+        claims={
+            "full_name": "Sana Mir",
+            "degree_title": "BSc",
+            "university": "NUST",
+            "programme": "Civil Engineering",
+            "year_of_completion": 2021,
+        },
+    )
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """Every statement sent to a database, on any engine, while the block runs."""
+    sent: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(Engine, "before_cursor_execute", note)
+
+
+def _checked(client: TestClient, document: Document) -> tuple[str, bool]:
+    answer = client.post("/api/v1/verify", json={"credential": document.qr_text})
+    assert answer.status_code == 200
+    return answer.json()["verdict"], answer.json()["status_checked"]
+
+
+def _changed_elsewhere(settings: Settings, document: Document, status: str) -> None:
+    """A change as another server, a job or an operator makes it: on its own connection."""
+    with engine_for(settings.resolved_database_url).begin() as connection:
+        connection.execute(
+            text("UPDATE documents SET status = :status WHERE id = :id"),
+            {"status": status, "id": document.id},
+        )
+        connection.execute(
+            text("UPDATE status_lists SET version = version + 1 WHERE id = :shard"),
+            {"shard": document.status_list_id},
+        )
+
+
+def test_a_held_shard_is_checked_without_a_statement(
+    listening_client: tuple[TestClient, StatusMemory], document: Document
+) -> None:
+    client, _memory = listening_client
+    with statements() as first:
+        assert _checked(client, document) == ("valid", True)
+    assert any("FROM status_lists" in statement for statement in first)
+    with statements() as second:
+        assert _checked(client, document) == ("valid", True)
+    assert second == []
+
+
+def test_a_change_made_elsewhere_is_heard_before_the_next_check(
+    listening_client: tuple[TestClient, StatusMemory], document: Document, settings: Settings
+) -> None:
+    client, memory = listening_client
+    assert _checked(client, document) == ("valid", True)
+    for status in CHANGES:
+        _changed_elsewhere(settings, document, status)
+        assert _checked(client, document) == (status, True)
+        # Answered again from memory, the shard read once after the change.
+        with statements() as sent:
+            assert _checked(client, document) == (status, True)
+        assert sent == []
+    assert memory.listening.listening
+
+
+def test_a_server_that_stops_hearing_forgets_and_reads_until_it_hears_again(
+    listening_client: tuple[TestClient, StatusMemory], document: Document, settings: Settings
+) -> None:
+    client, memory = listening_client
+    assert _checked(client, document) == ("valid", True)
+    with engine_for(settings.resolved_database_url).connect() as admin:
+        listeners = (
+            admin.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE query = :listen"),
+                {"listen": f'LISTEN "{CHANNEL}"'},
+            )
+            .scalars()
+            .all()
+        )
+        assert listeners
+        for pid in listeners:
+            # Ended as a restart or a proxy's timeout would; the wait is for it to be gone.
+            admin.execute(text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
+    # Made while nobody listens: its notice is lost.
+    _changed_elsewhere(settings, document, "revoked")
+    with statements() as sent:
+        assert _checked(client, document) == ("revoked", True)
+    assert any("FROM status_lists" in statement for statement in sent)
+    assert not memory.listening.listening
+    _until(lambda: memory.listening.listening)
+    assert _checked(client, document) == ("revoked", True)
+    with statements() as sent:
+        assert _checked(client, document) == ("revoked", True)
+    assert sent == []
+
+
+def test_statuses_are_read_for_each_check_where_memory_is_off(
+    settings: Settings, document: Document
+) -> None:
+    _postgres_only(settings)
+    app = create_app(settings.model_copy(update={"status_memory": False}))
+    with TestClient(app, base_url="http://127.0.0.1:8000") as client:
+        assert app.state.status_memory is None
+        assert _checked(client, document) == ("valid", True)
+        with statements() as sent:
+            assert _checked(client, document) == ("valid", True)
+        assert any("FROM status_lists" in statement for statement in sent)
+
+
+def test_sqlite_keeps_no_statuses_in_memory(app_client: TestClient, settings: Settings) -> None:
+    if not settings.resolved_database_url.startswith("sqlite"):
+        pytest.skip("SQLite's own behaviour")
+    app = app_client.app
+    assert app.state.status_memory is None  # type: ignore[attr-defined]
