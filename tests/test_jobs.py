@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
 from darwaza.cli import main as jobs_cli
@@ -564,3 +564,37 @@ def test_workers_claiming_at_once_never_take_the_same_job(settings: Settings) ->
     every_claim = [job_id for ids in taken.values() for job_id in ids]
     assert sorted(every_claim) == sorted(expected)
     assert sum(1 for ids in taken.values() if ids) > 1, "one claimer took everything"
+
+
+def test_a_worker_with_nothing_due_leaves_sqlites_write_lock_to_the_requests(
+    settings: Settings, registry: JobRegistry
+) -> None:
+    on_sqlite = settings.resolved_database_url.startswith("sqlite")
+    claims: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        # A claim: the UPDATE that leases jobs (each one takes SQLite's write lock).
+        if statement.startswith("UPDATE jobs") and "started_at" in statement:
+            claims.append(statement)
+
+    worker = Worker(settings, registry, concurrency=2, worker_id="idle")
+    event.listen(Engine, "before_cursor_execute", note)
+    running = threading.Thread(target=worker.run, kwargs={"handle_signals": False})
+    running.start()
+    try:
+        time.sleep(0.5)  # its threads look at once, then every 20 ms and more
+        claims_while_idle = len(claims)
+        with transaction(settings) as db:
+            job_id = enqueue(db, kind=RECEIPT, payload={}).id
+        deadline = time.monotonic() + 20
+        while _job(settings, job_id).status != JobStatus.DONE:
+            assert time.monotonic() < deadline, "the job was not run"
+            time.sleep(0.02)
+    finally:
+        worker.stop()
+        running.join(20)
+        event.remove(Engine, "before_cursor_execute", note)
+    # SQLite: it read that nothing was due, and never took the lock to claim nothing.
+    # PostgreSQL: a claim takes no lock a request needs (SKIP LOCKED); it claims at once.
+    assert (claims_while_idle == 0) is on_sqlite
+    assert len(claims) > claims_while_idle

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Connection, Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from darwaza.clock import utcnow
@@ -165,6 +165,33 @@ def _due(now: datetime) -> Any:
     )
 
 
+def _claimable(
+    now: datetime, *, priority_at_most: int | None, skip_kinds: Collection[str]
+) -> Select[int]:
+    chosen = select(Job.id).where(_due(now))
+    if priority_at_most is not None:
+        chosen = chosen.where(Job.priority <= priority_at_most)
+    if skip_kinds:
+        chosen = chosen.where(Job.kind.not_in(sorted(skip_kinds)))
+    return chosen
+
+
+def any_claimable(
+    connection: Connection,
+    *,
+    now: datetime | None = None,
+    priority_at_most: int | None = None,
+    skip_kinds: Collection[str] = (),
+) -> bool:
+    """Whether :func:`claim_jobs` with the same filters would find a job: a read, which
+    takes no lock, for a worker to ask before it takes SQLite's one write lock to claim."""
+    now = now or utcnow()
+    found = connection.execute(
+        _claimable(now, priority_at_most=priority_at_most, skip_kinds=skip_kinds).limit(1)
+    ).first()
+    return found is not None
+
+
 def claim_jobs(
     db: Session,
     *,
@@ -186,11 +213,11 @@ def claim_jobs(
     with ``BEGIN IMMEDIATE``, so claims are serialised by the database's write lock.
     """
     now = now or utcnow()
-    chosen = select(Job.id).where(_due(now)).order_by(Job.priority, Job.run_at, Job.id).limit(limit)
-    if priority_at_most is not None:
-        chosen = chosen.where(Job.priority <= priority_at_most)
-    if skip_kinds:
-        chosen = chosen.where(Job.kind.not_in(sorted(skip_kinds)))
+    chosen = (
+        _claimable(now, priority_at_most=priority_at_most, skip_kinds=skip_kinds)
+        .order_by(Job.priority, Job.run_at, Job.id)
+        .limit(limit)
+    )
     if db.get_bind().dialect.name == "postgresql":
         chosen = chosen.with_for_update(skip_locked=True)
     rows = db.execute(

@@ -27,11 +27,12 @@ from types import FrameType
 from sqlalchemy.orm import Session, sessionmaker
 
 from darwaza.clock import utcnow
-from darwaza.database import engine_for, session_factory
+from darwaza.database import engine_for, primary_statement_engine, session_factory
 from darwaza.jobs.models import Priority
 from darwaza.jobs.queue import (
     ClaimedJob,
     PermanentFailure,
+    any_claimable,
     claim_jobs,
     enqueue,
     expire_and_recover,
@@ -200,6 +201,11 @@ class Worker:
         self._pruned_at: datetime | None = None
         self.engine = engine_for(settings.resolved_database_url)
         self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
+        # On PostgreSQL claims take row locks only (SKIP LOCKED), and an empty claim
+        # changes nothing: no read before it there.
+        self._reader = (
+            primary_statement_engine(settings) if self.engine.dialect.name == "sqlite" else None
+        )
         self.stopping = threading.Event()
         self._in_hand: set[int] = set()
         self._in_hand_lock = threading.Lock()
@@ -287,14 +293,25 @@ class Worker:
     def _claim_some(
         self, sessions: sessionmaker[Session], *, urgent_only: bool, heavy: bool
     ) -> list[ClaimedJob]:
+        priority_at_most = Priority.URGENT if urgent_only else None
+        skip_kinds = () if heavy else self._heavy
+        if self._reader is not None:
+            # SQLite: a claim takes the database's one write lock, and the citizens'
+            # requests wait for it. Nine threads looking every 20-500 ms mostly find
+            # nothing; a read, which waits for no writer, says so without the lock.
+            with self._reader.connect() as connection:
+                if not any_claimable(
+                    connection, priority_at_most=priority_at_most, skip_kinds=skip_kinds
+                ):
+                    return []
         with sessions.begin() as db:
             claimed = claim_jobs(
                 db,
                 worker_id=self.worker_id,
                 limit=1 if urgent_only else self.batch_size,
                 lease=self.lease,
-                priority_at_most=Priority.URGENT if urgent_only else None,
-                skip_kinds=() if heavy else self._heavy,
+                priority_at_most=priority_at_most,
+                skip_kinds=skip_kinds,
             )
             extra = [job.id for job in claimed if job.kind in self._heavy][1:]
             if extra:
