@@ -35,6 +35,19 @@ VERIFICATIONS: Final = Counter(
     ["verdict", "format"],
 )
 
+# On PostgreSQL: "memory" for a status answered from the server's copy of its shard,
+# "shard" for a shard read to be kept, "database" for a status read on its own (memory
+# off, or not listening). Few "shard" reads against many "memory" answers is health.
+STATUS_LOOKUPS: Final = Counter(
+    "darwaza_status_lookups_total",
+    "Documents' statuses looked up for checks online, by where the answer came from.",
+    ["source"],
+)
+STATUS_MEMORY_LOSSES: Final = Counter(
+    "darwaza_status_memory_losses_total",
+    "Times a server stopped hearing of status changes and forgot the statuses it kept.",
+)
+
 
 def default_registry() -> CollectorRegistry:
     """The process's registry, where the metrics above are kept."""

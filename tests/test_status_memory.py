@@ -10,13 +10,14 @@ from contextlib import contextmanager
 
 import pytest
 from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
 from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
 from darwaza.app import create_app
 from darwaza.database import engine_for
 from darwaza.documents.models import Document
-from darwaza.documents.statuses import CHANNEL, StatusMemory
+from darwaza.documents.statuses import CHANNEL, StatusMemory, StatusSource
 from darwaza.settings import Settings
 from tests.factories import create_document
 
@@ -78,6 +79,10 @@ def statements() -> Iterator[list[str]]:
         event.remove(Engine, "before_cursor_execute", note)
 
 
+def _lookups(source: StatusSource) -> float:
+    return REGISTRY.get_sample_value("darwaza_status_lookups_total", {"source": source}) or 0.0
+
+
 def _checked(client: TestClient, document: Document) -> tuple[str, bool]:
     answer = client.post("/api/v1/verify", json={"credential": document.qr_text})
     assert answer.status_code == 200
@@ -101,12 +106,19 @@ def test_a_held_shard_is_checked_without_a_statement(
     listening_client: tuple[TestClient, StatusMemory], document: Document
 ) -> None:
     client, _memory = listening_client
+    before = {source: _lookups(source) for source in StatusSource}
     with statements() as first:
         assert _checked(client, document) == ("valid", True)
     assert any("FROM status_lists" in statement for statement in first)
     with statements() as second:
         assert _checked(client, document) == ("valid", True)
     assert second == []
+    # What an operator sees in /metrics: one shard read, then an answer from memory.
+    assert {source: _lookups(source) - before[source] for source in StatusSource} == {
+        StatusSource.SHARD: 1,
+        StatusSource.MEMORY: 1,
+        StatusSource.DATABASE: 0,
+    }
 
 
 def test_a_change_made_elsewhere_is_heard_before_the_next_check(
@@ -129,6 +141,7 @@ def test_a_server_that_stops_hearing_forgets_and_reads_until_it_hears_again(
 ) -> None:
     client, memory = listening_client
     assert _checked(client, document) == ("valid", True)
+    losses = REGISTRY.get_sample_value("darwaza_status_memory_losses_total") or 0.0
     with engine_for(settings.resolved_database_url).connect() as admin:
         listeners = (
             admin.execute(
@@ -148,6 +161,7 @@ def test_a_server_that_stops_hearing_forgets_and_reads_until_it_hears_again(
         assert _checked(client, document) == ("revoked", True)
     assert any("FROM status_lists" in statement for statement in sent)
     assert not memory.listening.listening
+    assert REGISTRY.get_sample_value("darwaza_status_memory_losses_total") == losses + 1
     _until(lambda: memory.listening.listening)
     assert _checked(client, document) == ("revoked", True)
     with statements() as sent:

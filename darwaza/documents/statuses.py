@@ -26,6 +26,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from enum import StrEnum
 
 import psycopg
 from sqlalchemy import event, select, text
@@ -34,12 +35,21 @@ from sqlalchemy.orm import Session
 from darwaza.database import primary_statement_engine
 from darwaza.documents.models import NOT_VALID_SQL, Document, DocumentStatus, StatusList
 from darwaza.listening import Listening
+from darwaza.metrics import STATUS_LOOKUPS, STATUS_MEMORY_LOSSES
 from darwaza.settings import Settings
 
 CHANNEL = "darwaza_status_lists"
 # A national register has a few thousand shards; a copy of one is its few slots that
 # are not valid. Beyond this many, the copies first kept are dropped.
 _MOST_SHARDS = 20_000
+
+
+class StatusSource(StrEnum):
+    """Where a status came from, as counted in ``darwaza_status_lookups_total``."""
+
+    MEMORY = "memory"
+    SHARD = "shard"
+    DATABASE = "database"
 
 
 class NotInMemory(Exception):
@@ -82,6 +92,7 @@ class StatusMemory:
         copy = self._copies.get(shard_id)
         if copy is None:
             raise NotInMemory(shard_id)
+        STATUS_LOOKUPS.labels(StatusSource.MEMORY).inc()
         return copy.code_at(index)
 
     def code_read(self, shard_id: str, index: int) -> int | None:
@@ -91,6 +102,7 @@ class StatusMemory:
             seen = (self._losses, self._changes.get(shard_id, 0))
             listening = self.listening.listening
         copy = self._read(shard_id)
+        STATUS_LOOKUPS.labels(StatusSource.SHARD).inc()
         if copy is None:
             return None
         with self._lock:
@@ -125,6 +137,7 @@ class StatusMemory:
             self._copies.pop(shard_id, None)
 
     def forget_everything(self) -> None:
+        STATUS_MEMORY_LOSSES.inc()
         with self._lock:
             self._losses += 1
             self._copies.clear()

@@ -32,8 +32,9 @@ from darwaza.database import read_engine, read_without_waiting, transaction
 from darwaza.documents.formats.status_list import sign_status_list_token
 from darwaza.documents.models import Document, DocumentStatus, StatusList
 from darwaza.documents.service import issuer_url, status_code_at, status_list_url, statuses_of
-from darwaza.documents.statuses import NotInMemory, StatusMemory
+from darwaza.documents.statuses import NotInMemory, StatusMemory, StatusSource
 from darwaza.errors import NotFound
+from darwaza.metrics import STATUS_LOOKUPS
 from darwaza.settings import Settings
 from darwaza.verification.trust_bundle import TrustedIssuer, sign_trust_bundle
 from darwaza.verification.verdicts import IssuerInfo
@@ -334,6 +335,7 @@ class DatabaseTrustSource(PlatformTrust):
             return None
         if self.memory is not None and self.memory.listening.listening:
             return self.memory.code_read(shard_id, index)
+        STATUS_LOOKUPS.labels(StatusSource.DATABASE).inc()
         return status_code_at(self.db, status_list_id=shard_id, index=index)
 
 
