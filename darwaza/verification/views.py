@@ -50,7 +50,7 @@ from darwaza.web.context import (
 )
 from darwaza.web.loop import on_the_loop, read_on_the_loop
 from darwaza.web.pages import FormDep, form_file, form_text
-from darwaza.web.templating import render
+from darwaza.web.templating import render, render_public
 
 router = APIRouter(
     route_class=CommittingRoute, dependencies=CSRF_PROTECTED, include_in_schema=False
@@ -140,12 +140,17 @@ async def verify_page(request: Request, settings: SettingsDep, catalogue: Catalo
     if thumbprint is None:
         async with database_turn(request, writing=False):
             thumbprint = await run_in_threadpool(read_root_key_thumbprint, settings)
-    texts = offline_verifier_texts(request_language(request), catalogue)
+    language = request_language(request)
     return await on_the_loop(
-        render,
+        render_public,
         request,
         "verification/verify.html",
-        {"errors": {}, "root_thumbprint": thumbprint, "verifier_texts": texts},
+        lambda: {
+            "errors": {},
+            "root_thumbprint": thumbprint,
+            "verifier_texts": offline_verifier_texts(language, catalogue),
+        },
+        variant=thumbprint,
     )
 
 

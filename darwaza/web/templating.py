@@ -6,6 +6,8 @@ translates into the reader's language, so one environment serves both languages.
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable, Hashable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,54 @@ def render(
     request: Request, template: str, context: dict[str, Any] | None = None, status_code: int = 200
 ) -> HTMLResponse:
     """Render ``template`` in the request's language, with the CSRF token and cookies set."""
+    html = _rendered(request, template, context, csrf_token=csrf_token_for(request))
+    return _page(request, html, status_code)
+
+
+# A public page looks the same to every visitor who is not signed in, but for the CSRF
+# token in its forms: it is rendered once with this stand-in (64 hex digits, as a token)
+# and each visitor's own token is put in its place.
+_TOKEN_STAND_IN = secrets.token_hex(32)
+_MOST_PUBLIC_PAGES = 256
+
+
+def render_public(
+    request: Request,
+    template: str,
+    context: Callable[[], dict[str, Any]],
+    *,
+    variant: Hashable = None,
+) -> HTMLResponse:
+    """A public page (the start page, services, a service, the verify page), rendered once
+    per path, language and ``variant`` and kept for visitors who are not signed in.
+
+    A page must depend on nothing else: the catalogue and the translations do not change
+    while a process runs. A signed-in visitor's page (their name, their messages) is
+    rendered for them. At most a few hundred are kept; ``variant`` must come from a small
+    set (an agency's id, not a search). ``context`` is asked for only when the page is
+    rendered.
+    """
+    if getattr(request.state, "viewer", None) is not None:
+        return render(request, template, context())
+    # Kept per application: each has its own catalogue (tests make several in a process).
+    kept: dict[tuple[str, str, str, Hashable], str] | None = getattr(
+        request.app.state, "public_pages", None
+    )
+    if kept is None:
+        kept = request.app.state.public_pages = {}
+    key = (template, request_language(request), request.url.path, variant)
+    html = kept.get(key)
+    if html is None:
+        html = _rendered(request, template, context(), csrf_token=_TOKEN_STAND_IN)
+        if len(kept) >= _MOST_PUBLIC_PAGES:
+            kept.pop(next(iter(kept)))
+        kept[key] = html
+    return _page(request, html.replace(_TOKEN_STAND_IN, csrf_token_for(request)), 200)
+
+
+def _rendered(
+    request: Request, template: str, context: dict[str, Any] | None, *, csrf_token: str
+) -> str:
     language = request_language(request)
 
     def gettext(message: str, **params: Any) -> str:
@@ -82,7 +132,7 @@ def render(
         "lang": language,
         "dir": text_direction(language),
         "csrf_field": CSRF_FIELD,
-        "csrf_token": csrf_token_for(request),
+        "csrf_token": csrf_token,
         "viewer": getattr(request.state, "viewer", None),
         "pick": lambda value: localised(value, language),
         "when": lambda value, fmt="": local_time(value, language),
@@ -98,7 +148,10 @@ def render(
         "file_kinds": lambda types: ", ".join(FILE_KINDS.get(t, t) for t in types),
     }
     values.update(context or {})
-    html = environment.get_template(template).render(values)
+    return environment.get_template(template).render(values)
+
+
+def _page(request: Request, html: str, status_code: int) -> HTMLResponse:
     response = HTMLResponse(html, status_code=status_code)
     if getattr(request.state, "set_csrf_cookie", False):
         response.set_cookie(
