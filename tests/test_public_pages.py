@@ -4,6 +4,7 @@ language its own."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from darwaza.settings import Settings
+from darwaza.verification import publishing
+from darwaza.verification import views as verification_views
 from darwaza.web import templating
 from tests.journeys import csrf_of, sign_up
 
@@ -96,3 +99,30 @@ def test_a_public_page_is_rendered_once_for_many_visitors(
     for _ in range(2):
         make_client().get("/services/hec-degree-attestation", headers={"Accept-Language": "ur"})
     assert rendered == ["catalogue/service.html"] * 2
+
+
+def test_the_verify_page_reads_the_root_key_once_in_a_while(
+    app_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[str | None] = []
+    read_thumbprint = publishing.published_root_thumbprint
+
+    def counted(db: Any) -> str | None:
+        reads.append(read_thumbprint(db))
+        return reads[-1]
+
+    monkeypatch.setattr(publishing, "published_root_thumbprint", counted)
+    first = app_client.get("/verify")
+    assert first.status_code == 200 and reads
+    pinned = re.search(r'data-root-thumbprint="([\w-]{43})"', first.text)
+    assert pinned is not None
+    thumbprint = pinned.group(1)
+    before = len(reads)
+    for _ in range(3):
+        assert thumbprint in app_client.get("/verify").text
+    assert len(reads) == before
+    # Once the time is up, the next page reads it again.
+    monkeypatch.setattr(verification_views, "ROOT_THUMBPRINT_SECONDS", 0.0)
+    assert thumbprint in app_client.get("/verify").text
+    assert thumbprint in app_client.get("/verify").text
+    assert len(reads) == before + 2

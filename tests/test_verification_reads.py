@@ -31,6 +31,7 @@ from darwaza.database import (
 )
 from darwaza.documents.models import Document
 from darwaza.settings import Settings
+from darwaza.verification import views as verification_views
 from darwaza.verification.api import VerifyRead, verification_json
 from darwaza.verification.publishing import root_key_thumbprint
 from darwaza.verification.verdicts import Verdict, VerificationResult
@@ -270,11 +271,13 @@ def test_a_claim_too_large_for_orjson_is_still_answered_as_the_model_writes_it()
 
 
 def test_the_verify_page_reads_the_root_key_as_a_check_does(
-    app_client: TestClient, settings: Settings, db: Session
+    app_client: TestClient, settings: Settings, db: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A new platform's first look at the page makes the root key (a write, in a thread);
-    # after that the page reads it on the event loop where that cannot wait (SQLite).
+    # after that the page reads it on the event loop where that cannot wait (SQLite),
+    # whenever what it read last is older than ROOT_THUMBPRINT_SECONDS.
     first = app_client.get("/verify")
+    monkeypatch.setattr(verification_views, "ROOT_THUMBPRINT_SECONDS", 0.0)
     reads: list[bool] = []  # on the event loop, for each read of the root key
 
     def note(_conn: Connection, _cursor: object, statement: str, *_args: object) -> None:

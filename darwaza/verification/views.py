@@ -6,6 +6,7 @@ list tokens at ``/status-lists/{id}``, the signed trust bundle at ``/trust-bundl
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -16,6 +17,7 @@ from darwaza.catalogue import Catalogue
 from darwaza.catalogue.dependencies import CatalogueDep
 from darwaza.errors import DarwazaError, Message
 from darwaza.i18n import N_, translate
+from darwaza.settings import Settings
 from darwaza.verification.images import (
     MAX_IMAGE_BYTES,
     NO_QR_IN_PICTURE,
@@ -130,16 +132,34 @@ def _verifier_texts(language: str, catalogue: Catalogue) -> dict[str, Any]:
     }
 
 
-@router.get("/verify", response_class=HTMLResponse)
-async def verify_page(request: Request, settings: SettingsDep, catalogue: CatalogueDep) -> Response:
-    # The root key's thumbprint is pinned in the page for the verifier in the browser, which
-    # checks the trust bundle's signature against it (see docs/verification.md). It is
-    # read on the event loop where no lock can make that wait (SQLite), else in a thread
-    # (where a new platform's first look makes the root key).
+# The root key is made once, when a platform first needs it, and no command replaces it;
+# a process reads its thumbprint at most this often (as a replica's copy may lag).
+ROOT_THUMBPRINT_SECONDS = 10.0
+
+
+async def _root_thumbprint(request: Request, settings: Settings) -> str:
+    """The root key's thumbprint, pinned in the verify page for the verifier in the
+    browser, which checks the trust bundle's signature against it (docs/verification.md).
+
+    Remembered by the application for ``ROOT_THUMBPRINT_SECONDS``. It is read on the
+    event loop where no lock can make that wait (SQLite), else in a thread (where a new
+    platform's first look makes the root key).
+    """
+    remembered: tuple[str, float] | None = getattr(request.app.state, "root_thumbprint", None)
+    now = time.monotonic()
+    if remembered is not None and now - remembered[1] < ROOT_THUMBPRINT_SECONDS:
+        return remembered[0]
     thumbprint = await read_on_the_loop(settings, root_key_thumbprint_without_waiting, settings)
     if thumbprint is None:
         async with database_turn(request, writing=False):
             thumbprint = await run_in_threadpool(read_root_key_thumbprint, settings)
+    request.app.state.root_thumbprint = (thumbprint, now)
+    return thumbprint
+
+
+@router.get("/verify", response_class=HTMLResponse)
+async def verify_page(request: Request, settings: SettingsDep, catalogue: CatalogueDep) -> Response:
+    thumbprint = await _root_thumbprint(request, settings)
     language = request_language(request)
     return await on_the_loop(
         render_public,
