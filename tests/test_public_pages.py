@@ -58,17 +58,19 @@ def test_a_signed_in_citizen_gets_their_own_page_after_visitors_were_served(
     make_client: Callable[[], TestClient], settings: Settings
 ) -> None:
     visitor, citizen = make_client(), make_client()
-    assert "Sign in" in visitor.get("/services").text
+    for path in PUBLIC_PAGES:
+        assert "Sign in" in visitor.get(path).text
     signed_in = sign_up(
         citizen, settings, cnic="3520288888881", full_name="Zara Qureshi", mobile="03001234599"
     )
     assert signed_in.status_code == 303
-    page = citizen.get("/services").text
-    assert "My documents" in page and "Sign out" in page
-    assert "Sign in" not in page
-    # And the visitor's page did not become the citizen's.
-    page = visitor.get("/services").text
-    assert "Sign in" in page and "My documents" not in page
+    for path in PUBLIC_PAGES:
+        page = citizen.get(path).text
+        assert "My documents" in page and "Sign out" in page, path
+        assert "Sign in" not in page, path
+        # And the visitor's page did not become the citizen's.
+        page = visitor.get(path).text
+        assert "Sign in" in page and "My documents" not in page, path
 
 
 def test_a_search_and_an_agency_are_pages_of_their_own(app_client: TestClient) -> None:
