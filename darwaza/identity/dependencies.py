@@ -6,18 +6,22 @@ session is read once per request and cached on it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from darwaza.audit.actors import Actor
+from darwaza.clock import utcnow
+from darwaza.database import read_without_waiting
 from darwaza.errors import Forbidden, NotFound, NotSignedIn
 from darwaza.identity.models import Citizen, StaffMember
-from darwaza.identity.sessions import Principal, resolve_session
+from darwaza.identity.sessions import Principal, find_session, resolve_session, use_to_note
 from darwaza.identity.tokens import TOKEN_PREFIX, record_token_use, resolve_api_token
 from darwaza.notifications.service import unread_count
 from darwaza.settings import Settings
@@ -29,6 +33,7 @@ from darwaza.web.context import (
     bearer_token,
     calls_the_api,
 )
+from darwaza.web.loop import read_on_the_loop
 
 SIGN_IN_COOKIE = "dz_signin"
 
@@ -41,13 +46,16 @@ async def get_principal(request: Request, db: DbDep, settings: SettingsDep) -> P
     """The signed-in person, if any (cached on the request).
 
     Without a session token nobody is signed in, and that is decided on the event loop:
-    the visitors of the public pages cost no hop to a thread. A token is looked up in
-    the thread pool.
+    the visitors of the public pages cost no hop to a thread. A citizen's token is looked
+    up on the event loop where the database has a reader that never waits (SQLite, see
+    :func:`_citizen_signed_in_before_the_transaction`); anyone else's in the thread pool.
     """
     if not hasattr(request.state, "principal"):
         request.state.principal = None
         token = session_token(request)
-        if token:
+        if token and not await read_on_the_loop(
+            settings, _citizen_signed_in_before_the_transaction, request, db, settings, token
+        ):
             await run_in_threadpool(_sign_in, request, db, settings, token)
     cached: Principal | None = request.state.principal
     return cached
@@ -60,15 +68,70 @@ def _sign_in(request: Request, db: Session, settings: Settings, token: str) -> N
         staff = principal.staff_member
         request.state.viewer = Viewer("staff", staff.full_name, None, staff.role)
     elif principal is not None and principal.citizen is not None:
-        citizen = principal.citizen
-        request.state.viewer = Viewer(
-            "citizen",
-            citizen.full_name,
-            citizen.preferred_language,
-            identity_proven=citizen.identity_proven,
-            # The count is for the bell in a page's header: an API call draws no header.
-            unread=0 if calls_the_api(request) else unread_count(db, recipient_id=citizen.id),
-        )
+        request.state.viewer = _citizen_viewer(request, db, principal.citizen)
+
+
+def _citizen_viewer(request: Request, db: Session, citizen: Citizen) -> Viewer:
+    return Viewer(
+        "citizen",
+        citizen.full_name,
+        citizen.preferred_language,
+        identity_proven=citizen.identity_proven,
+        # The count is for the bell in a page's header: an API call draws no header.
+        unread=0 if calls_the_api(request) else unread_count(db, recipient_id=citizen.id),
+    )
+
+
+@dataclass(frozen=True)
+class _LookedUp:
+    principal: Principal | None
+    viewer: Viewer | None
+
+
+def _citizen_signed_in_before_the_transaction(
+    request: Request, db: Session, settings: Settings, token: str
+) -> bool:
+    """Sign a citizen in on the event loop, before the request's transaction begins.
+
+    On SQLite a writing request's transaction takes the one write lock when it begins:
+    signed in within it, the lock was held for the sign-in's reads, a hop back to the
+    loop and the loop's turns until the endpoint's thread began. Here the session is
+    read through the reader that never waits, and the request's own session is given
+    the citizen and the session as rows to read again (expired, not loaded): the
+    endpoint reads them within its transaction, under the lock, so it never works on a
+    copy another request has since changed. A session ended between this look and the
+    transaction admits that one request, as it would have a moment earlier.
+
+    False where the look was refused (a lock held elsewhere), or for a staff member,
+    whose checks read the staff row on the loop: then the caller signs in in a thread.
+    """
+    looked_up = read_without_waiting(
+        settings, functools.partial(_look_up, request=request, settings=settings, token=token)
+    )
+    if looked_up is None:
+        return False
+    found = looked_up.principal
+    if found is not None and found.citizen is not None:
+        session, citizen = db.merge(found.session, load=False), db.merge(found.citizen, load=False)
+        db.expire(session)
+        db.expire(citizen)
+        if use_to_note(found.session):
+            session.last_seen_at = utcnow()
+        request.state.principal = Principal(session=session, citizen=citizen)
+        request.state.viewer = looked_up.viewer
+    return True
+
+
+def _look_up(
+    connection: Connection, *, request: Request, settings: Settings, token: str
+) -> _LookedUp | None:
+    with Session(bind=connection, expire_on_commit=False) as reading:
+        principal = find_session(reading, settings=settings, token=token)
+        if principal is None:
+            return _LookedUp(None, None)
+        if principal.citizen is None:
+            return None  # staff: signed in in a thread
+        return _LookedUp(principal, _citizen_viewer(request, reading, principal.citizen))
 
 
 PrincipalDep = Annotated[Principal | None, Depends(get_principal)]

@@ -89,7 +89,16 @@ class Principal:
 
 
 def resolve_session(db: Session, *, settings: Settings, token: str | None) -> Principal | None:
-    """The principal of a live session, or ``None`` if it is unknown, ended or idle too long."""
+    """The principal of a live session, or ``None`` if it is unknown, ended or idle too long;
+    its last use is noted (see :func:`note_use`)."""
+    principal = find_session(db, settings=settings, token=token)
+    if principal is not None:
+        note_use(principal.session)
+    return principal
+
+
+def find_session(db: Session, *, settings: Settings, token: str | None) -> Principal | None:
+    """As :func:`resolve_session`, but only reads."""
     if not token:
         return None
     session = db.get(UserSession, token_hash(token))
@@ -107,11 +116,24 @@ def resolve_session(db: Session, *, settings: Settings, token: str | None) -> Pr
         return None
     if staff is not None and staff.disabled_at is not None:
         return None
-    if now - session.last_seen_at > timedelta(seconds=60):
-        session.last_seen_at = now  # at most one write a minute per session
     if citizen is None and staff is None:
         return None
     return Principal(session=session, citizen=citizen, staff_member=staff)
+
+
+# A session's last use is written at most once a minute.
+_USE_NOTED_EVERY = timedelta(seconds=60)
+
+
+def use_to_note(session: UserSession) -> bool:
+    """Whether this use of the session is to be written (see :func:`note_use`)."""
+    return utcnow() - session.last_seen_at > _USE_NOTED_EVERY
+
+
+def note_use(session: UserSession) -> None:
+    """Note the session's use, for its idle end: at most one write a minute per session."""
+    if use_to_note(session):
+        session.last_seen_at = utcnow()
 
 
 def end_session(db: Session, *, principal: Principal) -> None:
