@@ -24,6 +24,7 @@ PUBLIC_PAGES = (
     "/services?agency=hec",
     "/services/hec-degree-attestation",
     "/verify",
+    "/verify/offline",
 )
 
 

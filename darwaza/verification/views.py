@@ -30,7 +30,6 @@ from darwaza.verification.publishing import (
     entity_tag,
     issuer_metadata,
     read_root_key_thumbprint,
-    root_key_thumbprint,
     root_key_thumbprint_without_waiting,
     signed_status_list_without_waiting,
     status_list_token,
@@ -175,10 +174,16 @@ async def verify_page(request: Request, settings: SettingsDep, catalogue: Catalo
 
 
 @router.get("/verify/offline", response_class=HTMLResponse)
-def offline_verifiers_page(request: Request, db: DbDep, settings: SettingsDep) -> Response:
+async def offline_verifiers_page(request: Request, settings: SettingsDep) -> Response:
     """For offline verifiers: the root key's thumbprint to pin and compare."""
-    thumbprint = root_key_thumbprint(db, settings=settings)
-    return render(request, "verification/offline.html", {"root_thumbprint": thumbprint})
+    thumbprint = await _root_thumbprint(request, settings)
+    return await on_the_loop(
+        render_public,
+        request,
+        "verification/offline.html",
+        lambda: {"root_thumbprint": thumbprint},
+        variant=thumbprint,
+    )
 
 
 def _verify_form(request: Request, errors: dict[str, Message], status_code: int) -> Response:
