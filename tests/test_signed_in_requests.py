@@ -5,7 +5,7 @@ citizen within its own transaction."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
@@ -18,9 +18,9 @@ from darwaza.clock import utcnow
 from darwaza.database import transaction
 from darwaza.identity.models import UserSession
 from darwaza.settings import Settings
-from tests.journeys import latest_code
+from tests.test_api import api_sign_up
 
-CITIZEN = {"cnic": "35202-6667778-1", "full_name": "Sana Mirza", "mobile": "03006667778"}
+CNIC, MOBILE = "35202-6667778-1", "03006667778"
 
 
 def _sqlite_file(settings: Settings) -> str:
@@ -30,22 +30,8 @@ def _sqlite_file(settings: Settings) -> str:
     return url.removeprefix("sqlite:///")
 
 
-def _signed_in(client: TestClient, settings: Settings) -> dict[str, str]:
-    asked = client.post("/api/v1/auth/sign-up", json=CITIZEN)
-    assert asked.status_code == 202, asked.text
-    confirmed = client.post(
-        "/api/v1/auth/confirm",
-        json={
-            "challenge_token": asked.json()["challenge_token"],
-            "code": latest_code(settings, "+923006667778"),
-        },
-    )
-    assert confirmed.status_code == 200, confirmed.text
-    return {"Authorization": f"Bearer {confirmed.json()['session_token']}"}
-
-
 @contextmanager
-def _session_looks(note: Any) -> Iterator[None]:
+def _session_looks(note: Callable[[Any], object]) -> Iterator[None]:
     """Call ``note(dbapi_connection)`` after each read of a session row."""
 
     def after(_conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
@@ -63,7 +49,7 @@ def test_a_citizens_session_is_read_outside_the_write_transaction(
     app_client: TestClient, settings: Settings
 ) -> None:
     _sqlite_file(settings)
-    headers = _signed_in(app_client, settings)
+    headers = api_sign_up(app_client, settings, CNIC, MOBILE)
     in_a_transaction: list[bool] = []
     with _session_looks(lambda connection: in_a_transaction.append(connection.in_transaction)):
         started = app_client.post(
@@ -79,7 +65,7 @@ def test_the_endpoint_reads_the_citizen_again_within_its_own_transaction(
     app_client: TestClient, settings: Settings
 ) -> None:
     database = _sqlite_file(settings)
-    headers = _signed_in(app_client, settings)
+    headers = api_sign_up(app_client, settings, CNIC, MOBILE)
     renamed: list[bool] = []
 
     def rename_after_the_look(_connection: Any) -> None:
@@ -88,7 +74,7 @@ def test_the_endpoint_reads_the_citizen_again_within_its_own_transaction(
         if not renamed:
             other = sqlite3.connect(database, timeout=5, isolation_level=None)
             try:
-                other.execute("UPDATE citizens SET full_name = 'Sana Mirza Khan'")
+                other.execute("UPDATE citizens SET full_name = 'Sana Mirza Khan'")  # the only one
             finally:
                 other.close()
             renamed.append(True)
@@ -103,7 +89,7 @@ def test_the_endpoint_reads_the_citizen_again_within_its_own_transaction(
 def test_a_session_in_use_is_noted_and_one_ended_is_refused(
     app_client: TestClient, settings: Settings
 ) -> None:
-    headers = _signed_in(app_client, settings)
+    headers = api_sign_up(app_client, settings, CNIC, MOBILE)
     with transaction(settings) as db:
         session = db.scalars(select(UserSession)).one()
         session.last_seen_at = utcnow() - timedelta(minutes=5)
