@@ -4,7 +4,9 @@ write lock (see ``darwaza.database._QueuedWriterConnection``)."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
@@ -147,3 +149,21 @@ def test_a_reader_does_not_wait_for_the_writers_turn(database: Path) -> None:
         assert letters == ["written"]
         reader.dispose()
         _let_go(holder)
+
+
+def _open_descriptors() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_the_turns_file_is_the_owners_alone_and_let_go_with_the_connection(
+    database: Path,
+) -> None:
+    before = _open_descriptors()
+    engine = build_engine(f"sqlite:///{database}")
+    _write(engine, "written")
+    turns = Path(f"{database}{WRITERS_LOCK_SUFFIX}")
+    # Whoever can open the file can hold every writer's turn: no one else may.
+    assert stat.S_IMODE(turns.stat().st_mode) == 0o600
+    engine.dispose()
+    assert _open_descriptors() == before
