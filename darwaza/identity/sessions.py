@@ -101,12 +101,19 @@ def find_session(db: Session, *, settings: Settings, token: str | None) -> Princ
     """As :func:`resolve_session`, but only reads."""
     if not token:
         return None
-    session = db.get(UserSession, token_hash(token))
-    now = utcnow()
-    if session is None or session.revoked_at is not None or session.expires_at <= now:
+    # One statement, not one per row: every signed-in request makes it.
+    found = db.execute(
+        select(UserSession, Citizen, StaffMember)
+        .outerjoin(Citizen, Citizen.id == UserSession.citizen_id)
+        .outerjoin(StaffMember, StaffMember.id == UserSession.staff_member_id)
+        .where(UserSession.token_hash == token_hash(token))
+    ).one_or_none()
+    if found is None:
         return None
-    staff = db.get(StaffMember, session.staff_member_id) if session.staff_member_id else None
-    citizen = db.get(Citizen, session.citizen_id) if session.citizen_id else None
+    session, citizen, staff = found
+    now = utcnow()
+    if session.revoked_at is not None or session.expires_at <= now:
+        return None
     idle = timedelta(
         minutes=settings.staff_session_idle_minutes
         if staff
