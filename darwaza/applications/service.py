@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import filetype
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from darwaza.applications import workflow
@@ -348,17 +348,22 @@ def wallet_documents_of(db: Session, *, application: Application) -> list[tuple[
     return attached
 
 
+# Every read of an application asks these two; built once (see payments.service).
+_ATTACHMENTS_OF = (
+    select(Attachment)
+    .where(Attachment.application_id == bindparam("application_id"))
+    .order_by(Attachment.uploaded_at)
+)
+_TIMELINE_OF = (
+    select(ApplicationEvent)
+    .where(ApplicationEvent.application_id == bindparam("application_id"))
+    .order_by(ApplicationEvent.at, ApplicationEvent.id)
+)
+
+
 def attachments_of(db: Session, *, application: Application) -> Sequence[Attachment]:
     """An application's attachments, oldest first."""
-    return (
-        db.execute(
-            select(Attachment)
-            .where(Attachment.application_id == application.id)
-            .order_by(Attachment.uploaded_at)
-        )
-        .scalars()
-        .all()
-    )
+    return db.scalars(_ATTACHMENTS_OF, {"application_id": application.id}).all()
 
 
 def attachment_bytes(store: FileStore, attachment: Attachment) -> bytes:
@@ -645,15 +650,7 @@ def respond_to_request(
 
 def timeline_of(db: Session, *, application: Application) -> Sequence[ApplicationEvent]:
     """Every step of an application with its time and reason, oldest first."""
-    return (
-        db.execute(
-            select(ApplicationEvent)
-            .where(ApplicationEvent.application_id == application.id)
-            .order_by(ApplicationEvent.at, ApplicationEvent.id)
-        )
-        .scalars()
-        .all()
-    )
+    return db.scalars(_TIMELINE_OF, {"application_id": application.id}).all()
 
 
 def open_information_request(db: Session, *, application: Application) -> str | None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from darwaza.audit.actors import Actor
@@ -97,17 +97,22 @@ def resolve_session(db: Session, *, settings: Settings, token: str | None) -> Pr
     return principal
 
 
+# Every signed-in request asks this: one statement, not a read for each row, and built
+# once (a statement built anew has its cache key worked out again before it is found
+# compiled in the cache).
+_SESSION_AND_ITS_PERSON = (
+    select(UserSession, Citizen, StaffMember)
+    .outerjoin(Citizen, Citizen.id == UserSession.citizen_id)
+    .outerjoin(StaffMember, StaffMember.id == UserSession.staff_member_id)
+    .where(UserSession.token_hash == bindparam("token_hash"))
+)
+
+
 def find_session(db: Session, *, settings: Settings, token: str | None) -> Principal | None:
     """As :func:`resolve_session`, but only reads."""
     if not token:
         return None
-    # One statement, not one per row: every signed-in request makes it.
-    found = db.execute(
-        select(UserSession, Citizen, StaffMember)
-        .outerjoin(Citizen, Citizen.id == UserSession.citizen_id)
-        .outerjoin(StaffMember, StaffMember.id == UserSession.staff_member_id)
-        .where(UserSession.token_hash == token_hash(token))
-    ).one_or_none()
+    found = db.execute(_SESSION_AND_ITS_PERSON, {"token_hash": token_hash(token)}).one_or_none()
     if found is None:
         return None
     session, citizen, staff = found

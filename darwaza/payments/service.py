@@ -138,26 +138,30 @@ def issue_challan(
     return payment
 
 
+# Every read of an application asks these two; built once, as the biller's below.
+_LIVE_PAYMENTS = select(Payment).where(
+    Payment.application_id == bindparam("application_id"),
+    Payment.state.in_(
+        [
+            PaymentState.CREATED,
+            PaymentState.PENDING,
+            PaymentState.PAID,
+            PaymentState.REFUND_PENDING,
+            PaymentState.REFUNDED,
+        ]
+    ),
+)
+_LATEST_PAYMENT = (
+    select(Payment)
+    .where(Payment.application_id == bindparam("application_id"))
+    .order_by(Payment.created_at.desc(), Payment.id)
+    .limit(1)
+)
+
+
 def live_payments(db: Session, *, application_id: str) -> Sequence[Payment]:
     """An application's payments that are owed or were paid (not expired, cancelled, failed)."""
-    return (
-        db.execute(
-            select(Payment).where(
-                Payment.application_id == application_id,
-                Payment.state.in_(
-                    [
-                        PaymentState.CREATED,
-                        PaymentState.PENDING,
-                        PaymentState.PAID,
-                        PaymentState.REFUND_PENDING,
-                        PaymentState.REFUNDED,
-                    ]
-                ),
-            )
-        )
-        .scalars()
-        .all()
-    )
+    return db.scalars(_LIVE_PAYMENTS, {"application_id": application_id}).all()
 
 
 def settled_instead(db: Session, *, payment: Payment) -> Payment | None:
@@ -175,12 +179,7 @@ def settled_instead(db: Session, *, payment: Payment) -> Payment | None:
 
 def latest_payment(db: Session, *, application_id: str) -> Payment | None:
     """The newest payment of an application, whatever its state."""
-    return db.scalar(
-        select(Payment)
-        .where(Payment.application_id == application_id)
-        .order_by(Payment.created_at.desc(), Payment.id)
-        .limit(1)
-    )
+    return db.scalar(_LATEST_PAYMENT, {"application_id": application_id})
 
 
 # Built once: the biller asks these at the rate citizens pay, and a statement built anew
