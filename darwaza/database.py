@@ -140,6 +140,16 @@ WRITERS_LOCK_SUFFIX = "-writers"
 TURN_LOOK_SECONDS = 0.001
 
 
+def _open_turns_file(path: str) -> int:
+    """The writers' turns file, readable by its owner alone: whoever can open it can hold
+    every writer's turn. A file an earlier version made open to others is closed to them."""
+    turns = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    found = os.fstat(turns)
+    if found.st_uid == os.getuid() and found.st_mode & 0o077:
+        os.fchmod(turns, 0o600)
+    return turns
+
+
 class _QueuedWriterConnection(sqlite3.Connection):
     """A SQLite connection whose write transactions first wait for their turn at a file lock.
 
@@ -162,9 +172,7 @@ class _QueuedWriterConnection(sqlite3.Connection):
     def __init__(self, database: str, *args: Any, **kwargs: Any) -> None:
         super().__init__(database, *args, **kwargs)
         self._turn_seconds = float(kwargs.get("timeout", SQLITE_BUSY_SECONDS))
-        self._turn_file: int | None = os.open(
-            f"{database}{WRITERS_LOCK_SUFFIX}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
-        )
+        self._turn_file: int | None = _open_turns_file(f"{database}{WRITERS_LOCK_SUFFIX}")
         self._holds_turn = False
 
     def queue_to_write(self) -> None:

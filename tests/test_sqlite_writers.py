@@ -167,3 +167,14 @@ def test_the_turns_file_is_the_owners_alone_and_let_go_with_the_connection(
     assert stat.S_IMODE(turns.stat().st_mode) == 0o600
     engine.dispose()
     assert _open_descriptors() == before
+
+
+def test_a_turns_file_left_open_to_others_is_closed_to_them(database: Path) -> None:
+    turns = Path(f"{database}{WRITERS_LOCK_SUFFIX}")
+    turns.touch(mode=0o644)
+    turns.chmod(0o644)
+    engine = build_engine(f"sqlite:///{database}")
+    _write(engine, "written")
+    assert stat.S_IMODE(turns.stat().st_mode) == 0o600
+    assert _letters(database) == ["written"]
+    engine.dispose()
