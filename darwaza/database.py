@@ -467,6 +467,23 @@ def insert_unless_present(
     return int(getattr(db.execute(statement, rows), "rowcount", 0))
 
 
+def add_unless_present(
+    db: Session, model: type[T], values: dict[str, Any], *, unique: list[str]
+) -> T | None:
+    """Like `insert_unless_present` for one row of an ORM ``model``, with the row added
+    coming back from the same statement (``RETURNING``): the new object, or ``None`` when
+    the ``unique`` columns were taken (nothing added, nothing read)."""
+    entity: Any = model  # a mapped class: hashable, as the statement's cache needs
+    statement = _add_unless_present(db.get_bind().dialect.name, entity, tuple(unique))
+    added: T | None = db.scalar(statement, values)
+    return added
+
+
+@functools.cache
+def _add_unless_present(dialect: str, model: Any, unique: tuple[str, ...]) -> Any:
+    return _insert_unless_present(dialect, model, unique).returning(model)
+
+
 @functools.cache
 def _insert_unless_present(dialect: str, table: Any, unique: tuple[str, ...]) -> Any:
     # Built once per table: the rows go as parameters, not in the statement, so neither

@@ -13,13 +13,14 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from darwaza.audit.actors import Actor
 from darwaza.audit.trail import record_event
 from darwaza.clock import utcnow
 from darwaza.crypto.digests import token_hash
+from darwaza.database import new_public_id
 from darwaza.errors import InvalidInput, Message, NotFound, SignInFailed, TooManyRequests
 from darwaza.i18n import N_, translate
 from darwaza.identity.hashing import client_hash, keyed_hash
@@ -70,39 +71,58 @@ def backoff_for(failures: int) -> timedelta:
     return min(timedelta(minutes=1) * (1 << min(steps, 20)), MAX_BACKOFF)
 
 
+# Every request for a code, and every code typed, asks these: built once with bound
+# parameters, so neither the statements nor their cache keys are made again on each call.
+_CODES_FROM_ADDRESS = (
+    select(func.count())
+    .select_from(SignInChallenge)
+    .where(
+        SignInChallenge.client_hash == bindparam("client"),
+        SignInChallenge.created_at > bindparam("since"),
+    )
+)
+_CODES_TEXTED_SINCE = (
+    select(func.count())
+    .select_from(SignInChallenge)
+    .where(SignInChallenge.recipient_hash != "", SignInChallenge.created_at > bindparam("since"))
+)
+_CODES_TEXTED_TO_SINCE = (
+    select(func.count())
+    .select_from(SignInChallenge)
+    .where(
+        SignInChallenge.recipient_hash == bindparam("recipient"),
+        SignInChallenge.created_at > bindparam("since"),
+    )
+)
+_WRONG_CODES_FROM_ADDRESS = select(
+    func.coalesce(func.sum(SignInChallenge.failed_attempts), 0)
+).where(
+    SignInChallenge.client_hash == bindparam("client"),
+    SignInChallenge.created_at > bindparam("since"),
+)
+_FAILURES_AND_LAST_ASKED = select(
+    func.coalesce(func.sum(SignInChallenge.failed_attempts), 0),
+    func.max(SignInChallenge.created_at),
+).where(
+    SignInChallenge.subject_hash == bindparam("subject"),
+    SignInChallenge.created_at > bindparam("since"),
+)
+
+
 def _throttle(db: Session, *, settings: Settings, subject_hash: str, client: str) -> None:
     """Refuse a new code too soon, whether or not the account exists."""
     now = utcnow()
-    from_address = db.scalar(
-        select(func.count())
-        .select_from(SignInChallenge)
-        .where(
-            SignInChallenge.client_hash == client, SignInChallenge.created_at > now - ADDRESS_WINDOW
-        )
-    )
+    from_address = db.scalar(_CODES_FROM_ADDRESS, {"client": client, "since": now - ADDRESS_WINDOW})
     if (from_address or 0) >= settings.otp_codes_per_address:
         raise TooManyRequests()
-    texted_this_minute = db.scalar(
-        select(func.count())
-        .select_from(SignInChallenge)
-        .where(
-            SignInChallenge.recipient_hash != "",
-            SignInChallenge.created_at > now - timedelta(minutes=1),
-        )
-    )
+    texted_this_minute = db.scalar(_CODES_TEXTED_SINCE, {"since": now - timedelta(minutes=1)})
     if (texted_this_minute or 0) >= settings.sms_per_minute:
         # The same answer for everyone, whether or not a text would have gone out.
         raise TooManyRequests(
             N_("Many people are signing in right now. Please try again in a minute.")
         )
     recent = db.execute(
-        select(
-            func.coalesce(func.sum(SignInChallenge.failed_attempts), 0),
-            func.max(SignInChallenge.created_at),
-        ).where(
-            SignInChallenge.subject_hash == subject_hash,
-            SignInChallenge.created_at > now - FAILURE_WINDOW,
-        )
+        _FAILURES_AND_LAST_ASKED, {"subject": subject_hash, "since": now - FAILURE_WINDOW}
     ).one()
     failures, last_asked = int(recent[0] or 0), recent[1]
     if last_asked is None:
@@ -134,7 +154,12 @@ def _create_challenge(
     recipient: str | None = None,
 ) -> ChallengeIssued:
     token = secrets.token_urlsafe(32)
+    # The code's hash is keyed by the challenge's id, so the id is chosen here: the row
+    # goes in once, whole, not inserted and then updated.
+    challenge_id = new_public_id()
     challenge = SignInChallenge(
+        id=challenge_id,
+        code_hash=keyed_hash(settings, challenge_id, code),
         purpose=purpose,
         subject_hash=subject_hash,
         client_hash=client,
@@ -147,8 +172,6 @@ def _create_challenge(
     if pending:
         challenge.pending_cnic, challenge.pending_full_name, challenge.pending_mobile = pending
     db.add(challenge)
-    db.flush()
-    challenge.code_hash = keyed_hash(settings, challenge.id, code)
     return ChallengeIssued(challenge_token=token, expires_at=challenge.expires_at)
 
 
@@ -159,12 +182,11 @@ def _may_text(db: Session, *, settings: Settings, mobile: str) -> bool:
     about whether the number belongs to an account.
     """
     sent = db.scalar(
-        select(func.count())
-        .select_from(SignInChallenge)
-        .where(
-            SignInChallenge.recipient_hash == keyed_hash(settings, "mobile", mobile),
-            SignInChallenge.created_at > utcnow() - timedelta(hours=1),
-        )
+        _CODES_TEXTED_TO_SINCE,
+        {
+            "recipient": keyed_hash(settings, "mobile", mobile),
+            "since": utcnow() - timedelta(hours=1),
+        },
     )
     return int(sent or 0) < settings.sms_per_number_per_hour
 
@@ -379,10 +401,11 @@ def confirm_code(
         and challenge.failed_attempts < settings.otp_max_attempts
     )
     wrong_from_address = db.scalar(
-        select(func.coalesce(func.sum(SignInChallenge.failed_attempts), 0)).where(
-            SignInChallenge.client_hash == client_hash(settings, client_address),
-            SignInChallenge.created_at > utcnow() - timedelta(hours=1),
-        )
+        _WRONG_CODES_FROM_ADDRESS,
+        {
+            "client": client_hash(settings, client_address),
+            "since": utcnow() - timedelta(hours=1),
+        },
     )
     if not usable or int(wrong_from_address or 0) >= settings.otp_wrong_codes_per_address:
         return None

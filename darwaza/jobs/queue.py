@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Select, and_, delete, func, or_, select, upda
 from sqlalchemy.orm import Session
 
 from darwaza.clock import utcnow
-from darwaza.database import insert_unless_present, table_of
+from darwaza.database import add_unless_present, insert_unless_present, table_of
 from darwaza.errors import Conflict, NotFound
 from darwaza.i18n import N_
 from darwaza.jobs.models import Job, JobStatus, Priority
@@ -128,10 +128,10 @@ def enqueue(
         db.flush()
         return job
     # One statement whichever way a race goes: the row is added unless the key is taken
-    # (PostgreSQL waits for a concurrent insert of the same key to commit or roll back).
-    # Then the job with the key, new or earlier, is read back.
-    insert_unless_present(db, Job, values, unique=["idempotency_key"])
-    found = _job_with_key(db, idempotency_key)
+    # (PostgreSQL waits for a concurrent insert of the same key to commit or roll back),
+    # and comes back from it. Only a key already taken reads the earlier job.
+    added = add_unless_present(db, Job, values, unique=["idempotency_key"])
+    found = added or _job_with_key(db, idempotency_key)
     assert found is not None
     return found
 
