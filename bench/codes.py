@@ -1,8 +1,9 @@
-"""What a request for a one-time code costs in process (prints figures; not a test).
+"""What a one-time code costs in process (prints figures; not a test).
 
-A sign-up (a new CNIC) and a sign-in (a known one) each run the service in a transaction
-of their own, as the API does, beside the least such a request could cost on the same
-database in the same run: one transaction adding one challenge row with SQLAlchemy Core.
+A sign-up (a new CNIC), a sign-in (a known one) and the code of a sign-in typed back
+(checked, the challenge used up) each run the service in a transaction of their own, as
+the API does, beside the least such a request could cost on the same database in the
+same run: one transaction adding one challenge row with SQLAlchemy Core.
 CPU time is this process's own; on PostgreSQL the server's work is in the wall time.
 
     .venv/bin/python bench/codes.py [--rounds 1500] [--postgres URL]
@@ -13,17 +14,24 @@ CPU time is this process's own; on PostgreSQL the server's work is in the wall t
 from __future__ import annotations
 
 import argparse
+import re
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import insert, text
+from sqlalchemy import insert, select, text
 
 from darwaza.clock import utcnow
 from darwaza.database import engine_for, new_public_id, transaction
 from darwaza.identity.models import Citizen, SignInChallenge
-from darwaza.identity.service import start_citizen_sign_in, start_citizen_sign_up
+from darwaza.identity.service import (
+    PURPOSE_SIGN_IN,
+    confirm_code,
+    start_citizen_sign_in,
+    start_citizen_sign_up,
+)
+from darwaza.jobs.models import Job
 from darwaza.migrate import upgrade_database
 from darwaza.settings import Settings
 
@@ -61,6 +69,35 @@ def sign_in(settings: Settings) -> Callable[[int], None]:
                 language="en",
                 client_address=_address(index),
             )
+
+    return one
+
+
+def code_typed(settings: Settings, count: int) -> Callable[[int], None]:
+    """Typing back the codes of ``count`` sign-ins asked for here (not measured)."""
+    asked: list[tuple[str, str]] = []
+    for index in range(count):
+        with transaction(settings) as db:
+            issued = start_citizen_sign_in(
+                db, settings=settings, cnic=f"35202{index % KNOWN:08d}", language="en"
+            )
+            texted = db.scalar(select(Job.payload).order_by(Job.id.desc()).limit(1))
+        found = re.search(r"\b(\d{6})\b", texted["text"] if texted else "")
+        assert found, "no code was texted"
+        asked.append((issued.challenge_token, found.group(1)))
+
+    def one(index: int) -> None:
+        token, code = asked[index % count]
+        with transaction(settings) as db:
+            signed_in = confirm_code(
+                db,
+                settings=settings,
+                challenge_token=token,
+                code=code,
+                purposes=(PURPOSE_SIGN_IN,),
+                client_address=_address(index),
+            )
+            assert signed_in is not None, "a right code was refused"
 
     return one
 
@@ -145,8 +182,13 @@ def main() -> None:
         floor_cpu, floor_wall = measure(one_row(settings), 0, args.rounds)
         print(f"{'':<34}{'CPU µs':>9}{'wall µs':>9}{'x one row (CPU)':>17}")
         print(f"{'one challenge row, Core (the floor)':<34}{floor_cpu:9.0f}{floor_wall:9.0f}")
-        for name, run in (("sign-up (new CNIC)", sign_up), ("sign-in (known CNIC)", sign_in)):
-            cpu, wall = measure(run(settings), 10 * args.rounds, args.rounds)
+        runs = (
+            ("sign-up (new CNIC)", sign_up(settings)),
+            ("sign-in (known CNIC)", sign_in(settings)),
+            ("a sign-in's code typed", code_typed(settings, args.rounds + args.rounds // 10)),
+        )
+        for name, run in runs:
+            cpu, wall = measure(run, 10 * args.rounds, args.rounds)
             print(f"{name:<34}{cpu:9.0f}{wall:9.0f}{cpu / floor_cpu:17.1f}")
 
 

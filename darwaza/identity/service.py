@@ -100,6 +100,15 @@ _WRONG_CODES_FROM_ADDRESS = select(
     SignInChallenge.client_hash == bindparam("client"),
     SignInChallenge.created_at > bindparam("since"),
 )
+_CHALLENGE_HELD_BY = (
+    select(SignInChallenge)
+    .where(SignInChallenge.binding_hash == bindparam("binding"))
+    .with_for_update()
+)
+_CITIZEN_WITH_CNIC = select(Citizen).where(Citizen.cnic == bindparam("cnic"))
+_PASSKEYS_OF = (
+    select(func.count()).select_from(Passkey).where(Passkey.citizen_id == bindparam("citizen_id"))
+)
 _FAILURES_AND_LAST_ASKED = select(
     func.coalesce(func.sum(SignInChallenge.failed_attempts), 0),
     func.max(SignInChallenge.created_at),
@@ -235,7 +244,7 @@ def start_citizen_sign_up(
     client = client_hash(settings, client_address)
     _throttle(db, settings=settings, subject_hash=subject, client=client)
     code = _new_code()
-    existing = db.scalar(select(Citizen).where(Citizen.cnic == cnic_digits))
+    existing = db.scalar(_CITIZEN_WITH_CNIC, {"cnic": cnic_digits})
     if existing is not None:
         # Never bind a second number to an existing account; warn its owner instead and
         # answer exactly as for a new account.
@@ -296,7 +305,7 @@ def start_citizen_sign_in(
     client = client_hash(settings, client_address)
     _throttle(db, settings=settings, subject_hash=subject, client=client)
     code = _new_code()
-    citizen = db.scalar(select(Citizen).where(Citizen.cnic == cnic_digits))
+    citizen = db.scalar(_CITIZEN_WITH_CNIC, {"cnic": cnic_digits})
     text = citizen is not None and _may_text(db, settings=settings, mobile=citizen.mobile)
     issued = _create_challenge(
         db,
@@ -379,11 +388,7 @@ def confirm_code(
     A wrong try is counted in the caller's transaction, which must be committed even
     though the caller then reports a failure.
     """
-    challenge = db.scalar(
-        select(SignInChallenge)
-        .where(SignInChallenge.binding_hash == token_hash(challenge_token))
-        .with_for_update()
-    )
+    challenge = db.scalar(_CHALLENGE_HELD_BY, {"binding": token_hash(challenge_token)})
     typed = "".join(ch for ch in code if ch.isdigit())
     if challenge is None or challenge.purpose not in purposes:
         keyed_hash(settings, "0", typed)  # same work as a real check
@@ -416,15 +421,11 @@ def confirm_code(
     if challenge.purpose == PURPOSE_SIGN_UP:
         if challenge.pending_cnic is None or challenge.pending_mobile is None:
             return None
-        if db.scalar(select(Citizen).where(Citizen.cnic == challenge.pending_cnic)):
+        if db.scalar(_CITIZEN_WITH_CNIC, {"cnic": challenge.pending_cnic}):
             return None
         return SignedIn(citizen=_create_citizen(db, settings=settings, challenge=challenge))
     if challenge.purpose == PURPOSE_SIGN_IN and challenge.citizen_id:
-        if db.scalar(
-            select(func.count())
-            .select_from(Passkey)
-            .where(Passkey.citizen_id == challenge.citizen_id)
-        ):
+        if db.scalar(_PASSKEYS_OF, {"citizen_id": challenge.citizen_id}):
             return None  # with a passkey, a code by SMS (perhaps to a swapped SIM) is not enough
         signed_in_citizen = db.get(Citizen, challenge.citizen_id)
         return SignedIn(citizen=signed_in_citizen) if signed_in_citizen else None
