@@ -119,6 +119,31 @@ def clean_message(text: str | None, *, required: bool, field: str) -> str | None
 # --- citizens ---------------------------------------------------------------------------
 
 
+# A citizen's own requests ask these: built once with bound parameters, as the
+# statements of an application's reads below.
+_DRAFTS_OF = (
+    select(Application)
+    .where(
+        Application.citizen_id == bindparam("citizen_id"),
+        Application.service_id == bindparam("service_id"),
+        Application.state == ApplicationState.DRAFT,
+    )
+    .order_by(Application.created_at.desc())
+)
+_ANY_ATTACHMENT_OF = (
+    select(Attachment.id).where(Attachment.application_id == bindparam("application_id")).limit(1)
+)
+_APPLICATIONS_OF = (
+    select(Application)
+    .where(Application.citizen_id == bindparam("citizen_id"))
+    .order_by(Application.created_at.desc())
+)
+_SUBMITTED_WITH_KEY = select(Application).where(
+    Application.citizen_id == bindparam("citizen_id"),
+    Application.submit_idempotency_key == bindparam("key"),
+)
+
+
 def start_application(db: Session, *, citizen: Citizen, service: ServiceDefinition) -> Application:
     """Open a draft application for ``service``, or the citizen's open one nothing was put in.
 
@@ -160,21 +185,11 @@ def start_application(db: Session, *, citizen: Citizen, service: ServiceDefiniti
 
 def _empty_draft(db: Session, *, citizen: Citizen, service_id: str) -> Application | None:
     """The citizen's newest draft of this service with no answer and nothing attached."""
-    drafts = db.scalars(
-        select(Application)
-        .where(
-            Application.citizen_id == citizen.id,
-            Application.service_id == service_id,
-            Application.state == ApplicationState.DRAFT,
-        )
-        .order_by(Application.created_at.desc())
-    )
+    drafts = db.scalars(_DRAFTS_OF, {"citizen_id": citizen.id, "service_id": service_id})
     for draft in drafts:
         if draft.answers or draft.wallet_documents:
             continue
-        attached = db.scalar(
-            select(Attachment.id).where(Attachment.application_id == draft.id).limit(1)
-        )
+        attached = db.scalar(_ANY_ATTACHMENT_OF, {"application_id": draft.id})
         if attached is None:
             return draft
     return None
@@ -190,15 +205,7 @@ def citizen_application(db: Session, *, citizen: Citizen, application_id: str) -
 
 def citizen_applications(db: Session, *, citizen: Citizen) -> Sequence[Application]:
     """The citizen's applications, newest first."""
-    return (
-        db.execute(
-            select(Application)
-            .where(Application.citizen_id == citizen.id)
-            .order_by(Application.created_at.desc())
-        )
-        .scalars()
-        .all()
-    )
+    return db.scalars(_APPLICATIONS_OF, {"citizen_id": citizen.id}).all()
 
 
 def _editable_by_citizen(application: Application) -> None:
@@ -413,10 +420,7 @@ def submit_application(
     """
     if idempotency_key:
         earlier = db.scalar(
-            select(Application).where(
-                Application.citizen_id == citizen.id,
-                Application.submit_idempotency_key == idempotency_key[:100],
-            )
+            _SUBMITTED_WITH_KEY, {"citizen_id": citizen.id, "key": idempotency_key[:100]}
         )
         if earlier is not None:
             if earlier.id != application.id:
