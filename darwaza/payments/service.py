@@ -81,10 +81,13 @@ def move_payment(
     )
 
 
+_PSID_TAKEN = select(Payment.id).where(Payment.psid == bindparam("psid"))
+
+
 def _unused_psid(db: Session) -> str:
     while True:
         psid = new_psid()
-        if db.scalar(select(Payment.id).where(Payment.psid == psid)) is None:
+        if db.scalar(_PSID_TAKEN, {"psid": psid}) is None:
             return psid
 
 
@@ -232,14 +235,17 @@ class Credit:
     paid_at: datetime
 
 
+# Asked for every payment the bank reports: built once.
+_CREDIT_REPORTED = select(PaymentCredit.id).where(
+    PaymentCredit.channel == bindparam("channel"),
+    PaymentCredit.transaction_id == bindparam("transaction_id"),
+)
+
+
 def credit_exists(db: Session, *, channel: str, transaction_id: str) -> bool:
     """This channel already reported this transaction id."""
     return (
-        db.scalar(
-            select(PaymentCredit.id).where(
-                PaymentCredit.channel == channel, PaymentCredit.transaction_id == transaction_id
-            )
-        )
+        db.scalar(_CREDIT_REPORTED, {"channel": channel, "transaction_id": transaction_id})
         is not None
     )
 
