@@ -8,6 +8,7 @@ own transaction so the handler's effect and "done" commit together.
 
 from __future__ import annotations
 
+import functools
 import random
 import uuid
 from collections.abc import Collection, Mapping, Sequence
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, delete, func, or_, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from darwaza.clock import utcnow
@@ -157,23 +158,72 @@ def _job_with_key(db: Session, key: str) -> Job | None:
     return db.scalar(select(Job).where(Job.idempotency_key == key))
 
 
-def _due(now: datetime) -> Any:
-    return and_(
+@functools.cache
+def _claimable(*, fast_lane: bool, skipping: bool) -> Select[int]:
+    """The due jobs' ids, built once for each kind of filter: a worker asks this every
+    time it looks for work. Parameters: ``now``, with ``priority_at_most`` for the fast
+    lane and ``skip_kinds`` (a list) when skipping."""
+    chosen = select(Job.id).where(
         Job.status == JobStatus.QUEUED,
-        Job.run_at <= now,
-        or_(Job.expires_at.is_(None), Job.expires_at > now),
+        Job.run_at <= bindparam("now"),
+        or_(Job.expires_at.is_(None), Job.expires_at > bindparam("now")),
     )
-
-
-def _claimable(
-    now: datetime, *, priority_at_most: int | None, skip_kinds: Collection[str]
-) -> Select[int]:
-    chosen = select(Job.id).where(_due(now))
-    if priority_at_most is not None:
-        chosen = chosen.where(Job.priority <= priority_at_most)
-    if skip_kinds:
-        chosen = chosen.where(Job.kind.not_in(sorted(skip_kinds)))
+    if fast_lane:
+        chosen = chosen.where(Job.priority <= bindparam("priority_at_most"))
+    if skipping:
+        chosen = chosen.where(Job.kind.not_in(bindparam("skip_kinds", expanding=True)))
     return chosen
+
+
+def _filter_values(
+    now: datetime, priority_at_most: int | None, skip_kinds: Collection[str]
+) -> dict[str, Any]:
+    """The parameters of `_claimable` for these filters."""
+    values: dict[str, Any] = {"now": now}
+    if priority_at_most is not None:
+        values["priority_at_most"] = priority_at_most
+    if skip_kinds:
+        values["skip_kinds"] = sorted(skip_kinds)
+    return values
+
+
+@functools.cache
+def _any_claimable(*, fast_lane: bool, skipping: bool) -> Select[int]:
+    return _claimable(fast_lane=fast_lane, skipping=skipping).limit(1)
+
+
+@functools.cache
+def _claim(*, postgresql: bool, fast_lane: bool, skipping: bool) -> Any:
+    """The claim, built once for each kind of filter. Parameters: those of `_claimable`
+    and ``limit``, ``lease_end``, ``worker``."""
+    chosen = (
+        _claimable(fast_lane=fast_lane, skipping=skipping)
+        .order_by(Job.priority, Job.run_at, Job.id)
+        .limit(bindparam("limit"))
+    )
+    if postgresql:
+        chosen = chosen.with_for_update(skip_locked=True)
+    return (
+        update(Job)
+        .where(Job.id.in_(chosen.scalar_subquery()))
+        .values(
+            status=JobStatus.RUNNING,
+            attempts=Job.attempts + 1,
+            started_at=bindparam("now"),
+            lease_until=bindparam("lease_end"),
+            leased_by=bindparam("worker"),
+        )
+        .returning(
+            Job.id,
+            Job.kind,
+            Job.payload,
+            Job.attempts,
+            Job.max_attempts,
+            Job.priority,
+            Job.run_at,
+            Job.created_at,
+        )
+    )
 
 
 def any_claimable(
@@ -185,11 +235,9 @@ def any_claimable(
 ) -> bool:
     """Whether :func:`claim_jobs` with the same filters would find a job: a read, which
     takes no lock, for a worker to ask before it takes SQLite's one write lock to claim."""
-    now = now or utcnow()
-    found = connection.execute(
-        _claimable(now, priority_at_most=priority_at_most, skip_kinds=skip_kinds).limit(1)
-    ).first()
-    return found is not None
+    values = _filter_values(now or utcnow(), priority_at_most, skip_kinds)
+    statement = _any_claimable(fast_lane=priority_at_most is not None, skipping=bool(skip_kinds))
+    return connection.execute(statement, values).first() is not None
 
 
 def claim_jobs(
@@ -213,37 +261,34 @@ def claim_jobs(
     with ``BEGIN IMMEDIATE``, so claims are serialised by the database's write lock.
     """
     now = now or utcnow()
-    chosen = (
-        _claimable(now, priority_at_most=priority_at_most, skip_kinds=skip_kinds)
-        .order_by(Job.priority, Job.run_at, Job.id)
-        .limit(limit)
+    values = _filter_values(now, priority_at_most, skip_kinds)
+    statement = _claim(
+        postgresql=db.get_bind().dialect.name == "postgresql",
+        fast_lane=priority_at_most is not None,
+        skipping=bool(skip_kinds),
     )
-    if db.get_bind().dialect.name == "postgresql":
-        chosen = chosen.with_for_update(skip_locked=True)
-    rows = db.execute(
-        update(Job)
-        .where(Job.id.in_(chosen.scalar_subquery()))
-        .values(
-            status=JobStatus.RUNNING,
-            attempts=Job.attempts + 1,
-            started_at=now,
-            lease_until=now + lease,
-            leased_by=worker_id,
-        )
-        .returning(
-            Job.id,
-            Job.kind,
-            Job.payload,
-            Job.attempts,
-            Job.max_attempts,
-            Job.priority,
-            Job.run_at,
-            Job.created_at,
-        ),
-        execution_options={"synchronize_session": False},
-    ).all()
+    values |= {"limit": limit, "lease_end": now + lease, "worker": worker_id}
+    rows = db.execute(statement, values, execution_options={"synchronize_session": False}).all()
     claimed = [ClaimedJob(*row) for row in rows]
     return sorted(claimed, key=lambda job: (job.priority, job.run_at, job.id))
+
+
+# Every job ends with this: built once.
+_MARK_DONE = (
+    update(Job)
+    .where(
+        Job.id == bindparam("job_id"),
+        Job.status == JobStatus.RUNNING,
+        Job.attempts == bindparam("attempt"),
+        Job.leased_by == bindparam("worker"),
+    )
+    .values(
+        status=JobStatus.DONE,
+        finished_at=bindparam("finished"),
+        lease_until=None,
+        last_error=None,
+    )
+)
 
 
 def mark_done(db: Session, job: ClaimedJob, *, worker_id: str) -> bool:
@@ -254,14 +299,8 @@ def mark_done(db: Session, job: ClaimedJob, *, worker_id: str) -> bool:
     handler's effect in the database is never doubled.
     """
     result = db.execute(
-        update(Job)
-        .where(
-            Job.id == job.id,
-            Job.status == JobStatus.RUNNING,
-            Job.attempts == job.attempt,
-            Job.leased_by == worker_id,
-        )
-        .values(status=JobStatus.DONE, finished_at=utcnow(), lease_until=None, last_error=None),
+        _MARK_DONE,
+        {"job_id": job.id, "attempt": job.attempt, "worker": worker_id, "finished": utcnow()},
         execution_options={"synchronize_session": False},
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
