@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import insert, select, text
 
 from darwaza.clock import utcnow
-from darwaza.database import engine_for, new_public_id, transaction
+from darwaza.database import engine_for, new_public_id, table_of, transaction
 from darwaza.identity.models import Citizen, SignInChallenge
 from darwaza.identity.service import (
     PURPOSE_SIGN_IN,
@@ -104,7 +104,7 @@ def code_typed(settings: Settings, count: int) -> Callable[[int], None]:
 
 def one_row(settings: Settings) -> Callable[[int], None]:
     engine = engine_for(settings.resolved_database_url)
-    statement = insert(SignInChallenge.__table__)  # type: ignore[arg-type]
+    statement = insert(table_of(SignInChallenge))
 
     def one(index: int) -> None:
         with engine.begin() as connection:
