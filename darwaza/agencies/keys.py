@@ -11,7 +11,7 @@ import functools
 import json
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -80,15 +80,22 @@ def _create_key(
     return ActiveKey(kid=kid, private_key=private_key)
 
 
+# Every issuance, published list and trust bundle asks for a current key: statements
+# built once (building one costs more than running it).
+_CURRENT_KEY = (
+    select(SigningKeyRecord)
+    .where(SigningKeyRecord.purpose == bindparam("purpose"), SigningKeyRecord.retired_at.is_(None))
+    .order_by(SigningKeyRecord.created_at.desc())
+    .limit(1)
+)
+_CURRENT_AGENCY_KEY = _CURRENT_KEY.where(SigningKeyRecord.agency_id == bindparam("agency_id"))
+_CURRENT_PLATFORM_KEY = _CURRENT_KEY.where(SigningKeyRecord.agency_id.is_(None))
+
+
 def _current(db: Session, *, agency_id: str | None, purpose: str) -> SigningKeyRecord | None:
-    query = select(SigningKeyRecord).where(
-        SigningKeyRecord.purpose == purpose, SigningKeyRecord.retired_at.is_(None)
-    )
     if agency_id is None:
-        query = query.where(SigningKeyRecord.agency_id.is_(None))
-    else:
-        query = query.where(SigningKeyRecord.agency_id == agency_id)
-    return db.scalar(query.order_by(SigningKeyRecord.created_at.desc()).limit(1))
+        return db.scalar(_CURRENT_PLATFORM_KEY, {"purpose": purpose})
+    return db.scalar(_CURRENT_AGENCY_KEY, {"purpose": purpose, "agency_id": agency_id})
 
 
 @functools.lru_cache(maxsize=256)

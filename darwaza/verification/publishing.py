@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -68,23 +69,48 @@ def entity_tag(body: str) -> str:
     return f'"{b64url_encode(digest)}"'
 
 
+# The keys agencies publish: each one's current key, and retired ones that signed a
+# document still in use. Built once: the trust bundle asks for every agency's keys.
+_PUBLISHED_KEYS = (
+    select(SigningKeyRecord.agency_id, SigningKeyRecord.public_jwk, SigningKeyRecord.retired_at)
+    .where(
+        SigningKeyRecord.purpose == PURPOSE_DOCUMENTS,
+        or_(
+            SigningKeyRecord.retired_at.is_(None),
+            exists().where(
+                Document.kid == SigningKeyRecord.kid,
+                or_(Document.expires_at.is_(None), Document.expires_at > bindparam("now")),
+            ),
+        ),
+    )
+    .order_by(SigningKeyRecord.created_at)
+)
+_PUBLISHED_KEYS_OF = _PUBLISHED_KEYS.where(SigningKeyRecord.agency_id == bindparam("agency_id"))
+# Every agency's status list shards, oldest first.
+_SHARDS = select(StatusList.agency_id, StatusList.id).order_by(StatusList.created_at, StatusList.id)
+
+
 def published_jwks(db: Session, *, agency_id: str) -> dict[str, list[dict[str, Any]]]:
     """The agency's public keys: the current one, and retired ones whose documents live on."""
-    now = utcnow()
-    live_document = exists().where(
-        Document.kid == SigningKeyRecord.kid,
-        or_(Document.expires_at.is_(None), Document.expires_at > now),
-    )
-    records = db.scalars(
-        select(SigningKeyRecord)
-        .where(
-            SigningKeyRecord.agency_id == agency_id,
-            SigningKeyRecord.purpose == PURPOSE_DOCUMENTS,
-            or_(SigningKeyRecord.retired_at.is_(None), live_document),
-        )
-        .order_by(SigningKeyRecord.created_at)
-    ).all()
-    return {"keys": [dict(record.public_jwk) for record in records]}
+    rows = db.execute(_PUBLISHED_KEYS_OF, {"agency_id": agency_id, "now": utcnow()})
+    return {"keys": [dict(row.public_jwk) for row in rows]}
+
+
+@dataclass
+class _PublishedKeys:
+    """Every agency's published keys, and which agencies have a current key."""
+
+    jwks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    with_current: set[str] = field(default_factory=set)
+
+
+def _published_keys(db: Session) -> _PublishedKeys:
+    published = _PublishedKeys()
+    for row in db.execute(_PUBLISHED_KEYS, {"now": utcnow()}):
+        published.jwks.setdefault(row.agency_id, []).append(dict(row.public_jwk))
+        if row.retired_at is None:
+            published.with_current.add(row.agency_id)
+    return published
 
 
 def status_list_token(db: Session, *, settings: Settings, status_list_id: str) -> str:
@@ -166,25 +192,30 @@ def issuer_metadata(
 def trusted_issuers(
     db: Session, *, settings: Settings, catalogue: Catalogue
 ) -> list[TrustedIssuer]:
-    """Every agency as the trust bundle lists it."""
-    issuers = []
-    for agency in catalogue.agencies.values():
-        signing_key_for(db, settings=settings, agency_id=agency.id)
-        issuers.append(
-            TrustedIssuer(
-                issuer=issuer_url(settings, agency.id),
-                name_en=agency.name.en,
-                name_ur=agency.name.ur,
-                jwks=published_jwks(db, agency_id=agency.id),
-                status_list_uris=tuple(
-                    status_list_url(settings, shard_id)
-                    for shard_id in db.scalars(
-                        select(StatusList.id).where(StatusList.agency_id == agency.id)
-                    )
-                ),
-            )
+    """Every agency as the trust bundle lists it.
+
+    Three statements however many agencies there are (and a key made for an agency that
+    has none yet, on first use, as for issuing).
+    """
+    published = _published_keys(db)
+    keyless = [agency for agency in catalogue.agencies if agency not in published.with_current]
+    if keyless:
+        for agency_id in keyless:
+            signing_key_for(db, settings=settings, agency_id=agency_id)
+        published = _published_keys(db)
+    shards: dict[str, list[str]] = {}
+    for agency_id, shard_id in db.execute(_SHARDS):
+        shards.setdefault(agency_id, []).append(status_list_url(settings, shard_id))
+    return [
+        TrustedIssuer(
+            issuer=issuer_url(settings, agency.id),
+            name_en=agency.name.en,
+            name_ur=agency.name.ur,
+            jwks={"keys": published.jwks.get(agency.id, [])},
+            status_list_uris=tuple(shards.get(agency.id, ())),
         )
-    return issuers
+        for agency in catalogue.agencies.values()
+    ]
 
 
 def trust_bundle_token(db: Session, *, settings: Settings, catalogue: Catalogue) -> str:
