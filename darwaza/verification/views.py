@@ -6,6 +6,7 @@ list tokens at ``/status-lists/{id}``, the signed trust bundle at ``/trust-bundl
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -42,11 +43,10 @@ from darwaza.web.context import (
     CSRF_PROTECTED,
     CommittingRoute,
     DbDep,
-    ReadDbDep,
     SettingsDep,
     client_address,
-    commit_in_the_endpoint,
     database_turn,
+    in_one_read_transaction,
     request_language,
 )
 from darwaza.web.loop import on_the_loop, read_on_the_loop
@@ -233,24 +233,34 @@ def open_share(
 
 
 # --- published for verifiers --------------------------------------------------------------
+# Verifiers call these most. Each reads its settings and catalogue from the app and makes
+# its session in one hop to a thread, only when it needs one: solved as dependencies, they
+# cost more than the work.
 
 
 @public.get("/.well-known/jwt-vc-issuer/agencies/{agency_id}", responses=error_responses(404))
-def jwt_vc_issuer_metadata(
-    agency_id: str, db: ReadDbDep, settings: SettingsDep, catalogue: CatalogueDep
-) -> JSONResponse:
+async def jwt_vc_issuer_metadata(agency_id: str, request: Request) -> JSONResponse:
     """SD-JWT VC issuer metadata: the agency's issuer URL and its public keys (JWKS)."""
-    metadata = issuer_metadata(db, settings=settings, catalogue=catalogue, agency_id=agency_id)
+    metadata = await _issuer_metadata(request, agency_id)
     return JSONResponse(metadata, headers={"Cache-Control": "public, max-age=300"})
 
 
 @public.get("/agencies/{agency_id}/jwks.json", responses=error_responses(404))
-def agency_jwks(
-    agency_id: str, db: ReadDbDep, settings: SettingsDep, catalogue: CatalogueDep
-) -> JSONResponse:
+async def agency_jwks(agency_id: str, request: Request) -> JSONResponse:
     """The agency's public keys, current and retired-but-still-needed."""
-    metadata = issuer_metadata(db, settings=settings, catalogue=catalogue, agency_id=agency_id)
+    metadata = await _issuer_metadata(request, agency_id)
     return JSONResponse(metadata["jwks"], headers={"Cache-Control": "public, max-age=300"})
+
+
+async def _issuer_metadata(request: Request, agency_id: str) -> dict[str, Any]:
+    settings: Settings = request.app.state.settings
+    read = functools.partial(
+        issuer_metadata,
+        settings=settings,
+        catalogue=request.app.state.catalogue,
+        agency_id=agency_id,
+    )
+    return await in_one_read_transaction(request, settings, read)
 
 
 @public.get(
@@ -258,9 +268,7 @@ def agency_jwks(
     response_class=Response,
     responses=error_responses(404) | {200: {"content": {"application/statuslist+jwt": {}}}},
 )
-async def status_list(
-    status_list_id: str, request: Request, db: ReadDbDep, settings: SettingsDep
-) -> Response:
+async def status_list(status_list_id: str, request: Request) -> Response:
     """A signed status list token (draft-ietf-oauth-status-list), 2 bits per document.
 
     Sent with a strong ETag and kept for the token's ``ttl``; a copy still current gets
@@ -268,15 +276,15 @@ async def status_list(
     version is found on the event loop where no lock can make the read wait (SQLite);
     otherwise, and to sign one, in a thread.
     """
+    settings: Settings = request.app.state.settings
     token = await read_on_the_loop(
         settings, signed_status_list_without_waiting, settings, status_list_id
     )
-    if token is None:  # read and committed in one hop, as a sync endpoint would be
-        token = await run_in_threadpool(
-            commit_in_the_endpoint(status_list_token),
-            db,
-            settings=settings,
-            status_list_id=status_list_id,
+    if token is None:
+        token = await in_one_read_transaction(
+            request,
+            settings,
+            functools.partial(status_list_token, settings=settings, status_list_id=status_list_id),
         )
     return _cacheable(
         request, token, media_type="application/statuslist+jwt", max_age=STATUS_LIST_TTL_SECONDS
@@ -288,18 +296,18 @@ async def status_list(
     response_class=Response,
     responses=error_responses() | {200: {"content": {"application/jwt": {}}}},
 )
-def trust_bundle(
-    request: Request, db: ReadDbDep, settings: SettingsDep, catalogue: CatalogueDep
-) -> Response:
+async def trust_bundle(request: Request) -> Response:
     """Every trusted issuer's keys and status lists, signed by the platform's root key.
 
     Sent with a strong ETag; a copy still current gets ``304 Not Modified``.
     """
+    settings: Settings = request.app.state.settings
+    read = functools.partial(
+        trust_bundle_token, settings=settings, catalogue=request.app.state.catalogue
+    )
+    token = await in_one_read_transaction(request, settings, read)
     return _cacheable(
-        request,
-        trust_bundle_token(db, settings=settings, catalogue=catalogue),
-        media_type="application/jwt",
-        max_age=TRUST_BUNDLE_TTL_SECONDS,
+        request, token, media_type="application/jwt", max_age=TRUST_BUNDLE_TTL_SECONDS
     )
 
 

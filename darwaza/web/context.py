@@ -27,7 +27,7 @@ import anyio
 import anyio.to_thread
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
@@ -248,22 +248,24 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
             yield session
 
 
-async def get_read_db(request: Request) -> AsyncIterator[Session]:
-    """A transaction for reads that may be a few seconds stale (verification, public pages):
-    the read replica when one is configured and well, else the primary without a lock."""
-    settings = request.app.state.settings
+async def in_one_read_transaction(
+    request: Request, settings: Settings, work: Callable[[Session], T]
+) -> T:
+    """Run ``work`` in one transaction for reads that may be a few seconds stale, in one
+    hop to the thread pool: on the read replica when one is configured and well, else on
+    the primary without SQLite's write lock (a GET run again as a writer, see
+    :class:`~darwaza.web.middleware.WriteAgainMiddleware`, takes it). For the public
+    routes verifiers call most, where a session solved as a dependency would cost more
+    than the work."""
     writing = bool(request.scope.get(WRITE_AGAIN))
+
+    def run() -> T:
+        factory = session_factory(settings) if writing else read_session_factory(settings)
+        with factory() as db, db.begin():
+            return work(db)
+
     async with database_turn(request, writing=writing):
-        factory = session_factory(settings) if writing else await _read_factory(settings)
-        async for session in _one_transaction(request, factory()):
-            yield session
-
-
-async def _read_factory(settings: Settings) -> sessionmaker[Session]:
-    # Checking a replica's health is I/O, done at most every few seconds: off the loop.
-    if settings.resolved_replica_url:
-        return await run_in_threadpool(read_session_factory, settings)
-    return read_session_factory(settings)
+        return await run_in_threadpool(run)
 
 
 async def in_one_transaction(
@@ -284,7 +286,6 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 # "function" scope: the transaction commits before the response is sent, so a failed
 # commit is an error the client sees, and the next request sees what this one wrote.
 DbDep = Annotated[Session, Depends(get_db, scope="function")]
-ReadDbDep = Annotated[Session, Depends(get_read_db, scope="function")]
 
 
 def bearer_token(request: Request) -> str | None:
