@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,8 +21,9 @@ from sqlalchemy import Connection, Engine, event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.orm import Session
 
-from darwaza.agencies.keys import root_key
+from darwaza.agencies.keys import root_key, rotate_agency_key
 from darwaza.app import create_app
+from darwaza.audit.actors import Actor
 from darwaza.catalogue import load_catalogue
 from darwaza.clock import utcnow
 from darwaza.database import (
@@ -37,7 +39,7 @@ from darwaza.documents.service import issuer_url, status_list_url
 from darwaza.settings import Settings
 from darwaza.verification import views as verification_views
 from darwaza.verification.api import VerifyRead, verification_json
-from darwaza.verification.publishing import root_key_thumbprint
+from darwaza.verification.publishing import _PUBLISHED_KEYS, root_key_thumbprint
 from darwaza.verification.trust_bundle import verify_trust_bundle
 from darwaza.verification.verdicts import Verdict, VerificationResult
 from tests.factories import create_document
@@ -355,3 +357,42 @@ def test_the_trust_bundle_reads_every_agency_at_once(
     assert hec is not None and hec.key_for(document.kid) is not None
     assert status_list_url(settings, document.status_list_id) in hec.status_list_uris
     assert len(agencies) > 3 and len(selects) == 3
+
+
+def test_a_retired_key_is_published_while_a_document_it_signed_is_in_use(
+    app_client: TestClient, settings: Settings, db: Session
+) -> None:
+    document = _a_degree(db, settings, "3520299999991")
+    old_kid = document.kid
+    rotate_agency_key(db, settings=settings, agency_id="hec", actor=Actor.operator())
+    db.commit()
+
+    def published() -> set[str]:
+        keys = app_client.get("/agencies/hec/jwks.json").json()["keys"]
+        return {key["kid"] for key in keys}
+
+    def expiring(when: datetime | None) -> None:
+        document.expires_at = when
+        db.commit()
+
+    for expires_at, kept in (
+        (utcnow() + timedelta(days=30), True),  # not expired yet
+        (utcnow() - timedelta(days=1), False),  # expired: nothing it signed is in use
+        (None, True),  # never expires
+    ):
+        expiring(expires_at)
+        assert (old_kid in published()) is kept
+        assert len(published()) == 1 + kept
+    if settings.resolved_database_url.startswith("sqlite"):
+        # Found through the index, not by reading every document (0018). PostgreSQL's
+        # plan depends on the table's size: bench/seed_scale.py's figures show it.
+        connection = db.connection()
+        compiled = _PUBLISHED_KEYS.compile(dialect=connection.dialect)
+        values = compiled.construct_params({"now": "2026-12-01 00:00:00"})
+        plan = connection.exec_driver_sql(
+            f"EXPLAIN QUERY PLAN {compiled}",
+            tuple(values[name] for name in compiled.positiontup or ()),
+        ).all()
+        probes = [row for row in plan if "documents" in str(row)]
+        assert len(probes) == 2, plan
+        assert all("ix_documents_kid_expiry" in str(row) for row in probes), plan

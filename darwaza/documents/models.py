@@ -83,6 +83,9 @@ class Document(Base):
         # The console: an agency's newest documents (0015). The status slot's unique
         # constraint serves look-ups by shard; no index repeats another's first column.
         Index("ix_documents_agency_newest", "agency_id", "issued_at"),
+        # Whether a retired key signed a document still in use, which keeps it published
+        # (0018): a probe of a few entries, not a read of every document.
+        Index("ix_documents_kid_expiry", "kid", "expires_at"),
         # A shard's published list: only its slots that are not valid, found without
         # reading the other 65,000 rows of a full shard (0015).
         Index(
