@@ -15,7 +15,8 @@ then runs wrk (``apt-get install wrk``) at 64 connections against:
 - ``POST /api/v1/verify`` of a compact QR issued for the run (a wrk Lua script; goal:
   at least 50 % of the same server's ``/healthz``, p99 under 20 ms);
 - public pages: home, the services list, one service and the verify page (p99 under
-  50 ms) and the status-list token with and without ``If-None-Match``.
+  50 ms), the status-list token with and without ``If-None-Match``, the trust bundle
+  and an agency's keys (what verifiers and CDNs download).
 
 Prints requests per second, p99 latency, errors and the ratios. The machine is shared,
 so read the ratios; absolute figures move from run to run.
@@ -224,6 +225,8 @@ def main() -> None:
             ),
             wrk("page /verify", f"{base}/verify", options),
             wrk("status list token", f"{base}{shard}", options),
+            wrk("trust bundle", f"{base}/trust-bundle", options),
+            wrk("an agency's keys (JWKS)", f"{base}/agencies/hec/jwks.json", options),
         ]
         if etag:
             etag_script = work / "etag.lua"

@@ -16,6 +16,7 @@ platform runs (written as the services write them) and prints p50 and p99 and th
 - the console's issued documents: an agency's newest page, and a page deep in the list
   by keyset (``(issued_at, id)`` before the last row seen);
 - a status look-up (one slot of one status list) and a whole shard's statuses;
+- every agency's published keys (a JWKS, the trust bundle), with a key retired;
 - a tracking-number look-up;
 - the audit page (newest 200, and filtered by action and by object).
 
@@ -93,7 +94,22 @@ def load(connection: psycopg.Connection[Any], scale: float) -> dict[str, int]:
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE audit_events, documents, status_lists, application_events, attachments, "
-            "applications, citizens CASCADE"
+            "applications, citizens, signing_keys CASCADE"
+        )
+        # Each agency's current key, which signs every document below, and a key it
+        # retired a year ago that signed nothing still in use: the published keys must
+        # prove that without reading the documents.
+        cursor.executemany(
+            "INSERT INTO signing_keys (kid, agency_id, purpose, public_jwk, sealed_private_key, "
+            "created_at, retired_at) VALUES (%s, %s, 'documents', '{}', '\\x00', %s, %s)",
+            [
+                row
+                for agency in AGENCIES
+                for row in (
+                    (f"k{agency}", agency, stamp(-365 * 86_400), None),
+                    (f"k{agency}-old", agency, stamp(-730 * 86_400), stamp(-365 * 86_400)),
+                )
+            ],
         )
     connection.commit()
 
@@ -328,6 +344,17 @@ def measure(connection: psycopg.Connection[Any], sizes: dict[str, int], samples:
         "status look-up: one slot of one list",
         "SELECT status FROM documents WHERE status_list_id = %s AND status_index = %s",
         lambda: (rng.choice(shard_ids), rng.randrange(slots_per_shard) * 2),
+        samples,
+    )
+    time_query(
+        connection,
+        "published keys: every agency's current and still-needed keys (JWKS, trust bundle)",
+        "SELECT agency_id, public_jwk, retired_at FROM signing_keys WHERE purpose = 'documents' "
+        "AND (retired_at IS NULL OR (SELECT kid FROM documents WHERE documents.kid = "
+        "signing_keys.kid AND expires_at IS NULL ORDER BY kid, expires_at LIMIT 1) IS NOT NULL "
+        "OR (SELECT kid FROM documents WHERE documents.kid = signing_keys.kid AND expires_at > %s "
+        "ORDER BY kid, expires_at LIMIT 1) IS NOT NULL) ORDER BY created_at",
+        lambda: (datetime.now(UTC),),
         samples,
     )
     time_query(
