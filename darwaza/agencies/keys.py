@@ -158,6 +158,14 @@ _CURRENT_ROOT_JWK = (
 )
 
 
+_CURRENT_ROOT_KID = _CURRENT_PLATFORM_KEY.with_only_columns(SigningKeyRecord.kid)
+
+
+def current_root_kid(db: Session) -> str | None:
+    """The id of the platform's root key, without opening it; ``None`` before it is made."""
+    return db.scalar(_CURRENT_ROOT_KID, {"purpose": PURPOSE_ROOT})
+
+
 def current_root_thumbprint(db: Session, *, settings: Settings) -> str:
     """The RFC 7638 thumbprint of the platform's root key: what verifiers pin.
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from darwaza.agencies.keys import (
     PURPOSE_DOCUMENTS,
+    current_root_kid,
     current_root_thumbprint,
     published_root_thumbprint,
     root_key,
@@ -205,7 +206,17 @@ def issuer_metadata(
 def trusted_issuers(
     db: Session, *, settings: Settings, catalogue: Catalogue
 ) -> list[TrustedIssuer]:
-    """Every agency as the trust bundle lists it.
+    """Every agency as the trust bundle lists it."""
+    return [
+        TrustedIssuer.from_json(entry)
+        for entry in _issuer_entries(db, settings=settings, catalogue=catalogue)
+    ]
+
+
+def _issuer_entries(
+    db: Session, *, settings: Settings, catalogue: Catalogue
+) -> list[dict[str, Any]]:
+    """Every agency as the bundle's payload writes it (``TrustedIssuer.to_json``).
 
     Three statements however many agencies there are (and a key made for an agency that
     has none yet, on first use, as for issuing).
@@ -219,39 +230,41 @@ def trusted_issuers(
     shards: dict[str, list[str]] = {}
     for agency_id, shard_id in db.execute(_SHARDS):
         shards.setdefault(agency_id, []).append(status_list_url(settings, shard_id))
-    return [
-        TrustedIssuer(
-            issuer=issuer_url(settings, agency.id),
-            name_en=agency.name.en,
-            name_ur=agency.name.ur,
-            jwks={"keys": published.jwks.get(agency.id, [])},
-            status_list_uris=tuple(shards.get(agency.id, ())),
-        )
-        for agency in catalogue.agencies.values()
-    ]
+    entries = []
+    for agency in catalogue.agencies.values():
+        entry: dict[str, Any] = {
+            "issuer": issuer_url(settings, agency.id),
+            "name_en": agency.name.en,
+            "name_ur": agency.name.ur,
+            "jwks": {"keys": published.jwks.get(agency.id, [])},
+        }
+        if agency.id in shards:
+            entry["status_list_uris"] = shards[agency.id]
+        entries.append(entry)
+    return entries
 
 
 def trust_bundle_token(db: Session, *, settings: Settings, catalogue: Catalogue) -> str:
     """The trust bundle: every issuer's keys and status lists, signed by the root key.
 
     Signed again only when what it lists changes or the signing period turns, so its
-    bytes (and ETag) stay the same meanwhile, in every process.
+    bytes (and ETag) stay the same meanwhile, in every process. Finding the copy signed
+    already reads the root key's id and what is listed, as rows: the keys are parsed, and
+    the root key opened, only to sign.
     """
     now = signing_period_start(utcnow())
-    key = root_key(db, settings=settings)
-    issuers = trusted_issuers(db, settings=settings, catalogue=catalogue)
-    listed = json.dumps(
-        [key.kid, now.isoformat(), *(issuer.to_json() for issuer in issuers)], sort_keys=True
-    )
+    root_kid = current_root_kid(db) or root_key(db, settings=settings).kid
+    entries = _issuer_entries(db, settings=settings, catalogue=catalogue)
+    listed = json.dumps([root_kid, now.isoformat(), *entries], sort_keys=True)
     cache_key = (settings.resolved_database_url, hashlib.sha256(listed.encode()).hexdigest())
     with _token_cache_lock:
         cached = _bundle_cache.get(cache_key)
     if cached is not None:
         return cached
     token = sign_trust_bundle(
-        root_private_key=key.private_key,
+        root_private_key=root_key(db, settings=settings).private_key,
         platform_url=settings.base_url.rstrip("/"),
-        issuers=issuers,
+        issuers=[TrustedIssuer.from_json(entry) for entry in entries],
         issued_at=now,
         expires_at=now + TRUST_BUNDLE_LIFETIME,
     )
