@@ -19,6 +19,7 @@ from darwaza.database import engine_for
 from darwaza.documents.models import Document
 from darwaza.documents.statuses import CHANNEL, StatusMemory, StatusSource
 from darwaza.settings import Settings
+from darwaza.verification.publishing import status_list_token
 from tests.factories import create_document
 
 CHANGES = ("revoked", "valid", "suspended", "valid", "revoked")
@@ -187,3 +188,33 @@ def test_sqlite_keeps_no_statuses_in_memory(app_client: TestClient, settings: Se
         pytest.skip("SQLite's own behaviour")
     app = app_client.app
     assert app.state.status_memory is None  # type: ignore[attr-defined]
+
+
+def test_a_status_list_is_served_from_memory_and_a_change_elsewhere_is_heard(
+    listening_client: tuple[TestClient, StatusMemory],
+    document: Document,
+    settings: Settings,
+    db: Session,
+) -> None:
+    client, memory = listening_client
+    path = f"/status-lists/{document.status_list_id}"
+    first = client.get(path)
+    with statements() as sent:
+        again = client.get(path)
+    assert sent == []  # from memory, on the event loop
+    assert again.status_code == first.status_code == 200
+    assert again.text == first.text and again.headers["etag"] == first.headers["etag"]
+    before = first.text
+    for status in CHANGES:
+        _changed_elsewhere(settings, document, status)
+        changed = client.get(path)
+        # The list as the database holds it now (signing is deterministic), never the
+        # copy from before the change; then kept again.
+        db.rollback()
+        fresh = status_list_token(db, settings=settings, status_list_id=document.status_list_id)
+        assert changed.text == fresh != before
+        before = fresh
+        with statements() as sent:
+            assert client.get(path).text == fresh
+        assert sent == []
+    assert memory.listening.listening

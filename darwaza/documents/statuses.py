@@ -15,7 +15,9 @@ kept (each shard's changes are counted, and a copy is kept only if none came whi
 was read). Memory is used only while listening is proven; a lost connection forgets
 everything. A change made in this process is forgotten as it commits, before the
 notification comes back. Shards are read from the primary, whose notifications these
-are, never from a replica.
+are, never from a replica. The same memory keeps each shard's signed status list token,
+forgotten with the shard, so the list verifiers download is served from the event loop
+too.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 import psycopg
@@ -73,6 +76,8 @@ class StatusMemory:
     def __init__(self, settings: Settings) -> None:
         self._engine = primary_statement_engine(settings)
         self._copies: dict[str, ShardCopy] = {}
+        # A shard's signed status list token, with the signing period it is dated to.
+        self._tokens: dict[str, tuple[datetime, str]] = {}
         self._changes: dict[str, int] = {}
         self._losses = 0
         self._lock = threading.Lock()
@@ -131,16 +136,48 @@ class StatusMemory:
             not_valid={index: DocumentStatus(status).code for index, status in rows},
         )
 
+    def token_in_memory(self, shard_id: str, period: datetime) -> str | None:
+        """The shard's signed status list token kept for ``period``, on the event loop
+        (after hearing what has arrived); ``None`` if none is kept or listening is not
+        proven."""
+        if not self.listening.drain():
+            return None
+        kept = self._tokens.get(shard_id)
+        return kept[1] if kept is not None and kept[0] == period else None
+
+    def changes_heard(self, shard_id: str) -> tuple[int, int]:
+        """What has been heard of the shard so far: taken before reading it, and given
+        back to :meth:`keep_token`, it tells whether a change came meanwhile."""
+        with self._lock:
+            return (self._losses, self._changes.get(shard_id, 0))
+
+    def keep_token(
+        self, shard_id: str, period: datetime, token: str, *, heard: tuple[int, int]
+    ) -> None:
+        """Keep a token signed from what was read after :meth:`changes_heard` gave
+        ``heard``, unless a change came meanwhile or listening is not proven."""
+        with self._lock:
+            if not self.listening.listening or heard != (
+                self._losses,
+                self._changes.get(shard_id, 0),
+            ):
+                return
+            if len(self._tokens) >= _MOST_SHARDS:
+                self._tokens.pop(next(iter(self._tokens)))
+            self._tokens[shard_id] = (period, token)
+
     def forget(self, shard_id: str) -> None:
         with self._lock:
             self._changes[shard_id] = self._changes.get(shard_id, 0) + 1
             self._copies.pop(shard_id, None)
+            self._tokens.pop(shard_id, None)
 
     def forget_everything(self) -> None:
         STATUS_MEMORY_LOSSES.inc()
         with self._lock:
             self._losses += 1
             self._copies.clear()
+            self._tokens.clear()
 
 
 def _trigger_present(connection: psycopg.Connection[object]) -> bool:

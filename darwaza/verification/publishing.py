@@ -187,6 +187,28 @@ def signed_status_list_without_waiting(settings: Settings, status_list_id: str) 
     return _signed_already(settings, status_list_id, version, signing_period_start(utcnow()))
 
 
+def signed_status_list_in_memory(memory: StatusMemory, status_list_id: str) -> str | None:
+    """The shard's token this server keeps for the current signing period, while
+    PostgreSQL tells it of every change (for the event loop); ``None`` otherwise:
+    :func:`status_list_token_to_keep` then answers, in a thread."""
+    return memory.token_in_memory(status_list_id, signing_period_start(utcnow()))
+
+
+def status_list_token_to_keep(
+    memory: StatusMemory, *, settings: Settings, status_list_id: str
+) -> str:
+    """:func:`status_list_token` read from the primary, whose notifications ``memory``
+    hears (never a replica), and kept unless the shard changed or the signing period
+    turned while it was read. In a thread."""
+    period = signing_period_start(utcnow())
+    heard = memory.changes_heard(status_list_id)
+    with transaction(settings) as db:
+        token = status_list_token(db, settings=settings, status_list_id=status_list_id)
+    if signing_period_start(utcnow()) == period:
+        memory.keep_token(status_list_id, period, token, heard=heard)
+    return token
+
+
 _SHARD_VERSION = select(StatusList.version).where(StatusList.id == bindparam("shard"))
 
 

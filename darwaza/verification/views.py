@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from darwaza.catalogue import Catalogue
 from darwaza.catalogue.dependencies import CatalogueDep
+from darwaza.documents.statuses import StatusMemory
 from darwaza.errors import DarwazaError, Message
 from darwaza.i18n import N_, translate
 from darwaza.settings import Settings
@@ -32,8 +33,10 @@ from darwaza.verification.publishing import (
     issuer_metadata,
     read_root_key_thumbprint,
     root_key_thumbprint_without_waiting,
+    signed_status_list_in_memory,
     signed_status_list_without_waiting,
     status_list_token,
+    status_list_token_to_keep,
     trust_bundle_token,
 )
 from darwaza.verification.service import verify_text
@@ -272,22 +275,37 @@ async def status_list(status_list_id: str, request: Request) -> Response:
     """A signed status list token (draft-ietf-oauth-status-list), 2 bits per document.
 
     Sent with a strong ETag and kept for the token's ``ttl``; a copy still current gets
-    ``304 Not Modified``. A token this process signed already for the shard's current
-    version is found on the event loop where no lock can make the read wait (SQLite);
-    otherwise, and to sign one, in a thread.
+    ``304 Not Modified``.
     """
+    token = await _status_list_token(request, status_list_id)
+    return _cacheable(
+        request, token, media_type="application/statuslist+jwt", max_age=STATUS_LIST_TTL_SECONDS
+    )
+
+
+async def _status_list_token(request: Request, status_list_id: str) -> str:
+    """The shard's token from the event loop where no wait can come of it: kept in memory
+    on PostgreSQL (told of every change), or signed already for the shard's version read
+    without waiting on SQLite; otherwise read, and signed if need be, in a thread."""
     settings: Settings = request.app.state.settings
+    memory: StatusMemory | None = getattr(request.app.state, "status_memory", None)
+    if memory is not None:
+        token = await on_the_loop(signed_status_list_in_memory, memory, status_list_id)
+        if token is not None:
+            return token
+        async with database_turn(request, writing=False):
+            return await run_in_threadpool(
+                status_list_token_to_keep, memory, settings=settings, status_list_id=status_list_id
+            )
     token = await read_on_the_loop(
         settings, signed_status_list_without_waiting, settings, status_list_id
     )
-    if token is None:
-        token = await in_one_read_transaction(
-            request,
-            settings,
-            functools.partial(status_list_token, settings=settings, status_list_id=status_list_id),
-        )
-    return _cacheable(
-        request, token, media_type="application/statuslist+jwt", max_age=STATUS_LIST_TTL_SECONDS
+    if token is not None:
+        return token
+    return await in_one_read_transaction(
+        request,
+        settings,
+        functools.partial(status_list_token, settings=settings, status_list_id=status_list_id),
     )
 
 
