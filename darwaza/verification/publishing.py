@@ -70,8 +70,6 @@ def entity_tag(body: str) -> str:
     return f'"{b64url_encode(digest)}"'
 
 
-# The keys agencies publish: each one's current key, and retired ones that signed a
-# document still in use. Built once: the trust bundle asks for every agency's keys.
 def _first_signed_by_the_key(in_use: ColumnElement[bool]) -> ColumnElement[bool]:
     # A probe of ix_documents_kid_expiry (0018), in its order, for one document: as an
     # EXISTS, PostgreSQL guessed from the column statistics that a scan would meet one
@@ -87,6 +85,8 @@ def _first_signed_by_the_key(in_use: ColumnElement[bool]) -> ColumnElement[bool]
     return first.is_not(None)
 
 
+# The keys agencies publish: each one's current key, and retired ones that signed a
+# document still in use. Built once: the trust bundle asks for every agency's keys.
 _PUBLISHED_KEYS = (
     select(SigningKeyRecord.agency_id, SigningKeyRecord.public_jwk, SigningKeyRecord.retired_at)
     .where(
@@ -225,22 +225,12 @@ def issuer_metadata(
     }
 
 
-def trusted_issuers(
-    db: Session, *, settings: Settings, catalogue: Catalogue
-) -> list[TrustedIssuer]:
-    """Every agency as the trust bundle lists it."""
-    return [
-        TrustedIssuer.from_json(entry)
-        for entry in _issuer_entries(db, settings=settings, catalogue=catalogue)
-    ]
-
-
 def _issuer_entries(
     db: Session, *, settings: Settings, catalogue: Catalogue
 ) -> list[dict[str, Any]]:
     """Every agency as the bundle's payload writes it (``TrustedIssuer.to_json``).
 
-    Three statements however many agencies there are (and a key made for an agency that
+    Two statements however many agencies there are (and a key made for an agency that
     has none yet, on first use, as for issuing).
     """
     published = _published_keys(db)
