@@ -405,3 +405,14 @@ def test_a_retired_key_is_published_while_a_document_it_signed_is_in_use(
         probes = [row for row in plan if "documents" in str(row)]
         assert len(probes) == 2, plan
         assert all("ix_documents_kid_expiry" in str(row) for row in probes), plan
+
+
+def test_an_agency_that_has_issued_nothing_publishes_a_key_made_once(
+    app_client: TestClient,
+) -> None:
+    first = app_client.get("/agencies/fbr/jwks.json")
+    again = app_client.get("/.well-known/jwt-vc-issuer/agencies/fbr")
+    assert first.status_code == again.status_code == 200
+    [key] = first.json()["keys"]
+    assert again.json()["jwks"]["keys"] == [key]
+    assert app_client.get("/agencies/no-such-agency/jwks.json").status_code == 404
