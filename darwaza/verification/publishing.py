@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -104,37 +104,27 @@ _PUBLISHED_KEYS_OF = _PUBLISHED_KEYS.where(SigningKeyRecord.agency_id == bindpar
 _SHARDS = select(StatusList.agency_id, StatusList.id).order_by(StatusList.created_at, StatusList.id)
 
 
-def _published_keys(
-    db: Session, *, settings: Settings, agencies: Sequence[str]
-) -> dict[str, list[dict[str, Any]]]:
-    """The public keys ``agencies`` publish (every agency's, for more than one), by
-    agency. One statement; an agency without a current key gets one first, on first use,
-    as for issuing, and the keys are read again."""
-    jwks, with_current = _published_rows(db, agencies)
-    keyless = [agency_id for agency_id in agencies if agency_id not in with_current]
-    if keyless:
-        for agency_id in keyless:
-            signing_key_for(db, settings=settings, agency_id=agency_id)
-        jwks, _with_current = _published_rows(db, agencies)
-    return jwks
+def published_jwks(db: Session, *, agency_id: str) -> dict[str, list[dict[str, Any]]]:
+    """The agency's public keys: the current one, and retired ones whose documents live on."""
+    rows = db.execute(_PUBLISHED_KEYS_OF, {"agency_id": agency_id, "now": utcnow()})
+    return {"keys": [dict(row.public_jwk) for row in rows]}
 
 
-def _published_rows(
-    db: Session, agencies: Sequence[str]
-) -> tuple[dict[str, list[dict[str, Any]]], set[str]]:
-    """Published keys by agency, and the agencies among them with a current key."""
-    rows = (
-        db.execute(_PUBLISHED_KEYS_OF, {"now": utcnow(), "agency_id": agencies[0]})
-        if len(agencies) == 1
-        else db.execute(_PUBLISHED_KEYS, {"now": utcnow()})
-    )
-    jwks: dict[str, list[dict[str, Any]]] = {}
-    with_current: set[str] = set()
-    for row in rows:
-        jwks.setdefault(row.agency_id, []).append(dict(row.public_jwk))
+@dataclass
+class _PublishedKeys:
+    """Every agency's published keys, and which agencies have a current key."""
+
+    jwks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    with_current: set[str] = field(default_factory=set)
+
+
+def _published_keys(db: Session) -> _PublishedKeys:
+    published = _PublishedKeys()
+    for row in db.execute(_PUBLISHED_KEYS, {"now": utcnow()}):
+        published.jwks.setdefault(row.agency_id, []).append(dict(row.public_jwk))
         if row.retired_at is None:
-            with_current.add(row.agency_id)
-    return jwks, with_current
+            published.with_current.add(row.agency_id)
+    return published
 
 
 def status_list_token(db: Session, *, settings: Settings, status_list_id: str) -> str:
@@ -228,8 +218,11 @@ def issuer_metadata(
     """The SD-JWT VC issuer metadata of an agency, with its keys inline."""
     if agency_id not in catalogue.agencies:
         raise NotFound()
-    jwks = _published_keys(db, settings=settings, agencies=[agency_id])  # always one key
-    return {"issuer": issuer_url(settings, agency_id), "jwks": {"keys": jwks[agency_id]}}
+    signing_key_for(db, settings=settings, agency_id=agency_id)  # an issuer always has a key
+    return {
+        "issuer": issuer_url(settings, agency_id),
+        "jwks": published_jwks(db, agency_id=agency_id),
+    }
 
 
 def _issuer_entries(
@@ -240,7 +233,12 @@ def _issuer_entries(
     Two statements however many agencies there are (and a key made for an agency that
     has none yet, on first use, as for issuing).
     """
-    jwks = _published_keys(db, settings=settings, agencies=list(catalogue.agencies))
+    published = _published_keys(db)
+    keyless = [agency for agency in catalogue.agencies if agency not in published.with_current]
+    if keyless:
+        for agency_id in keyless:
+            signing_key_for(db, settings=settings, agency_id=agency_id)
+        published = _published_keys(db)
     shards: dict[str, list[str]] = {}
     for agency_id, shard_id in db.execute(_SHARDS):
         shards.setdefault(agency_id, []).append(status_list_url(settings, shard_id))
@@ -250,7 +248,7 @@ def _issuer_entries(
             "issuer": issuer_url(settings, agency.id),
             "name_en": agency.name.en,
             "name_ur": agency.name.ur,
-            "jwks": {"keys": jwks[agency.id]},
+            "jwks": {"keys": published.jwks.get(agency.id, [])},
         }
         if agency.id in shards:
             entry["status_list_uris"] = shards[agency.id]
