@@ -4,22 +4,30 @@ against the old copy, and a server that cannot hear reads the database again."""
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from sqlalchemy import Engine, event, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from darwaza.agencies.keys import rotate_agency_key
 from darwaza.app import create_app
+from darwaza.audit.actors import Actor
+from darwaza.catalogue import load_catalogue
+from darwaza.crypto.jws import parse_compact_jws
 from darwaza.database import engine_for
 from darwaza.documents.models import Document
-from darwaza.documents.statuses import CHANNEL, StatusMemory, StatusSource
+from darwaza.documents.service import status_list_url
+from darwaza.documents.statuses import CHANNEL, StatusMemory, StatusSource, _trigger_present
 from darwaza.settings import Settings
-from darwaza.verification.publishing import status_list_token
+from darwaza.verification.publishing import status_list_token, trust_bundle_token
 from tests.factories import create_document
 
 CHANGES = ("revoked", "valid", "suspended", "valid", "revoked")
@@ -218,3 +226,100 @@ def test_a_status_list_is_served_from_memory_and_a_change_elsewhere_is_heard(
             assert client.get(path).text == fresh
         assert sent == []
     assert memory.listening.listening
+
+
+def _published(client: TestClient) -> tuple[str, str, str]:
+    """What verifiers download besides status lists: the bundle, HEC's keys, its metadata."""
+    answers = [
+        client.get(path)
+        for path in (
+            "/trust-bundle",
+            "/agencies/hec/jwks.json",
+            "/.well-known/jwt-vc-issuer/agencies/hec",
+        )
+    ]
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    bundle, jwks, metadata = (answer.text for answer in answers)
+    return bundle, jwks, metadata
+
+
+def _kids(jwks: str) -> set[str]:
+    return {key["kid"] for key in json.loads(jwks)["keys"]}
+
+
+def test_the_trust_bundle_and_keys_are_served_from_memory_and_changes_elsewhere_are_heard(
+    listening_client: tuple[TestClient, StatusMemory],
+    document: Document,
+    settings: Settings,
+    db: Session,
+) -> None:
+    client, memory = listening_client
+    catalogue = load_catalogue(settings.catalogue_dir)
+    # The first bundle makes a key for each agency that has none: heard as a change, so
+    # the next request reads again, and keeps what it read.
+    made = _published(client)
+    first = _published(client)
+    assert first[1:] == made[1:]
+    with statements() as sent:
+        assert _published(client) == first
+    assert sent == []  # from memory, on the event loop
+
+    def fresh_bundle() -> str:
+        db.rollback()
+        return trust_bundle_token(db, settings=settings, catalogue=catalogue)
+
+    # A key rotated by another server: the new key is published at once, beside the old
+    # one (its document is in use), in the bundle and the agency's keys.
+    with Session(engine_for(settings.resolved_database_url)) as elsewhere:
+        new_kid = rotate_agency_key(
+            elsewhere, settings=settings, agency_id="hec", actor=Actor.operator()
+        )
+        elsewhere.commit()
+    rotated = _published(client)
+    assert rotated[0] == fresh_bundle() != first[0]
+    assert _kids(rotated[1]) == {document.kid, new_kid}
+    assert json.loads(rotated[2])["jwks"] == json.loads(rotated[1])
+    with statements() as sent:
+        assert _published(client) == rotated
+    assert sent == []
+
+    # A shard added by an operator's SQL: the bundle lists it at once.
+    with engine_for(settings.resolved_database_url).begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO status_lists (id, agency_id, capacity, allocated, version,"
+                " created_at, updated_at) VALUES ('added-by-sql', 'hec', 8, 0, 0, now(), now())"
+            )
+        )
+    bundle = _published(client)[0]
+    assert bundle == fresh_bundle() != rotated[0]
+    assert status_list_url(settings, "added-by-sql") in bundle_listing(bundle)
+    with statements() as sent:
+        assert _published(client)[0] == bundle
+    assert sent == []
+    # A slot given out or a status changed sends the shard's id only: the bundle is kept.
+    _changed_elsewhere(settings, document, "revoked")
+    with statements() as sent:
+        assert _published(client)[0] == bundle
+    assert sent == []
+    assert memory.listening.listening
+
+
+def bundle_listing(bundle: str) -> list[str]:
+    """Every status list URL the bundle lists (read, not verified: the signature is the
+    same deterministic one the database's copy gives, compared above)."""
+    payload = parse_compact_jws(bundle).payload
+    return [uri for issuer in payload["issuers"] for uri in issuer.get("status_list_uris", [])]
+
+
+def test_a_database_without_every_notice_keeps_nothing_in_memory(settings: Settings) -> None:
+    """A server started on a database where migration 0019 has not run would keep the
+    bundle and keys without hearing them change: it does not listen at all."""
+    _postgres_only(settings)
+    url = make_url(settings.resolved_database_url).set(drivername="postgresql")
+    with psycopg.connect(url.render_as_string(hide_password=False)) as connection:
+        assert _trigger_present(connection)
+        connection.execute("DROP TRIGGER signing_keys_changed ON signing_keys")
+        assert not _trigger_present(connection)
+        connection.rollback()
+        assert _trigger_present(connection)

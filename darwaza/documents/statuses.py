@@ -17,7 +17,8 @@ everything. A change made in this process is forgotten as it commits, before the
 notification comes back. Shards are read from the primary, whose notifications these
 are, never from a replica. The same memory keeps each shard's signed status list token,
 forgotten with the shard, so the list verifiers download is served from the event loop
-too.
+too; and, forgotten when :data:`PUBLISHED` is heard (a key or a shard added, changed or
+removed, migration 0019), the trust bundle and each agency's keys.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ from darwaza.metrics import STATUS_LOOKUPS, STATUS_MEMORY_LOSSES
 from darwaza.settings import Settings
 
 CHANNEL = "darwaza_status_lists"
+# Sent on the channel (migration 0019) when a signing key or a shard is added, changed or
+# removed: what verifiers download besides status lists changes. No shard's id is this.
+PUBLISHED = "*"
 # A national register has a few thousand shards; a copy of one is its few slots that
 # are not valid. Beyond this many, the copies first kept are dropped.
 _MOST_SHARDS = 20_000
@@ -76,8 +80,9 @@ class StatusMemory:
     def __init__(self, settings: Settings) -> None:
         self._engine = primary_statement_engine(settings)
         self._copies: dict[str, ShardCopy] = {}
-        # A shard's signed status list token, with the signing period it is dated to.
-        self._tokens: dict[str, tuple[datetime, str]] = {}
+        # What is signed from a shard (its status list token), or from the keys and
+        # shards (:data:`PUBLISHED`), by name, with the signing period it is dated to.
+        self._kept: dict[str, dict[str, tuple[datetime, object]]] = {}
         self._changes: dict[str, int] = {}
         self._losses = 0
         self._lock = threading.Lock()
@@ -136,56 +141,62 @@ class StatusMemory:
             not_valid={index: DocumentStatus(status).code for index, status in rows},
         )
 
-    def token_in_memory(self, shard_id: str, period: datetime) -> str | None:
-        """The shard's signed status list token kept for ``period``, on the event loop
-        (after hearing what has arrived); ``None`` if none is kept or listening is not
-        proven."""
+    def kept(self, subject: str, name: str, period: datetime) -> object | None:
+        """What was kept as ``name`` of ``subject`` (a shard's id, or :data:`PUBLISHED`)
+        for ``period``, on the event loop (after hearing what has arrived); ``None`` if
+        nothing is kept or listening is not proven."""
         if not self.listening.drain():
             return None
-        kept = self._tokens.get(shard_id)
+        kept = self._kept.get(subject, {}).get(name)
         return kept[1] if kept is not None and kept[0] == period else None
 
-    def changes_heard(self, shard_id: str) -> tuple[int, int]:
-        """What has been heard of the shard so far: taken before reading it, and given
-        back to :meth:`keep_token`, it tells whether a change came meanwhile."""
+    def changes_heard(self, subject: str) -> tuple[int, int]:
+        """What has been heard of ``subject`` so far: taken before reading it, and given
+        back to :meth:`keep`, it tells whether a change came meanwhile."""
         with self._lock:
-            return (self._losses, self._changes.get(shard_id, 0))
+            return (self._losses, self._changes.get(subject, 0))
 
-    def keep_token(
-        self, shard_id: str, period: datetime, token: str, *, heard: tuple[int, int]
+    def keep(
+        self, subject: str, name: str, period: datetime, value: object, *, heard: tuple[int, int]
     ) -> None:
-        """Keep a token signed from what was read after :meth:`changes_heard` gave
-        ``heard``, unless a change came meanwhile or listening is not proven."""
+        """Keep ``value``, made for ``period`` from what was read after
+        :meth:`changes_heard` gave ``heard``, until ``subject`` changes; unless a change
+        came meanwhile or listening is not proven."""
         with self._lock:
             if not self.listening.listening or heard != (
                 self._losses,
-                self._changes.get(shard_id, 0),
+                self._changes.get(subject, 0),
             ):
                 return
-            if len(self._tokens) >= _MOST_SHARDS:
-                self._tokens.pop(next(iter(self._tokens)))
-            self._tokens[shard_id] = (period, token)
+            if subject not in self._kept and len(self._kept) >= _MOST_SHARDS:
+                self._kept.pop(next(iter(self._kept)))
+            self._kept.setdefault(subject, {})[name] = (period, value)
 
-    def forget(self, shard_id: str) -> None:
+    def forget(self, subject: str) -> None:
+        """Forget a shard, as its id is heard, or what is published, as :data:`PUBLISHED` is."""
         with self._lock:
-            self._changes[shard_id] = self._changes.get(shard_id, 0) + 1
-            self._copies.pop(shard_id, None)
-            self._tokens.pop(shard_id, None)
+            self._changes[subject] = self._changes.get(subject, 0) + 1
+            self._copies.pop(subject, None)
+            self._kept.pop(subject, None)
 
     def forget_everything(self) -> None:
         STATUS_MEMORY_LOSSES.inc()
         with self._lock:
             self._losses += 1
             self._copies.clear()
-            self._tokens.clear()
+            self._kept.clear()
+
+
+_TRIGGERS = ("status_list_changed", "signing_keys_changed", "status_lists_added_or_removed")
 
 
 def _trigger_present(connection: psycopg.Connection[object]) -> bool:
-    """Whether the database notifies shards' changes (migration 0017 has run)."""
+    """Whether the database notifies every change listened for (migrations 0017, 0019)."""
     found = connection.execute(
-        "SELECT 1 FROM pg_trigger WHERE tgname = 'status_list_changed' AND NOT tgisinternal"
+        "SELECT count(*) = %s FROM pg_trigger WHERE tgname = ANY(%s) AND NOT tgisinternal",
+        (len(_TRIGGERS), list(_TRIGGERS)),
     ).fetchone()
-    return found is not None
+    return found == (True,)
 
 
 _memories: weakref.WeakSet[StatusMemory] = weakref.WeakSet()

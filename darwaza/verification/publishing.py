@@ -7,12 +7,14 @@ those who cache it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, bindparam, or_, select
 from sqlalchemy.engine import Connection
@@ -34,12 +36,14 @@ from darwaza.database import read_engine, read_without_waiting, transaction
 from darwaza.documents.formats.status_list import sign_status_list_token
 from darwaza.documents.models import Document, DocumentStatus, StatusList
 from darwaza.documents.service import issuer_url, status_code_at, status_list_url, statuses_of
-from darwaza.documents.statuses import NotInMemory, StatusMemory, StatusSource
+from darwaza.documents.statuses import PUBLISHED, NotInMemory, StatusMemory, StatusSource
 from darwaza.errors import NotFound
 from darwaza.metrics import STATUS_LOOKUPS
 from darwaza.settings import Settings
 from darwaza.verification.trust_bundle import TrustedIssuer, sign_trust_bundle
 from darwaza.verification.verdicts import IssuerInfo
+
+T = TypeVar("T")
 
 STATUS_LIST_TTL_SECONDS = 300
 STATUS_LIST_LIFETIME = timedelta(days=1)
@@ -187,26 +191,77 @@ def signed_status_list_without_waiting(settings: Settings, status_list_id: str) 
     return _signed_already(settings, status_list_id, version, signing_period_start(utcnow()))
 
 
+# Names under which a server's memory keeps what it signs for verifiers.
+_STATUS_LIST = "status-list"
+_TRUST_BUNDLE = "trust-bundle"
+_ISSUER_METADATA = "issuer-metadata:"
+
+
 def signed_status_list_in_memory(memory: StatusMemory, status_list_id: str) -> str | None:
     """The shard's token this server keeps for the current signing period, while
     PostgreSQL tells it of every change (for the event loop); ``None`` otherwise:
     :func:`status_list_token_to_keep` then answers, in a thread."""
-    return memory.token_in_memory(status_list_id, signing_period_start(utcnow()))
+    token = memory.kept(status_list_id, _STATUS_LIST, signing_period_start(utcnow()))
+    return token if isinstance(token, str) else None
 
 
 def status_list_token_to_keep(
     memory: StatusMemory, *, settings: Settings, status_list_id: str
 ) -> str:
-    """:func:`status_list_token` read from the primary, whose notifications ``memory``
-    hears (never a replica), and kept unless the shard changed or the signing period
-    turned while it was read. In a thread."""
+    """:func:`status_list_token`, kept by ``memory`` (see :func:`_read_to_keep`). In a thread."""
+    read = functools.partial(status_list_token, settings=settings, status_list_id=status_list_id)
+    return _read_to_keep(memory, settings, (status_list_id, _STATUS_LIST), read)
+
+
+def trust_bundle_in_memory(memory: StatusMemory) -> str | None:
+    """The trust bundle this server keeps for the current signing period, while PostgreSQL
+    tells it of every key and shard added, changed or removed (for the event loop);
+    ``None`` otherwise: :func:`trust_bundle_to_keep` then answers, in a thread."""
+    token = memory.kept(PUBLISHED, _TRUST_BUNDLE, signing_period_start(utcnow()))
+    return token if isinstance(token, str) else None
+
+
+def trust_bundle_to_keep(memory: StatusMemory, *, settings: Settings, catalogue: Catalogue) -> str:
+    """:func:`trust_bundle_token`, kept by ``memory`` (see :func:`_read_to_keep`). In a thread."""
+    read = functools.partial(trust_bundle_token, settings=settings, catalogue=catalogue)
+    return _read_to_keep(memory, settings, (PUBLISHED, _TRUST_BUNDLE), read)
+
+
+def issuer_metadata_in_memory(memory: StatusMemory, agency_id: str) -> dict[str, Any] | None:
+    """An agency's issuer metadata as :func:`trust_bundle_in_memory` keeps the bundle."""
+    metadata = memory.kept(PUBLISHED, _ISSUER_METADATA + agency_id, signing_period_start(utcnow()))
+    return metadata if isinstance(metadata, dict) else None
+
+
+def issuer_metadata_to_keep(
+    memory: StatusMemory, *, settings: Settings, catalogue: Catalogue, agency_id: str
+) -> dict[str, Any]:
+    """:func:`issuer_metadata`, kept by ``memory`` (see :func:`_read_to_keep`). In a thread."""
+    read = functools.partial(
+        issuer_metadata, settings=settings, catalogue=catalogue, agency_id=agency_id
+    )
+    return _read_to_keep(memory, settings, (PUBLISHED, _ISSUER_METADATA + agency_id), read)
+
+
+def _read_to_keep(
+    memory: StatusMemory, settings: Settings, kept_as: tuple[str, str], read: Callable[[Session], T]
+) -> T:
+    """What ``read`` signs, read from the primary, whose notifications ``memory`` hears
+    (never a replica), and kept unless what it was read from changed, or the signing
+    period turned, while it was read.
+
+    Kept for the signing period: a retired key whose last document expires within it is
+    published until the period ends (an hour at most, as a cache may keep the bundle for
+    its time to live), never dropped early.
+    """
+    subject, name = kept_as
     period = signing_period_start(utcnow())
-    heard = memory.changes_heard(status_list_id)
+    heard = memory.changes_heard(subject)
     with transaction(settings) as db:
-        token = status_list_token(db, settings=settings, status_list_id=status_list_id)
+        value = read(db)
     if signing_period_start(utcnow()) == period:
-        memory.keep_token(status_list_id, period, token, heard=heard)
-    return token
+        memory.keep(subject, name, period, value, heard=heard)
+    return value
 
 
 _SHARD_VERSION = select(StatusList.version).where(StatusList.id == bindparam("shard"))

@@ -31,12 +31,16 @@ from darwaza.verification.publishing import (
     TRUST_BUNDLE_TTL_SECONDS,
     entity_tag,
     issuer_metadata,
+    issuer_metadata_in_memory,
+    issuer_metadata_to_keep,
     read_root_key_thumbprint,
     root_key_thumbprint_without_waiting,
     signed_status_list_in_memory,
     signed_status_list_without_waiting,
     status_list_token,
     status_list_token_to_keep,
+    trust_bundle_in_memory,
+    trust_bundle_to_keep,
     trust_bundle_token,
 )
 from darwaza.verification.service import verify_text
@@ -256,12 +260,24 @@ async def agency_jwks(agency_id: str, request: Request) -> JSONResponse:
 
 
 async def _issuer_metadata(request: Request, agency_id: str) -> dict[str, Any]:
+    """Kept in memory on PostgreSQL (told of every key's change), else read in a thread."""
     settings: Settings = request.app.state.settings
+    catalogue: Catalogue = request.app.state.catalogue
+    memory: StatusMemory | None = getattr(request.app.state, "status_memory", None)
+    if memory is not None:
+        metadata = await on_the_loop(issuer_metadata_in_memory, memory, agency_id)
+        if metadata is not None:
+            return metadata
+        async with database_turn(request, writing=False):
+            return await run_in_threadpool(
+                issuer_metadata_to_keep,
+                memory,
+                settings=settings,
+                catalogue=catalogue,
+                agency_id=agency_id,
+            )
     read = functools.partial(
-        issuer_metadata,
-        settings=settings,
-        catalogue=request.app.state.catalogue,
-        agency_id=agency_id,
+        issuer_metadata, settings=settings, catalogue=catalogue, agency_id=agency_id
     )
     return await in_one_read_transaction(request, settings, read)
 
@@ -319,14 +335,28 @@ async def trust_bundle(request: Request) -> Response:
 
     Sent with a strong ETag; a copy still current gets ``304 Not Modified``.
     """
-    settings: Settings = request.app.state.settings
-    read = functools.partial(
-        trust_bundle_token, settings=settings, catalogue=request.app.state.catalogue
-    )
-    token = await in_one_read_transaction(request, settings, read)
+    token = await _trust_bundle_token(request)
     return _cacheable(
         request, token, media_type="application/jwt", max_age=TRUST_BUNDLE_TTL_SECONDS
     )
+
+
+async def _trust_bundle_token(request: Request) -> str:
+    """Kept in memory on PostgreSQL (told of every key and shard added, changed or
+    removed), else read in a thread."""
+    settings: Settings = request.app.state.settings
+    catalogue: Catalogue = request.app.state.catalogue
+    memory: StatusMemory | None = getattr(request.app.state, "status_memory", None)
+    if memory is not None:
+        token = await on_the_loop(trust_bundle_in_memory, memory)
+        if token is not None:
+            return token
+        async with database_turn(request, writing=False):
+            return await run_in_threadpool(
+                trust_bundle_to_keep, memory, settings=settings, catalogue=catalogue
+            )
+    read = functools.partial(trust_bundle_token, settings=settings, catalogue=catalogue)
+    return await in_one_read_transaction(request, settings, read)
 
 
 def _cacheable(request: Request, body: str, *, media_type: str, max_age: int) -> Response:
