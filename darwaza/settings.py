@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     database_pool_timeout_seconds: float = Field(default=3, gt=0)
     database_statement_timeout_seconds: int = Field(default=15, ge=1)
     # On PostgreSQL, documents' statuses kept in each server's memory, told of every
-    # change by LISTEN/NOTIFY (darwaza.documents.statuses); off: read for each check.
+    # change by LISTEN/NOTIFY (darwaza.documents.statuses), and the status lists, trust
+    # bundle and agencies' keys it serves; off: read for each request.
     status_memory: bool = True
     # Threads that run requests, per process; 0 means as many as database connections.
     request_threads: int = Field(default=0, ge=0)
