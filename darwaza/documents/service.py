@@ -31,7 +31,7 @@ from darwaza.database import table_of
 from darwaza.documents.formats.compact_qr import encode_compact_qr
 from darwaza.documents.formats.sd_jwt import issue_sd_jwt
 from darwaza.documents.models import NOT_VALID_SQL, Document, DocumentStatus, StatusList
-from darwaza.documents.statuses import forget_when_committed
+from darwaza.documents.statuses import PUBLISHED, forget_when_committed
 from darwaza.errors import (
     Conflict,
     DarwazaError,
@@ -133,10 +133,16 @@ def _status_list_with_room(db: Session, *, agency_id: str) -> StatusList:
         .limit(1)
         .with_for_update()
     )
-    if shard is None:
-        shard = StatusList(agency_id=agency_id, capacity=STATUS_LIST_CAPACITY, allocated=0)
-        db.add(shard)
-        db.flush()
+    return shard if shard is not None else _new_shard(db, agency_id=agency_id)
+
+
+def _new_shard(db: Session, *, agency_id: str) -> StatusList:
+    """A shard opened for the agency: the trust bundle lists it, so this process's
+    memories forget what they publish as it commits (others hear it, migration 0019)."""
+    shard = StatusList(agency_id=agency_id, capacity=STATUS_LIST_CAPACITY, allocated=0)
+    db.add(shard)
+    db.flush()
+    forget_when_committed(db, [PUBLISHED])
     return shard
 
 
@@ -302,11 +308,7 @@ def _bulk_shard(db: Session, *, agency_id: str) -> StatusList:
         .limit(1)
         .with_for_update(skip_locked=True)
     )
-    if shard is None:
-        shard = StatusList(agency_id=agency_id, capacity=STATUS_LIST_CAPACITY, allocated=0)
-        db.add(shard)
-        db.flush()
-    return shard
+    return shard if shard is not None else _new_shard(db, agency_id=agency_id)
 
 
 def _random_slots(capacity: int, count: int) -> list[int]:

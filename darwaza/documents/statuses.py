@@ -223,7 +223,8 @@ async def kept_in_memory(settings: Settings) -> AsyncIterator[StatusMemory | Non
 
 
 def forget_when_committed(db: Session, shard_ids: Iterable[str]) -> None:
-    """Have every memory of this process forget these shards as ``db`` commits.
+    """Have every memory of this process forget these shards (or, given
+    :data:`PUBLISHED`, what it publishes) as ``db`` commits.
 
     The notification would tell them too, a moment later; a request of this process
     that follows the change must not be answered in that moment.
