@@ -5,8 +5,10 @@ against the old copy, and a server that cannot hear reads the database again."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import psycopg
@@ -25,7 +27,13 @@ from darwaza.crypto.jws import parse_compact_jws
 from darwaza.database import engine_for
 from darwaza.documents.models import Document
 from darwaza.documents.service import status_list_url
-from darwaza.documents.statuses import CHANNEL, StatusMemory, StatusSource, _trigger_present
+from darwaza.documents.statuses import (
+    CHANNEL,
+    PUBLISHED,
+    StatusMemory,
+    StatusSource,
+    _trigger_present,
+)
 from darwaza.settings import Settings
 from darwaza.verification.publishing import status_list_token, trust_bundle_token
 from tests.factories import create_document
@@ -323,3 +331,26 @@ def test_a_database_without_every_notice_keeps_nothing_in_memory(settings: Setti
         assert not _trigger_present(connection)
         connection.rollback()
         assert _trigger_present(connection)
+
+
+def test_a_burst_of_requests_for_what_is_not_kept_reads_it_once(
+    listening_client: tuple[TestClient, StatusMemory], document: Document
+) -> None:
+    client, memory = listening_client
+    _published(client)  # keys made for agencies that had none (a change), then kept
+    kept = _published(client)[0]
+    memory.forget(PUBLISHED)  # as when a key is rotated: every request now misses
+    start = threading.Barrier(8)
+
+    def download() -> str:
+        start.wait()
+        answer = client.get("/trust-bundle")
+        assert answer.status_code == 200
+        return answer.text
+
+    with statements() as sent, ThreadPoolExecutor(8) as downloads:
+        bundles = list(downloads.map(lambda _: download(), range(8)))
+    assert bundles == [kept] * 8
+    # One request read the keys and shards; the seven others waited and found it kept.
+    assert sum("FROM signing_keys" in statement for statement in sent) == 2  # root, published
+    assert sum("FROM status_lists" in statement for statement in sent) == 1

@@ -84,6 +84,7 @@ class StatusMemory:
         # shards (:data:`PUBLISHED`), by name, with the signing period it is dated to.
         self._kept: dict[str, dict[str, tuple[datetime, object]]] = {}
         self._changes: dict[str, int] = {}
+        self._readers: dict[str, tuple[asyncio.Lock, int]] = {}
         self._losses = 0
         self._lock = threading.Lock()
         self.listening = Listening(
@@ -171,6 +172,23 @@ class StatusMemory:
             if subject not in self._kept and len(self._kept) >= _MOST_SHARDS:
                 self._kept.pop(next(iter(self._kept)))
             self._kept.setdefault(subject, {})[name] = (period, value)
+
+    @asynccontextmanager
+    async def one_reader(self, key: str) -> AsyncIterator[None]:
+        """One request of this process at a time for ``key`` (on the event loop): the one
+        that reads what is not kept; the others wait for it, then find what it kept. A
+        burst of requests just after a start or a change reads once, not once each."""
+        lock, waiting = self._readers.get(key, (asyncio.Lock(), 0))
+        self._readers[key] = (lock, waiting + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, waiting = self._readers[key]
+            if waiting == 1:
+                del self._readers[key]  # nobody holds or waits: no lock kept per key asked
+            else:
+                self._readers[key] = (lock, waiting - 1)
 
     def forget(self, subject: str) -> None:
         """Forget a shard, as its id is heard, or what is published, as :data:`PUBLISHED` is."""

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
@@ -59,6 +60,8 @@ from darwaza.web.context import (
 from darwaza.web.loop import on_the_loop, read_on_the_loop
 from darwaza.web.pages import FormDep, form_file, form_text
 from darwaza.web.templating import render, render_public
+
+T = TypeVar("T")
 
 router = APIRouter(
     route_class=CommittingRoute, dependencies=CSRF_PROTECTED, include_in_schema=False
@@ -265,21 +268,41 @@ async def _issuer_metadata(request: Request, agency_id: str) -> dict[str, Any]:
     catalogue: Catalogue = request.app.state.catalogue
     memory: StatusMemory | None = getattr(request.app.state, "status_memory", None)
     if memory is not None:
-        metadata = await on_the_loop(issuer_metadata_in_memory, memory, agency_id)
-        if metadata is not None:
-            return metadata
-        async with database_turn(request, writing=False):
-            return await run_in_threadpool(
+        return await _kept_or_read(
+            request,
+            memory,
+            functools.partial(issuer_metadata_in_memory, memory, agency_id),
+            functools.partial(
                 issuer_metadata_to_keep,
                 memory,
                 settings=settings,
                 catalogue=catalogue,
                 agency_id=agency_id,
-            )
+            ),
+        )
     read = functools.partial(
         issuer_metadata, settings=settings, catalogue=catalogue, agency_id=agency_id
     )
     return await in_one_read_transaction(request, settings, read)
+
+
+async def _kept_or_read(
+    request: Request,
+    memory: StatusMemory,
+    in_memory: Callable[[], T | None],
+    to_keep: Callable[[], T],
+) -> T:
+    """What ``memory`` keeps, from the event loop; else read (and kept) in a thread by one
+    request of this process at a time for the path, the others then finding it kept."""
+    kept = await on_the_loop(in_memory)
+    if kept is not None:
+        return kept
+    async with memory.one_reader(request.url.path):
+        kept = await on_the_loop(in_memory)  # kept by the request this one waited for
+        if kept is not None:
+            return kept
+        async with database_turn(request, writing=False):
+            return await run_in_threadpool(to_keep)
 
 
 @public.get(
@@ -306,13 +329,14 @@ async def _status_list_token(request: Request, status_list_id: str) -> str:
     settings: Settings = request.app.state.settings
     memory: StatusMemory | None = getattr(request.app.state, "status_memory", None)
     if memory is not None:
-        token = await on_the_loop(signed_status_list_in_memory, memory, status_list_id)
-        if token is not None:
-            return token
-        async with database_turn(request, writing=False):
-            return await run_in_threadpool(
+        return await _kept_or_read(
+            request,
+            memory,
+            functools.partial(signed_status_list_in_memory, memory, status_list_id),
+            functools.partial(
                 status_list_token_to_keep, memory, settings=settings, status_list_id=status_list_id
-            )
+            ),
+        )
     token = await read_on_the_loop(
         settings, signed_status_list_without_waiting, settings, status_list_id
     )
@@ -348,13 +372,12 @@ async def _trust_bundle_token(request: Request) -> str:
     catalogue: Catalogue = request.app.state.catalogue
     memory: StatusMemory | None = getattr(request.app.state, "status_memory", None)
     if memory is not None:
-        token = await on_the_loop(trust_bundle_in_memory, memory)
-        if token is not None:
-            return token
-        async with database_turn(request, writing=False):
-            return await run_in_threadpool(
-                trust_bundle_to_keep, memory, settings=settings, catalogue=catalogue
-            )
+        return await _kept_or_read(
+            request,
+            memory,
+            functools.partial(trust_bundle_in_memory, memory),
+            functools.partial(trust_bundle_to_keep, memory, settings=settings, catalogue=catalogue),
+        )
     read = functools.partial(trust_bundle_token, settings=settings, catalogue=catalogue)
     return await in_one_read_transaction(request, settings, read)
 
