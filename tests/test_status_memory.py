@@ -354,3 +354,22 @@ def test_a_burst_of_requests_for_what_is_not_kept_reads_it_once(
     # One request read the keys and shards; the seven others waited and found it kept.
     assert sum("FROM signing_keys" in statement for statement in sent) == 2  # root, published
     assert sum("FROM status_lists" in statement for statement in sent) == 1
+
+
+def test_a_burst_of_checks_of_a_shard_not_held_reads_it_once(
+    listening_client: tuple[TestClient, StatusMemory], document: Document
+) -> None:
+    client, memory = listening_client
+    assert _checked(client, document) == ("valid", True)
+    memory.forget(document.status_list_id)  # as when one of its documents changes
+    start = threading.Barrier(8)
+
+    def check() -> tuple[str, bool]:
+        start.wait()
+        return _checked(client, document)
+
+    with statements() as sent, ThreadPoolExecutor(8) as checks:
+        verdicts = list(checks.map(lambda _: check(), range(8)))
+    assert verdicts == [("valid", True)] * 8
+    # One check read the shard; the seven others waited and found it held.
+    assert sum("FROM status_lists" in statement for statement in sent) == 1

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from darwaza.catalogue import Catalogue
 from darwaza.clock import utcnow
 from darwaza.database import read_engine, read_without_waiting, transaction
-from darwaza.documents.statuses import NotInMemory, StatusMemory
+from darwaza.documents.statuses import StatusMemory
 from darwaza.metrics import VERIFICATIONS
 from darwaza.settings import Settings
 from darwaza.verification.offline import (
@@ -110,21 +110,17 @@ def check_text(
 
 def check_text_in_memory(
     memory: StatusMemory, *, settings: Settings, catalogue: Catalogue, text: str
-) -> VerificationResult | None:
+) -> VerificationResult:
     """Verify a QR text or an SD-JWT with only the keys and statuses this server holds in
     memory (:mod:`darwaza.documents.statuses`), for the event loop: no wait, no round trip.
+    Not for a share link (its opening is recorded).
 
-    ``None`` for a share link, or when something the check needs is not held: then
-    :func:`check_text` answers, in a thread, and keeps what it read. Nothing was counted
-    for a ``None``.
+    Raises :class:`~darwaza.documents.statuses.NotInMemory`, naming the key or shard,
+    when something the check needs is not held: then :func:`check_text` answers, in a
+    thread, and keeps what it read. Nothing was counted then.
     """
-    if names_a_share(text):
-        return None
     trust = MemoryTrustSource(memory, settings=settings, catalogue=catalogue)
-    try:
-        return _counted(verify_credential(text, trust=trust, now=utcnow()))
-    except NotInMemory:
-        return None
+    return _counted(verify_credential(text, trust=trust, now=utcnow()))
 
 
 def check_text_without_waiting(
