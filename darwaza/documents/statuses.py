@@ -185,7 +185,8 @@ class StatusMemory:
         if not self.listening.listening:
             yield
             return
-        lock, waiting = self._readers.get(key, (asyncio.Lock(), 0))
+        held = self._readers.get(key)
+        lock, waiting = held if held is not None else (asyncio.Lock(), 0)
         self._readers[key] = (lock, waiting + 1)
         try:
             async with lock:
