@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from sqlalchemy import ColumnElement, bindparam, or_, select
 from sqlalchemy.engine import Connection
@@ -191,77 +191,65 @@ def signed_status_list_without_waiting(settings: Settings, status_list_id: str) 
     return _signed_already(settings, status_list_id, version, signing_period_start(utcnow()))
 
 
-# Names under which a server's memory keeps what it signs for verifiers.
-_STATUS_LIST = "status-list"
-_TRUST_BUNDLE = "trust-bundle"
-_ISSUER_METADATA = "issuer-metadata:"
+@dataclass(frozen=True)
+class Published(Generic[T]):
+    """Something signed for verifiers: how to read it, and under what a server's memory
+    keeps it (on PostgreSQL, :mod:`darwaza.documents.statuses`): ``subject`` is what it is
+    signed from (a shard's id, or :data:`~darwaza.documents.statuses.PUBLISHED` for the
+    keys and shards), ``name`` tells it from others signed from the same."""
+
+    subject: str
+    name: str
+    read: Callable[[Session], T]
+
+    def in_memory(self, memory: StatusMemory) -> T | None:
+        """What ``memory`` keeps for the current signing period, while PostgreSQL tells it
+        of every change (for the event loop); ``None`` otherwise: :meth:`read_to_keep`
+        then answers, in a thread."""
+        return cast("T | None", memory.kept(self.subject, self.name, _period()))
+
+    def read_to_keep(self, memory: StatusMemory, settings: Settings) -> T:
+        """Read from the primary, whose notifications ``memory`` hears (never a replica),
+        and kept unless what it was read from changed, or the signing period turned,
+        while it was read. In a thread.
+
+        Kept for the signing period: a retired key whose last document expires within it
+        is published until the period ends (an hour at most, as a cache may keep the
+        bundle for its time to live), never dropped early.
+        """
+        period = _period()
+        heard = memory.changes_heard(self.subject)
+        with transaction(settings) as db:
+            value = self.read(db)
+        if _period() == period:
+            memory.keep(self.subject, self.name, period, value, heard=heard)
+        return value
 
 
-def signed_status_list_in_memory(memory: StatusMemory, status_list_id: str) -> str | None:
-    """The shard's token this server keeps for the current signing period, while
-    PostgreSQL tells it of every change (for the event loop); ``None`` otherwise:
-    :func:`status_list_token_to_keep` then answers, in a thread."""
-    token = memory.kept(status_list_id, _STATUS_LIST, signing_period_start(utcnow()))
-    return token if isinstance(token, str) else None
+def _period() -> datetime:
+    return signing_period_start(utcnow())
 
 
-def status_list_token_to_keep(
-    memory: StatusMemory, *, settings: Settings, status_list_id: str
-) -> str:
-    """:func:`status_list_token`, kept by ``memory`` (see :func:`_read_to_keep`). In a thread."""
+def published_status_list(settings: Settings, status_list_id: str) -> Published[str]:
+    """A shard's signed status list token (:func:`status_list_token`)."""
     read = functools.partial(status_list_token, settings=settings, status_list_id=status_list_id)
-    return _read_to_keep(memory, settings, (status_list_id, _STATUS_LIST), read)
+    return Published(status_list_id, "status-list", read)
 
 
-def trust_bundle_in_memory(memory: StatusMemory) -> str | None:
-    """The trust bundle this server keeps for the current signing period, while PostgreSQL
-    tells it of every key and shard added, changed or removed (for the event loop);
-    ``None`` otherwise: :func:`trust_bundle_to_keep` then answers, in a thread."""
-    token = memory.kept(PUBLISHED, _TRUST_BUNDLE, signing_period_start(utcnow()))
-    return token if isinstance(token, str) else None
-
-
-def trust_bundle_to_keep(memory: StatusMemory, *, settings: Settings, catalogue: Catalogue) -> str:
-    """:func:`trust_bundle_token`, kept by ``memory`` (see :func:`_read_to_keep`). In a thread."""
+def published_trust_bundle(settings: Settings, catalogue: Catalogue) -> Published[str]:
+    """The trust bundle (:func:`trust_bundle_token`)."""
     read = functools.partial(trust_bundle_token, settings=settings, catalogue=catalogue)
-    return _read_to_keep(memory, settings, (PUBLISHED, _TRUST_BUNDLE), read)
+    return Published(PUBLISHED, "trust-bundle", read)
 
 
-def issuer_metadata_in_memory(memory: StatusMemory, agency_id: str) -> dict[str, Any] | None:
-    """An agency's issuer metadata as :func:`trust_bundle_in_memory` keeps the bundle."""
-    metadata = memory.kept(PUBLISHED, _ISSUER_METADATA + agency_id, signing_period_start(utcnow()))
-    return metadata if isinstance(metadata, dict) else None
-
-
-def issuer_metadata_to_keep(
-    memory: StatusMemory, *, settings: Settings, catalogue: Catalogue, agency_id: str
-) -> dict[str, Any]:
-    """:func:`issuer_metadata`, kept by ``memory`` (see :func:`_read_to_keep`). In a thread."""
+def published_issuer_metadata(
+    settings: Settings, catalogue: Catalogue, agency_id: str
+) -> Published[dict[str, Any]]:
+    """An agency's issuer metadata, with its keys (:func:`issuer_metadata`)."""
     read = functools.partial(
         issuer_metadata, settings=settings, catalogue=catalogue, agency_id=agency_id
     )
-    return _read_to_keep(memory, settings, (PUBLISHED, _ISSUER_METADATA + agency_id), read)
-
-
-def _read_to_keep(
-    memory: StatusMemory, settings: Settings, kept_as: tuple[str, str], read: Callable[[Session], T]
-) -> T:
-    """What ``read`` signs, read from the primary, whose notifications ``memory`` hears
-    (never a replica), and kept unless what it was read from changed, or the signing
-    period turned, while it was read.
-
-    Kept for the signing period: a retired key whose last document expires within it is
-    published until the period ends (an hour at most, as a cache may keep the bundle for
-    its time to live), never dropped early.
-    """
-    subject, name = kept_as
-    period = signing_period_start(utcnow())
-    heard = memory.changes_heard(subject)
-    with transaction(settings) as db:
-        value = read(db)
-    if signing_period_start(utcnow()) == period:
-        memory.keep(subject, name, period, value, heard=heard)
-    return value
+    return Published(PUBLISHED, f"issuer-metadata:{agency_id}", read)
 
 
 _SHARD_VERSION = select(StatusList.version).where(StatusList.id == bindparam("shard"))

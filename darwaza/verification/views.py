@@ -6,9 +6,7 @@ list tokens at ``/status-lists/{id}``, the signed trust bundle at ``/trust-bundl
 
 from __future__ import annotations
 
-import functools
 import time
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
@@ -30,19 +28,14 @@ from darwaza.verification.online import check_for_request
 from darwaza.verification.publishing import (
     STATUS_LIST_TTL_SECONDS,
     TRUST_BUNDLE_TTL_SECONDS,
+    Published,
     entity_tag,
-    issuer_metadata,
-    issuer_metadata_in_memory,
-    issuer_metadata_to_keep,
+    published_issuer_metadata,
+    published_status_list,
+    published_trust_bundle,
     read_root_key_thumbprint,
     root_key_thumbprint_without_waiting,
-    signed_status_list_in_memory,
     signed_status_list_without_waiting,
-    status_list_token,
-    status_list_token_to_keep,
-    trust_bundle_in_memory,
-    trust_bundle_to_keep,
-    trust_bundle_token,
 )
 from darwaza.verification.service import verify_text
 from darwaza.verification.verdicts import Verdict, VerificationResult
@@ -263,46 +256,29 @@ async def agency_jwks(agency_id: str, request: Request) -> JSONResponse:
 
 
 async def _issuer_metadata(request: Request, agency_id: str) -> dict[str, Any]:
-    """Kept in memory on PostgreSQL (told of every key's change), else read in a thread."""
-    settings: Settings = request.app.state.settings
-    catalogue: Catalogue = request.app.state.catalogue
-    memory: StatusMemory | None = getattr(request.app.state, "status_memory", None)
-    if memory is not None:
-        return await _kept_or_read(
-            request,
-            memory,
-            functools.partial(issuer_metadata_in_memory, memory, agency_id),
-            functools.partial(
-                issuer_metadata_to_keep,
-                memory,
-                settings=settings,
-                catalogue=catalogue,
-                agency_id=agency_id,
-            ),
-        )
-    read = functools.partial(
-        issuer_metadata, settings=settings, catalogue=catalogue, agency_id=agency_id
+    published = published_issuer_metadata(
+        request.app.state.settings, request.app.state.catalogue, agency_id
     )
-    return await in_one_read_transaction(request, settings, read)
+    return await _kept_or_read(request, published)
 
 
-async def _kept_or_read(
-    request: Request,
-    memory: StatusMemory,
-    in_memory: Callable[[], T | None],
-    to_keep: Callable[[], T],
-) -> T:
-    """What ``memory`` keeps, from the event loop; else read (and kept) in a thread by one
-    request of this process at a time for the path, the others then finding it kept."""
-    kept = await on_the_loop(in_memory)
+async def _kept_or_read(request: Request, published: Published[T]) -> T:
+    """On PostgreSQL, what the server's memory keeps (told of every change), from the
+    event loop; else read, and kept, in a thread by one request of this process at a time
+    for the path, the others then finding it kept. Without the memory, read in a thread."""
+    settings: Settings = request.app.state.settings
+    memory: StatusMemory | None = getattr(request.app.state, "status_memory", None)
+    if memory is None:
+        return await in_one_read_transaction(request, settings, published.read)
+    kept = await on_the_loop(published.in_memory, memory)
     if kept is not None:
         return kept
     async with memory.one_reader(request.url.path):
-        kept = await on_the_loop(in_memory)  # kept by the request this one waited for
+        kept = await on_the_loop(published.in_memory, memory)  # kept by the one waited for
         if kept is not None:
             return kept
         async with database_turn(request, writing=False):
-            return await run_in_threadpool(to_keep)
+            return await run_in_threadpool(published.read_to_keep, memory, settings)
 
 
 @public.get(
@@ -327,26 +303,13 @@ async def _status_list_token(request: Request, status_list_id: str) -> str:
     on PostgreSQL (told of every change), or signed already for the shard's version read
     without waiting on SQLite; otherwise read, and signed if need be, in a thread."""
     settings: Settings = request.app.state.settings
-    memory: StatusMemory | None = getattr(request.app.state, "status_memory", None)
-    if memory is not None:
-        return await _kept_or_read(
-            request,
-            memory,
-            functools.partial(signed_status_list_in_memory, memory, status_list_id),
-            functools.partial(
-                status_list_token_to_keep, memory, settings=settings, status_list_id=status_list_id
-            ),
+    if getattr(request.app.state, "status_memory", None) is None:
+        token = await read_on_the_loop(
+            settings, signed_status_list_without_waiting, settings, status_list_id
         )
-    token = await read_on_the_loop(
-        settings, signed_status_list_without_waiting, settings, status_list_id
-    )
-    if token is not None:
-        return token
-    return await in_one_read_transaction(
-        request,
-        settings,
-        functools.partial(status_list_token, settings=settings, status_list_id=status_list_id),
-    )
+        if token is not None:
+            return token
+    return await _kept_or_read(request, published_status_list(settings, status_list_id))
 
 
 @public.get(
@@ -366,20 +329,8 @@ async def trust_bundle(request: Request) -> Response:
 
 
 async def _trust_bundle_token(request: Request) -> str:
-    """Kept in memory on PostgreSQL (told of every key and shard added, changed or
-    removed), else read in a thread."""
-    settings: Settings = request.app.state.settings
-    catalogue: Catalogue = request.app.state.catalogue
-    memory: StatusMemory | None = getattr(request.app.state, "status_memory", None)
-    if memory is not None:
-        return await _kept_or_read(
-            request,
-            memory,
-            functools.partial(trust_bundle_in_memory, memory),
-            functools.partial(trust_bundle_to_keep, memory, settings=settings, catalogue=catalogue),
-        )
-    read = functools.partial(trust_bundle_token, settings=settings, catalogue=catalogue)
-    return await in_one_read_transaction(request, settings, read)
+    published = published_trust_bundle(request.app.state.settings, request.app.state.catalogue)
+    return await _kept_or_read(request, published)
 
 
 def _cacheable(request: Request, body: str, *, media_type: str, max_age: int) -> Response:
