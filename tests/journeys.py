@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pyotp
 from fastapi.testclient import TestClient
 from httpx import Response
-from sqlalchemy import select
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session
 
 from darwaza.audit.actors import Actor
@@ -357,3 +358,18 @@ def forget_settings() -> None:
     """Make the next command read DARWAZA_* settings afresh (they are read once per process)."""
     get_settings.cache_clear()
     get_verifier_settings.cache_clear()
+
+
+@contextmanager
+def statements() -> Iterator[list[str]]:
+    """Every statement sent to a database, on any engine, while the block runs."""
+    sent: list[str] = []
+
+    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        sent.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", note)
+    try:
+        yield sent
+    finally:
+        event.remove(Engine, "before_cursor_execute", note)

@@ -17,6 +17,7 @@ from tests.journeys import (
     create_officer,
     latest_code,
     run_jobs,
+    statements,
 )
 
 ANSWERS = {
@@ -175,6 +176,46 @@ def test_citizen_applies_through_the_api_and_a_retried_submit_counts_once(
         app_client.get(f"/api/v1/applications/{application_id}", headers=stranger).status_code
         == 404
     )
+
+
+def test_a_citizens_list_shows_each_application_as_it_reads_alone_in_a_few_statements(
+    app_client: TestClient, settings: Settings
+) -> None:
+    citizen = api_sign_up(app_client, settings, "42101-2223334-5", "03112223334")
+    path = "/api/v1/applications"
+    submitted = app_client.post(
+        path, headers=citizen, json={"service_id": "hec-degree-attestation"}
+    )
+    application = f"{path}/{submitted.json()['id']}"
+    app_client.patch(application, headers=citizen, json={"answers": ANSWERS})
+    for requirement, content in (("degree", PDF_BYTES), ("transcript", PNG_BYTES)):
+        app_client.post(
+            f"{application}/attachments",
+            headers=citizen,
+            data={"requirement": requirement},
+            files={"file": (f"{requirement}.bin", content)},
+        )
+    assert app_client.post(f"{application}/submit", headers=citizen).status_code == 200
+
+    def listed() -> tuple[list[dict[str, object]], int]:
+        with statements() as sent:
+            answer = app_client.get(path, headers=citizen)
+        assert answer.status_code == 200
+        return answer.json(), len(sent)
+
+    _one, with_one = listed()
+    others = ["nadra-cnic-renewal", "dgip-passport-renewal", "fbr-ntn-registration"]
+    for service_id in others:
+        app_client.post(path, headers=citizen, json={"service_id": service_id})
+    items, with_four = listed()
+    # Payment, attachments and timeline as each application's own answer shows them...
+    assert items == [
+        app_client.get(f"{path}/{item['id']}", headers=citizen).json() for item in items
+    ]
+    assert items[-1]["payment"]["state"] and len(items[-1]["attachments"]) == 2
+    assert [item["service_id"] for item in items] == [*reversed(others), "hec-degree-attestation"]
+    # ...read for the whole list at once: as many statements for four as for one.
+    assert with_four == with_one
 
 
 def test_errors_share_one_shape_in_the_readers_language(app_client: TestClient) -> None:

@@ -9,13 +9,12 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
-from sqlalchemy import Engine, event, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -37,6 +36,7 @@ from darwaza.documents.statuses import (
 from darwaza.settings import Settings
 from darwaza.verification.publishing import status_list_token, trust_bundle_token
 from tests.factories import create_document
+from tests.journeys import statements
 
 CHANGES = ("revoked", "valid", "suspended", "valid", "revoked")
 
@@ -79,21 +79,6 @@ def document(db: Session, settings: Settings) -> Document:
             "year_of_completion": 2021,
         },
     )
-
-
-@contextmanager
-def statements() -> Iterator[list[str]]:
-    """Every statement sent to a database, on any engine, while the block runs."""
-    sent: list[str] = []
-
-    def note(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        sent.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", note)
-    try:
-        yield sent
-    finally:
-        event.remove(Engine, "before_cursor_execute", note)
 
 
 def _lookups(source: StatusSource) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -18,6 +20,7 @@ from darwaza.i18n import N_, translate
 from darwaza.identity.dependencies import CitizenDep, OfficerDep
 from darwaza.paging import MAX_TOKEN_LENGTH
 from darwaza.payments import service as payments
+from darwaza.payments.models import Payment
 from darwaza.storage import file_store_for
 from darwaza.web.api import FieldProblem, error_responses
 from darwaza.web.context import CSRF_PROTECTED, CommittingRoute, DbDep, LanguageDep, SettingsDep
@@ -123,9 +126,33 @@ def _problems(language: str, errors: dict[str, Message]) -> dict[str, FieldProbl
     }
 
 
-def _payment(db: DbDep, application: Application) -> PaymentRead | None:
-    latest = payments.latest_payment(db, application_id=application.id)
-    return PaymentRead.model_validate(latest, from_attributes=True) if latest else None
+@dataclass(frozen=True)
+class _Related:
+    """What an application's answer shows besides its own row."""
+
+    payment: Payment | None
+    attachments: Sequence[Attachment]
+    timeline: Sequence[ApplicationEvent]
+
+
+def _related(db: DbDep, application: Application) -> _Related:
+    return _Related(
+        payment=payments.latest_payment(db, application_id=application.id),
+        attachments=service.attachments_of(db, application=application),
+        timeline=service.timeline_of(db, application=application),
+    )
+
+
+def _related_of_each(db: DbDep, applications: Sequence[Application]) -> dict[str, _Related]:
+    """:func:`_related` of a list of applications, three statements however long it is."""
+    ids = [application.id for application in applications]
+    latest = payments.latest_payments(db, application_ids=ids) if ids else {}
+    attachments = service.attachments_of_each(db, application_ids=ids) if ids else {}
+    timelines = service.timelines_of_each(db, application_ids=ids) if ids else {}
+    return {
+        id_: _Related(latest.get(id_), attachments.get(id_, []), timelines.get(id_, []))
+        for id_ in ids
+    }
 
 
 def _read(
@@ -135,7 +162,11 @@ def _read(
     by: workflow.Party,
     language: str,
     problems: dict[str, Message] | None = None,
+    related: _Related | None = None,
 ) -> ApplicationRead:
+    """The application as the API shows it; ``related`` when read already for a list."""
+    shown = related or _related(db, application)
+
     def step(event: ApplicationEvent) -> StepRead:
         return StepRead(
             kind=event.kind,
@@ -149,6 +180,7 @@ def _read(
     def attachment(item: Attachment) -> AttachmentRead:
         return AttachmentRead.model_validate(item, from_attributes=True)
 
+    payment = shown.payment
     return ApplicationRead(
         id=application.id,
         service_id=application.service_id,
@@ -158,16 +190,16 @@ def _read(
         answers=application.answers or {},
         fee_paisa=application.fee_paisa,
         fee_tier=application.fee_tier,
-        payment=_payment(db, application),
+        payment=PaymentRead.model_validate(payment, from_attributes=True) if payment else None,
         created_at=application.created_at,
         submitted_at=application.submitted_at,
         due_at=application.due_at,
         decided_at=application.decided_at,
         decision_reason=application.decision_reason,
-        information_request=service.open_information_request(db, application=application),
+        information_request=service.open_information_request(application, shown.timeline),
         allowed_actions=workflow.allowed_actions(application.state, by),
-        attachments=[attachment(a) for a in service.attachments_of(db, application=application)],
-        timeline=[step(e) for e in service.timeline_of(db, application=application)],
+        attachments=[attachment(a) for a in shown.attachments],
+        timeline=[step(e) for e in shown.timeline],
         problems=_problems(language, problems or {}),
     )
 
@@ -180,9 +212,11 @@ def list_my_applications(
     db: DbDep, citizen: CitizenDep, language: LanguageDep
 ) -> list[ApplicationRead]:
     """The signed-in citizen's applications, newest first."""
+    applications = service.citizen_applications(db, citizen=citizen)
+    related = _related_of_each(db, applications)
     return [
-        _read(db, a, by=workflow.Party.CITIZEN, language=language)
-        for a in service.citizen_applications(db, citizen=citizen)
+        _read(db, a, by=workflow.Party.CITIZEN, language=language, related=related[a.id])
+        for a in applications
     ]
 
 

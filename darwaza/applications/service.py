@@ -9,9 +9,9 @@ timeline and writes an audit event. Nothing here commits: the request does.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import filetype
 from sqlalchemy import bindparam, select
@@ -366,11 +366,38 @@ _TIMELINE_OF = (
     .where(ApplicationEvent.application_id == bindparam("application_id"))
     .order_by(ApplicationEvent.at, ApplicationEvent.id)
 )
+# The same for a list of applications (a citizen's, through the API): one statement each,
+# not one for each application.
+_ATTACHMENTS_OF_EACH = (
+    select(Attachment)
+    .where(Attachment.application_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Attachment.uploaded_at)
+)
+_TIMELINES_OF_EACH = (
+    select(ApplicationEvent)
+    .where(ApplicationEvent.application_id.in_(bindparam("ids", expanding=True)))
+    .order_by(ApplicationEvent.at, ApplicationEvent.id)
+)
+RowOfApplication = TypeVar("RowOfApplication", Attachment, ApplicationEvent)
 
 
 def attachments_of(db: Session, *, application: Application) -> Sequence[Attachment]:
     """An application's attachments, oldest first."""
     return db.scalars(_ATTACHMENTS_OF, {"application_id": application.id}).all()
+
+
+def attachments_of_each(
+    db: Session, *, application_ids: Collection[str]
+) -> dict[str, list[Attachment]]:
+    """:func:`attachments_of` for several applications in one statement, by application."""
+    return _by_application(db.scalars(_ATTACHMENTS_OF_EACH, {"ids": list(application_ids)}))
+
+
+def _by_application(rows: Iterable[RowOfApplication]) -> dict[str, list[RowOfApplication]]:
+    grouped: dict[str, list[RowOfApplication]] = {}
+    for row in rows:
+        grouped.setdefault(row.application_id, []).append(row)
+    return grouped
 
 
 def attachment_bytes(store: FileStore, attachment: Attachment) -> bytes:
@@ -657,16 +684,19 @@ def timeline_of(db: Session, *, application: Application) -> Sequence[Applicatio
     return db.scalars(_TIMELINE_OF, {"application_id": application.id}).all()
 
 
-def open_information_request(db: Session, *, application: Application) -> str | None:
-    """The officer's latest request for information, while it is waiting for an answer."""
+def timelines_of_each(
+    db: Session, *, application_ids: Collection[str]
+) -> dict[str, list[ApplicationEvent]]:
+    """:func:`timeline_of` for several applications in one statement, by application."""
+    return _by_application(db.scalars(_TIMELINES_OF_EACH, {"ids": list(application_ids)}))
+
+
+def open_information_request(
+    application: Application, timeline: Sequence[ApplicationEvent]
+) -> str | None:
+    """The officer's latest request for information, while it is waiting for an answer,
+    from the application's timeline (:func:`timeline_of`)."""
     if application.state != ApplicationState.INFO_REQUESTED:
         return None
-    return db.scalar(
-        select(ApplicationEvent.message)
-        .where(
-            ApplicationEvent.application_id == application.id,
-            ApplicationEvent.kind == "request_info",
-        )
-        .order_by(ApplicationEvent.at.desc())
-        .limit(1)
-    )
+    asked = [event.message for event in timeline if event.kind == "request_info"]
+    return asked[-1] if asked else None

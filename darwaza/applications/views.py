@@ -132,12 +132,13 @@ def _page(
     context.update(extra)
     if application.state == workflow.ApplicationState.DRAFT:
         return render(request, "applications/draft.html", context, status_code=status_code)
+    timeline = service.timeline_of(db, application=application)
     context.update(
-        timeline=service.timeline_of(db, application=application),
+        timeline=timeline,
         messages_sent=messages_about(
             db, reference=application.id, recipient_id=application.citizen_id
         ),
-        information_request=service.open_information_request(db, application=application),
+        information_request=service.open_information_request(application, timeline),
         can_withdraw="withdraw"
         in workflow.allowed_actions(application.state, workflow.Party.CITIZEN),
         just_submitted=request.query_params.get("submitted") == "1",

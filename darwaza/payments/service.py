@@ -9,7 +9,7 @@ registers its handler (see `darwaza.background_work`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -160,6 +160,12 @@ _LATEST_PAYMENT = (
     .order_by(Payment.created_at.desc(), Payment.id)
     .limit(1)
 )
+# Several applications' payments, newest first within each (the first of each is its latest).
+_PAYMENTS_OF_EACH = (
+    select(Payment)
+    .where(Payment.application_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Payment.created_at.desc(), Payment.id)
+)
 
 
 def live_payments(db: Session, *, application_id: str) -> Sequence[Payment]:
@@ -183,6 +189,15 @@ def settled_instead(db: Session, *, payment: Payment) -> Payment | None:
 def latest_payment(db: Session, *, application_id: str) -> Payment | None:
     """The newest payment of an application, whatever its state."""
     return db.scalar(_LATEST_PAYMENT, {"application_id": application_id})
+
+
+def latest_payments(db: Session, *, application_ids: Collection[str]) -> dict[str, Payment]:
+    """:func:`latest_payment` of several applications in one statement, by application
+    (those with none are left out)."""
+    latest: dict[str, Payment] = {}
+    for payment in db.scalars(_PAYMENTS_OF_EACH, {"ids": list(application_ids)}):
+        latest.setdefault(payment.application_id, payment)
+    return latest
 
 
 # Built once: the biller asks these at the rate citizens pay, and a statement built anew
