@@ -373,3 +373,11 @@ def statements() -> Iterator[list[str]]:
         yield sent
     finally:
         event.remove(Engine, "before_cursor_execute", note)
+
+
+def wait_until(condition: Callable[[], object], *, seconds: float = 15) -> None:
+    """Wait for ``condition`` to hold (a server hearing PostgreSQL, say), or fail."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "waited too long"
+        time.sleep(0.02)

@@ -183,6 +183,7 @@ def test_a_citizens_list_shows_each_application_as_it_reads_alone_in_a_few_state
 ) -> None:
     citizen = api_sign_up(app_client, settings, "42101-2223334-5", "03112223334")
     path = "/api/v1/applications"
+    assert app_client.get(path, headers=citizen).json() == []  # a new citizen's empty list
     submitted = app_client.post(
         path, headers=citizen, json={"service_id": "hec-degree-attestation"}
     )

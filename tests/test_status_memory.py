@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -37,7 +36,7 @@ from darwaza.documents.statuses import (
 from darwaza.settings import Settings
 from darwaza.verification.publishing import status_list_token, trust_bundle_token
 from tests.factories import create_document
-from tests.journeys import statements
+from tests.journeys import statements, wait_until
 
 CHANGES = ("revoked", "valid", "suspended", "valid", "revoked")
 
@@ -47,20 +46,13 @@ def _postgres_only(settings: Settings) -> None:
         pytest.skip("statuses are kept in memory on PostgreSQL, which tells of changes")
 
 
-def _until(condition: object, seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "waited too long"
-        time.sleep(0.02)
-
-
 @pytest.fixture
 def listening_client(settings: Settings) -> Iterator[tuple[TestClient, StatusMemory]]:
     _postgres_only(settings)
     app = create_app(settings)
     with TestClient(app, base_url="http://127.0.0.1:8000") as client:
         memory: StatusMemory = app.state.status_memory
-        _until(lambda: memory.listening.listening)
+        wait_until(lambda: memory.listening.listening)
         yield client, memory
 
 
@@ -115,7 +107,7 @@ def _heard(memory: StatusMemory, subject: str) -> Iterator[None]:
     """
     before = memory.changes_heard(subject)
     yield
-    _until(lambda: memory.changes_heard(subject) != before)
+    wait_until(lambda: memory.changes_heard(subject) != before)
 
 
 def test_a_held_shard_is_checked_without_a_statement(
@@ -179,7 +171,7 @@ def test_a_server_that_stops_hearing_forgets_and_reads_until_it_hears_again(
     assert any("FROM status_lists" in statement for statement in sent)
     assert not memory.listening.listening
     assert REGISTRY.get_sample_value("darwaza_status_memory_losses_total") == losses + 1
-    _until(lambda: memory.listening.listening)
+    wait_until(lambda: memory.listening.listening)
     assert _checked(client, document) == ("revoked", True)
     with statements() as sent:
         assert _checked(client, document) == ("revoked", True)

@@ -43,6 +43,7 @@ from darwaza.verification.publishing import _PUBLISHED_KEYS, root_key_thumbprint
 from darwaza.verification.trust_bundle import verify_trust_bundle
 from darwaza.verification.verdicts import Verdict, VerificationResult
 from tests.factories import create_document
+from tests.journeys import wait_until
 
 DEGREE_CLAIMS = {
     "full_name": "Sana Mir",
@@ -313,10 +314,7 @@ def test_a_status_list_signed_already_is_served_from_the_event_loop(
     on_sqlite = settings.resolved_database_url.startswith("sqlite")
     if not on_sqlite:
         memory = app_client.app.state.status_memory  # type: ignore[attr-defined]
-        deadline = time.monotonic() + 15
-        while not memory.listening.listening:
-            assert time.monotonic() < deadline, "the server never heard PostgreSQL"
-            time.sleep(0.02)
+        wait_until(lambda: memory.listening.listening)
     document = _a_degree(db, settings, "3520277777771")
     path = f"/status-lists/{document.status_list_id}"
     first = app_client.get(path)

@@ -146,9 +146,11 @@ def _related(db: DbDep, application: Application) -> _Related:
 def _related_of_each(db: DbDep, applications: Sequence[Application]) -> dict[str, _Related]:
     """:func:`_related` of a list of applications, three statements however long it is."""
     ids = [application.id for application in applications]
-    latest = payments.latest_payments(db, application_ids=ids) if ids else {}
-    attachments = service.attachments_of_each(db, application_ids=ids) if ids else {}
-    timelines = service.timelines_of_each(db, application_ids=ids) if ids else {}
+    if not ids:
+        return {}
+    latest = payments.latest_payments(db, application_ids=ids)
+    attachments = service.attachments_of_each(db, application_ids=ids)
+    timelines = service.timelines_of_each(db, application_ids=ids)
     return {
         id_: _Related(latest.get(id_), attachments.get(id_, []), timelines.get(id_, []))
         for id_ in ids

@@ -322,15 +322,11 @@ async def trust_bundle(request: Request) -> Response:
 
     Sent with a strong ETag; a copy still current gets ``304 Not Modified``.
     """
-    token = await _trust_bundle_token(request)
+    published = published_trust_bundle(request.app.state.settings, request.app.state.catalogue)
+    token = await _kept_or_read(request, published)
     return _cacheable(
         request, token, media_type="application/jwt", max_age=TRUST_BUNDLE_TTL_SECONDS
     )
-
-
-async def _trust_bundle_token(request: Request) -> str:
-    published = published_trust_bundle(request.app.state.settings, request.app.state.catalogue)
-    return await _kept_or_read(request, published)
 
 
 def _cacheable(request: Request, body: str, *, media_type: str, max_age: int) -> Response:
